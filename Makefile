@@ -1,0 +1,76 @@
+# benchmon: one flat Makefile. 'make' builds ./benchmon, 'make check' runs every test.
+PREFIX ?= /usr/local
+DESTDIR ?=
+BINDIR = $(PREFIX)/bin
+DATADIR = $(PREFIX)/share/benchmon
+VERSION = 0.1.0
+
+CC ?= cc
+CFLAGS ?= -O2 -g
+WARNINGS = -std=c11 -Wall -Wextra -Wshadow -Wmissing-prototypes -Wstrict-prototypes -Wformat=2 -Wno-format-nonliteral
+CPPFLAGS_ALL = -I. -D_GNU_SOURCE -DBENCHMON_VERSION='"$(VERSION)"' -DBENCHMON_DATADIR='"$(DATADIR)"' $(CPPFLAGS)
+# libcurl is loaded at run time by lib/http.c (dlopen), so commands without HTTP start fast
+LIBS = -lslurm -lcjson -lcsv -ldl
+
+ifeq ($(SANITIZE),1)
+CFLAGS += -fsanitize=address,undefined -fno-omit-frame-pointer
+LDFLAGS += -fsanitize=address,undefined
+endif
+
+LIB_OBJS = lib/xmalloc.o lib/strbuf.o lib/error.o lib/fsutil.o lib/jsonfile.o lib/timeparse.o \
+	lib/csvfile.o lib/http.o lib/prom.o
+SESSION_OBJS = session/validate.o session/session.o session/registry.o session/lifecycle.o \
+	session/launch-slurm.o session/launch-local.o
+RENDER_OBJS = render/render.o
+CLI_OBJS = cli/main.o cli/cmd.o cli/cmd-session-create.o cli/cmd-client-connect.o \
+	cli/cmd-service-register.o cli/cmd-start.o cli/cmd-status.o cli/cmd-stop.o \
+	cli/cmd-delete.o cli/cmd-sessions.o cli/cmd-reload.o
+OBJS = $(LIB_OBJS) $(SESSION_OBJS) $(RENDER_OBJS) $(CLI_OBJS)
+
+UNIT_TESTS = tests/unit/test-validate tests/unit/test-timeparse tests/unit/test-render tests/unit/test-registry
+UNIT_test-validate = session/validate.o lib/strbuf.o lib/xmalloc.o
+UNIT_test-timeparse = lib/timeparse.o lib/xmalloc.o
+UNIT_test-render = render/render.o lib/fsutil.o lib/timeparse.o lib/strbuf.o lib/xmalloc.o lib/error.o
+UNIT_test-registry = session/registry.o session/session.o session/validate.o lib/jsonfile.o lib/fsutil.o \
+	lib/timeparse.o lib/strbuf.o lib/xmalloc.o lib/error.o
+
+all: benchmon
+
+benchmon: $(OBJS)
+	$(CC) $(LDFLAGS) -o $@ $(OBJS) $(LIBS)
+
+%.o: %.c
+	$(CC) $(CPPFLAGS_ALL) $(WARNINGS) $(CFLAGS) -MMD -MP -c -o $@ $<
+
+tests/unit/test-%: tests/unit/test-%.o $(LIB_OBJS) $(SESSION_OBJS) $(RENDER_OBJS)
+	$(CC) $(LDFLAGS) -o $@ $< $(UNIT_test-$*) $(LIBS) -lcmocka
+
+tests/fixtures/%: tests/fixtures/%.c
+	$(CC) $(CPPFLAGS_ALL) $(WARNINGS) $(CFLAGS) -o $@ $<
+
+deps:
+	sh scripts/install-deps.sh
+
+unit: $(UNIT_TESTS)
+	@sh tests/run-unit.sh $(UNIT_TESTS)
+
+check: all $(UNIT_TESTS)
+	@sh tests/run-all.sh $(UNIT_TESTS)
+
+lint:
+	@! grep -nE '\b(sprintf|strcpy|strcat|strtok|atoi|gets|localtime)\s*\(' $$(git ls-files '*.c' '*.h') \
+		|| { echo "lint: banned function (see STYLE)"; exit 1; }
+
+bench: all
+	sh bench/registration.sh
+
+install: all
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(DATADIR)/templates
+	install -m 0755 benchmon $(DESTDIR)$(BINDIR)/benchmon
+	install -m 0644 templates/*.in $(DESTDIR)$(DATADIR)/templates/
+
+clean:
+	rm -f benchmon $(OBJS) $(OBJS:.o=.d) tests/unit/*.o tests/unit/*.d $(UNIT_TESTS)
+
+.PHONY: all deps unit check lint bench install clean
+-include $(OBJS:.o=.d) $(wildcard tests/unit/*.d)

@@ -1,0 +1,54 @@
+#include <stdio.h>
+
+#include "cli/cmd.h"
+#include "lib/error.h"
+#include "session/lifecycle.h"
+#include "session/session.h"
+
+static const struct cmd_opt opts[] = {
+	{ "session", "ID", "the session (default: $BENCHMON_SESSION)" },
+	{ "force", NULL, "delete even while Prometheus runs: its job is cancelled and its data lost" },
+	{ NULL, NULL, NULL },
+};
+
+static int exec_delete(struct cmd_args *args)
+{
+	const char *id = args_session(args);
+	struct session_run run;
+	struct session s;
+	int ret = CMD_FAIL;
+
+	if (!id)
+		return CMD_USAGE;
+	if (session_load(id, &s) < 0)
+		return CMD_FAIL;
+	if (session_run_load(&s, &run) < 0 && !args_flag(args, "force"))
+		goto out;
+	if ((run.state == RUN_STARTING || run.state == RUN_RUNNING) && !args_flag(args, "force")) {
+		error("session '%s' is %s (job %s); stop it first, or use --force to cancel the job and lose its data",
+		      id, run_state_name(run.state), run.job_id ? run.job_id : "?");
+		goto out_run;
+	}
+	if (args_flag(args, "force") && lifecycle_kill(&s) < 0)
+		warning("could not cancel the session's job; deleting anyway");
+	if (session_remove(&s) < 0)
+		goto out_run;
+	printf("session '%s' deleted\n", id);
+	ret = CMD_OK;
+out_run:
+	session_run_release(&run);
+out:
+	session_release(&s);
+	return ret;
+}
+
+const struct cmd_entry cmd_delete_entry = {
+	.name = "delete",
+	.summary = "delete a session and everything in its directory",
+	.usage = "--session ID [--force]",
+	.description = "Delete the session's directory: settings, registry, logs and TSDB copy.\n"
+		       "A running session is refused unless --force is given.",
+	.opts = opts,
+	.example = "  benchmon delete --session bench01",
+	.exec = exec_delete,
+};

@@ -1,0 +1,47 @@
+#include <stdlib.h>
+
+#include "cli/cmd.h"
+#include "lib/timeparse.h"
+#include "session/lifecycle.h"
+#include "session/session.h"
+
+static const struct cmd_opt opts[] = {
+	{ "session", "ID", "the session (default: $BENCHMON_SESSION)" },
+	{ "wait", "SECONDS", "how long the TSDB copy may take (default 600)" },
+	{ NULL, NULL, NULL },
+};
+
+static int exec_stop(struct cmd_args *args)
+{
+	const char *id = args_session(args), *v;
+	int64_t wait_ms = 600 * 1000;
+	struct session s;
+	char *cause = NULL;
+	int ret;
+
+	if (!id)
+		return CMD_USAGE;
+	if ((v = args_get(args, "wait")) && parse_duration_ms(v, 1000, &wait_ms, &cause) < 0) {
+		ret = cmd_usage_error(args->entry, "--wait: %s", cause);
+		free(cause);
+		return ret;
+	}
+	if (session_load(id, &s) < 0)
+		return CMD_FAIL;
+	ret = lifecycle_stop(&s, wait_ms) < 0 ? CMD_FAIL : CMD_OK;
+	session_release(&s);
+	return ret;
+}
+
+const struct cmd_entry cmd_stop_entry = {
+	.name = "stop",
+	.summary = "stop Prometheus, keeping a copy of its TSDB in the session",
+	.usage = "--session ID [--wait SECONDS]",
+	.description = "Stop the session's Prometheus: the job stops it cleanly, copies the TSDB from the\n"
+		       "node's local disk into the session directory (where 'collect' reads it later),\n"
+		       "and ends; benchmon confirms the job is gone. Stopping a stopped session is a no-op.",
+	.opts = opts,
+	.example = "  benchmon stop --session bench01",
+	.flags = CMD_NEEDS_HTTP,
+	.exec = exec_stop,
+};

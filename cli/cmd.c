@@ -1,0 +1,169 @@
+#include "cli/cmd.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "lib/xmalloc.h"
+#include "session/validate.h"
+
+const struct cmd_entry *const cmd_table[] = {
+	&cmd_session_create_entry,
+	&cmd_client_connect_entry,
+	&cmd_service_register_entry,
+	&cmd_start_entry,
+	&cmd_status_entry,
+	&cmd_stop_entry,
+	&cmd_delete_entry,
+	&cmd_sessions_entry,
+	&cmd_reload_entry,
+	&cmd_help_entry,
+	NULL,
+};
+
+const struct cmd_entry *cmd_find(const char *name)
+{
+	for (size_t i = 0; cmd_table[i]; i++) {
+		if (!strcmp(cmd_table[i]->name, name) ||
+		    (cmd_table[i]->alias && !strcmp(cmd_table[i]->alias, name)))
+			return cmd_table[i];
+	}
+	return NULL;
+}
+
+int cmd_usage_error(const struct cmd_entry *entry, const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("benchmon: error: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "\nusage: benchmon %s %s\n(see 'benchmon %s -h')\n", entry->name, entry->usage, entry->name);
+	return CMD_USAGE;
+}
+
+static int find_opt(const struct cmd_entry *entry, const char *name, size_t len)
+{
+	for (int i = 0; entry->opts && entry->opts[i].name; i++)
+		if (strlen(entry->opts[i].name) == len && !strncmp(entry->opts[i].name, name, len))
+			return i;
+	return -1;
+}
+
+int cmd_parse(const struct cmd_entry *entry, int argc, char **argv, struct cmd_args *args)
+{
+	int nopts = 0, i;
+
+	while (entry->opts && entry->opts[nopts].name)
+		nopts++;
+	memset(args, 0, sizeof(*args));
+	args->entry = entry;
+	args->values = xcalloc((size_t)nopts + 1, sizeof(*args->values));
+	args->argv = xcalloc((size_t)argc + 1, sizeof(char *));
+	for (i = 0; i < argc; i++) {
+		const char *a = argv[i], *eq;
+		int idx;
+
+		if (!strcmp(a, "--")) {
+			i++;
+			break;
+		}
+		if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+			cmd_print_help(entry);
+			return CMD_HELP_SHOWN;
+		}
+		if (strncmp(a, "--", 2)) {
+			if (args->argc >= entry->max_args && entry->max_args >= 0)
+				return cmd_usage_error(entry, "unexpected argument '%s'", a);
+			args->argv[args->argc++] = argv[i];
+			continue;
+		}
+		eq = strchr(a + 2, '=');
+		idx = find_opt(entry, a + 2, eq ? (size_t)(eq - a - 2) : strlen(a + 2));
+		if (idx < 0) {
+			char *q = quote_for_message(a);
+			int ret = cmd_usage_error(entry, "unknown option '%s'", q);
+
+			free(q);
+			return ret;
+		}
+		if (!entry->opts[idx].arg) {
+			if (eq)
+				return cmd_usage_error(entry, "option '--%s' takes no value", entry->opts[idx].name);
+			args->values[idx] = "";
+		} else if (eq) {
+			args->values[idx] = eq + 1;
+		} else if (i + 1 < argc) {
+			args->values[idx] = argv[++i];
+		} else {
+			return cmd_usage_error(entry, "option '--%s' needs a value (%s)", entry->opts[idx].name,
+					       entry->opts[idx].arg);
+		}
+	}
+	/* everything after "--" is positional, for commands that wrap another command */
+	for (; i < argc; i++) {
+		if (args->argc >= entry->max_args && entry->max_args >= 0)
+			return cmd_usage_error(entry, "unexpected argument '%s'", argv[i]);
+		args->argv[args->argc++] = argv[i];
+	}
+	return CMD_OK;
+}
+
+void cmd_args_release(struct cmd_args *args)
+{
+	free(args->values);
+	free(args->argv);
+	memset(args, 0, sizeof(*args));
+}
+
+void cmd_print_help(const struct cmd_entry *entry)
+{
+	printf("usage: benchmon %s %s\n\n%s\n", entry->name, entry->usage, entry->description);
+	if (entry->opts && entry->opts[0].name) {
+		printf("\nOptions:\n");
+		for (int i = 0; entry->opts[i].name; i++) {
+			char left[64];
+
+			snprintf(left, sizeof(left), "--%s%s%s", entry->opts[i].name,
+				 entry->opts[i].arg ? " " : "", entry->opts[i].arg ? entry->opts[i].arg : "");
+			printf("  %-26s %s\n", left, entry->opts[i].help);
+		}
+		printf("  %-26s %s\n", "-h, --help", "show this help");
+	}
+	if (entry->example)
+		printf("\nExample:\n%s\n", entry->example);
+	printf("\nExit status: 0 on success, 1 when the command fails, 2 when the command line is wrong.\n");
+}
+
+const char *args_get(const struct cmd_args *args, const char *name)
+{
+	int idx = find_opt(args->entry, name, strlen(name));
+
+	return idx < 0 ? NULL : args->values[idx];
+}
+
+int args_flag(const struct cmd_args *args, const char *name)
+{
+	return args_get(args, name) != NULL;
+}
+
+const char *args_session(const struct cmd_args *args)
+{
+	const char *id = args_get(args, "session");
+	char *cause;
+
+	if (!id)
+		id = getenv("BENCHMON_SESSION");
+	if (!id || !*id) {
+		cmd_usage_error(args->entry, "no session given (use --session ID or set BENCHMON_SESSION)");
+		return NULL;
+	}
+	if (validate_id("session id", id, &cause) < 0) {
+		cmd_usage_error(args->entry, "%s", cause);
+		free(cause);
+		return NULL;
+	}
+	return id;
+}

@@ -1,0 +1,44 @@
+#include "lib/error.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+
+int progress_quiet;
+
+static void report(const char *prefix, const char *fmt, va_list ap)
+{
+	fputs(prefix, stderr);
+	vfprintf(stderr, fmt, ap);
+	fputc('\n', stderr);
+}
+
+int error(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	report("benchmon: error: ", fmt, ap);
+	va_end(ap);
+	return -1;
+}
+
+void warning(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	report("benchmon: warning: ", fmt, ap);
+	va_end(ap);
+}
+
+void progress(const char *fmt, ...)
+{
+	va_list ap;
+
+	if (progress_quiet)
+		return;
+	va_start(ap, fmt);
+	report("benchmon: ", fmt, ap);
+	va_end(ap);
+	fflush(stderr);
+}

@@ -1,0 +1,209 @@
+#include "lib/http.h"
+
+#include <dlfcn.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <curl/curl.h>
+
+#include "lib/error.h"
+#include "lib/xmalloc.h"
+
+/* The libcurl functions we use, resolved at run time; the types come from curl.h. */
+static struct {
+	void *handle;
+	__typeof__(&curl_global_init) global_init;
+	__typeof__(&curl_global_cleanup) global_cleanup;
+	__typeof__(&curl_easy_init) easy_init;
+	__typeof__(&curl_easy_setopt) easy_setopt;
+	__typeof__(&curl_easy_perform) easy_perform;
+	__typeof__(&curl_easy_getinfo) easy_getinfo;
+	__typeof__(&curl_easy_cleanup) easy_cleanup;
+	__typeof__(&curl_easy_strerror) easy_strerror;
+	__typeof__(&curl_multi_init) multi_init;
+	__typeof__(&curl_multi_add_handle) multi_add_handle;
+	__typeof__(&curl_multi_remove_handle) multi_remove_handle;
+	__typeof__(&curl_multi_perform) multi_perform;
+	__typeof__(&curl_multi_poll) multi_poll;
+	__typeof__(&curl_multi_info_read) multi_info_read;
+	__typeof__(&curl_multi_cleanup) multi_cleanup;
+} curl;
+
+#define RESOLVE(field, symbol)                                                  \
+	do {                                                                    \
+		*(void **)&curl.field = dlsym(curl.handle, #symbol);           \
+		if (!curl.field)                                                \
+			goto missing;                                           \
+	} while (0)
+
+int http_global_init(void)
+{
+	if (curl.handle)
+		return 0;
+	curl.handle = dlopen("libcurl.so.4", RTLD_NOW | RTLD_LOCAL);
+	if (!curl.handle)
+		return error("cannot load libcurl: %s (install libcurl4)", dlerror());
+	RESOLVE(global_init, curl_global_init);
+	RESOLVE(global_cleanup, curl_global_cleanup);
+	RESOLVE(easy_init, curl_easy_init);
+	RESOLVE(easy_setopt, curl_easy_setopt);
+	RESOLVE(easy_perform, curl_easy_perform);
+	RESOLVE(easy_getinfo, curl_easy_getinfo);
+	RESOLVE(easy_cleanup, curl_easy_cleanup);
+	RESOLVE(easy_strerror, curl_easy_strerror);
+	RESOLVE(multi_init, curl_multi_init);
+	RESOLVE(multi_add_handle, curl_multi_add_handle);
+	RESOLVE(multi_remove_handle, curl_multi_remove_handle);
+	RESOLVE(multi_perform, curl_multi_perform);
+	RESOLVE(multi_poll, curl_multi_poll);
+	RESOLVE(multi_info_read, curl_multi_info_read);
+	RESOLVE(multi_cleanup, curl_multi_cleanup);
+	if (curl.global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+		dlclose(curl.handle);
+		curl.handle = NULL;
+		return error("cannot initialise libcurl");
+	}
+	return 0;
+missing:
+	error("libcurl lacks a function benchmon needs: %s", dlerror());
+	dlclose(curl.handle);
+	curl.handle = NULL;
+	return -1;
+}
+
+void http_global_cleanup(void)
+{
+	if (!curl.handle)
+		return;
+	curl.global_cleanup();
+	/* the library stays mapped: unloading TLS libraries at exit is known to crash */
+}
+
+void http_response_init(struct http_response *resp)
+{
+	resp->status = 0;
+	strbuf_init(&resp->body, HTTP_BODY_MAX);
+}
+
+void http_response_release(struct http_response *resp)
+{
+	strbuf_release(&resp->body);
+	resp->status = 0;
+}
+
+static size_t on_body(char *data, size_t size, size_t nmemb, void *ctx)
+{
+	struct http_response *resp = ctx;
+
+	if (strbuf_add(&resp->body, data, size * nmemb) < 0)
+		return 0; /* makes libcurl fail with CURLE_WRITE_ERROR */
+	return size * nmemb;
+}
+
+static CURL *make_handle(const char *method, const char *url, const char *body, long timeout_ms,
+			 struct http_response *resp, char *errbuf)
+{
+	CURL *h = curl.easy_init();
+
+	if (!h)
+		return NULL;
+	curl.easy_setopt(h, CURLOPT_URL, url);
+	curl.easy_setopt(h, CURLOPT_TIMEOUT_MS, timeout_ms);
+	curl.easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, timeout_ms < 5000 ? timeout_ms : 5000L);
+	curl.easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+	curl.easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
+	curl.easy_setopt(h, CURLOPT_WRITEDATA, resp);
+	curl.easy_setopt(h, CURLOPT_ERRORBUFFER, errbuf);
+	curl.easy_setopt(h, CURLOPT_USERAGENT, "benchmon");
+	curl.easy_setopt(h, CURLOPT_ACCEPT_ENCODING, "");
+	/* Prometheus is reached directly; a site proxy would only get in the way */
+	curl.easy_setopt(h, CURLOPT_NOPROXY, "*");
+	if (!strcmp(method, "POST")) {
+		curl.easy_setopt(h, CURLOPT_POST, 1L);
+		curl.easy_setopt(h, CURLOPT_POSTFIELDS, body ? body : "");
+	}
+	return h;
+}
+
+static char *describe_failure(CURLcode rc, const char *errbuf, const char *url, const struct http_response *resp)
+{
+	if (rc == CURLE_WRITE_ERROR && resp->body.max && resp->body.len + 1 >= resp->body.max)
+		return xasprintf("response from %s is larger than %zu bytes", url, resp->body.max);
+	return xasprintf("%s: %s", url, errbuf[0] ? errbuf : curl.easy_strerror(rc));
+}
+
+int http_request(const char *method, const char *url, const char *body, long timeout_ms,
+		 struct http_response *resp, char **cause)
+{
+	char errbuf[CURL_ERROR_SIZE] = "";
+	CURL *h;
+	CURLcode rc;
+
+	strbuf_reset(&resp->body);
+	resp->status = 0;
+	h = make_handle(method, url, body, timeout_ms, resp, errbuf);
+	if (!h) {
+		*cause = xstrdup("cannot create an HTTP handle");
+		return -1;
+	}
+	rc = curl.easy_perform(h);
+	if (rc != CURLE_OK) {
+		*cause = describe_failure(rc, errbuf, url, resp);
+		curl.easy_cleanup(h);
+		return -1;
+	}
+	curl.easy_getinfo(h, CURLINFO_RESPONSE_CODE, &resp->status);
+	curl.easy_cleanup(h);
+	return 0;
+}
+
+size_t http_get_many(const char *const *urls, size_t n, long timeout_ms,
+		     struct http_response *resps, char **causes)
+{
+	CURLM *multi = curl.multi_init();
+	CURL **handles = xcalloc(n, sizeof(*handles));
+	char (*errbufs)[CURL_ERROR_SIZE] = xcalloc(n, CURL_ERROR_SIZE);
+	size_t failed = 0;
+	int running = 0;
+	CURLMsg *msg;
+	int left;
+
+	for (size_t i = 0; i < n; i++) {
+		causes[i] = NULL;
+		strbuf_reset(&resps[i].body);
+		resps[i].status = 0;
+		handles[i] = make_handle("GET", urls[i], NULL, timeout_ms, &resps[i], errbufs[i]);
+		curl.multi_add_handle(multi, handles[i]);
+	}
+	do {
+		curl.multi_perform(multi, &running);
+		if (running)
+			curl.multi_poll(multi, NULL, 0, 1000, NULL);
+	} while (running);
+	while ((msg = curl.multi_info_read(multi, &left))) {
+		size_t i;
+
+		if (msg->msg != CURLMSG_DONE)
+			continue;
+		for (i = 0; i < n && handles[i] != msg->easy_handle; i++)
+			;
+		if (i == n)
+			continue;
+		if (msg->data.result != CURLE_OK)
+			causes[i] = describe_failure(msg->data.result, errbufs[i], urls[i], &resps[i]);
+		else
+			curl.easy_getinfo(handles[i], CURLINFO_RESPONSE_CODE, &resps[i].status);
+	}
+	for (size_t i = 0; i < n; i++) {
+		if (!causes[i] && !resps[i].status)
+			causes[i] = xasprintf("%s: no response", urls[i]);
+		if (causes[i])
+			failed++;
+		curl.multi_remove_handle(multi, handles[i]);
+		curl.easy_cleanup(handles[i]);
+	}
+	curl.multi_cleanup(multi);
+	free(handles);
+	free(errbufs);
+	return failed;
+}

@@ -1,0 +1,47 @@
+#ifndef BENCHMON_HTTP_H
+#define BENCHMON_HTTP_H
+
+#include <stddef.h>
+
+#include "lib/strbuf.h"
+
+/*
+ * HTTP through libcurl: the one file that calls it.
+ *
+ * libcurl is loaded with dlopen by http_global_init, which main calls only
+ * for commands that speak HTTP: linking it costs every process start about
+ * 7 ms, several times a registration's whole run.
+ */
+
+#define HTTP_BODY_MAX (256u << 20)
+
+/* Load libcurl and run curl_global_init. Reports and returns -1 on failure. */
+int http_global_init(void);
+void http_global_cleanup(void);
+
+struct http_response {
+	long status;             /* HTTP status, 0 when no response came */
+	struct strbuf body;      /* at most HTTP_BODY_MAX bytes */
+};
+
+void http_response_init(struct http_response *resp);
+void http_response_release(struct http_response *resp);
+
+/*
+ * Send a request (method "GET" or "POST"; body may be NULL) and wait at most
+ * timeout_ms. Returns 0 when a response arrived, whatever its status, and
+ * -1 with *cause set (caller frees) when none did: connection refused,
+ * timeout, name resolution, body too large.
+ */
+int http_request(const char *method, const char *url, const char *body, long timeout_ms,
+		 struct http_response *resp, char **cause);
+
+/*
+ * Send many GET requests at once and wait for all (libcurl multi).
+ * resps[i] and causes[i] are filled as by http_request; returns the number
+ * that got no response.
+ */
+size_t http_get_many(const char *const *urls, size_t n, long timeout_ms,
+		     struct http_response *resps, char **causes);
+
+#endif

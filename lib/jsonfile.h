@@ -1,0 +1,33 @@
+#ifndef BENCHMON_JSONFILE_H
+#define BENCHMON_JSONFILE_H
+
+#include <stdint.h>
+#include <cjson/cJSON.h>
+
+/*
+ * cJSON glue shared by the state files, the registry and the artifacts.
+ */
+
+/*
+ * Parse the JSON file at path into *out (caller frees with cJSON_Delete).
+ * A file that is missing returns 1 when missing_ok; one that does not parse
+ * is reported with its path and the hint, if any, as the way out.
+ */
+int json_read_file(const char *path, size_t max, int missing_ok, cJSON **out, const char *hint);
+
+/* Write root to path atomically (pretty when pretty is set), mode 0600. */
+int json_write_file(const char *path, const cJSON *root, int pretty);
+
+/* A string member, or NULL when absent or not a string. */
+const char *json_string(const cJSON *obj, const char *key);
+
+/* A string member duplicated, or NULL. Caller frees. */
+char *json_strdup(const cJSON *obj, const char *key);
+
+/* A numeric member, or def when absent or not a number. */
+int64_t json_int(const cJSON *obj, const char *key, int64_t def);
+
+/* Add key: value, or key: null when value is NULL. */
+void json_add_string_or_null(cJSON *obj, const char *key, const char *value);
+
+#endif

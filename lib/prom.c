@@ -1,0 +1,141 @@
+#include "lib/prom.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include <cjson/cJSON.h>
+
+#include "lib/http.h"
+#include "lib/jsonfile.h"
+#include "lib/xmalloc.h"
+
+/* Prometheus answers errors in plain text while starting and in JSON later: give either back, trimmed. */
+static char *body_message(const struct http_response *resp)
+{
+	cJSON *root = cJSON_ParseWithLength(resp->body.buf, resp->body.len);
+	const char *msg = root ? json_string(root, "error") : NULL;
+	char *out;
+	size_t len;
+
+	out = xstrdup(msg ? msg : resp->body.buf);
+	cJSON_Delete(root);
+	len = strlen(out);
+	while (len && (out[len - 1] == '\n' || out[len - 1] == ' '))
+		out[--len] = '\0';
+	if (len > 500)
+		out[500] = '\0';
+	return out;
+}
+
+int prom_ready(const char *base_url, long timeout_ms, char **cause)
+{
+	char *url = xasprintf("%s/-/ready", base_url);
+	struct http_response resp;
+	int ret = 0;
+
+	http_response_init(&resp);
+	if (http_request("GET", url, NULL, timeout_ms, &resp, cause) == 0) {
+		if (resp.status == 200) {
+			ret = 1;
+		} else {
+			char *msg = body_message(&resp);
+
+			*cause = xasprintf("%s answered %ld: %s", url, resp.status, msg);
+			free(msg);
+		}
+	}
+	http_response_release(&resp);
+	free(url);
+	return ret;
+}
+
+int prom_reload(const char *base_url, char **cause)
+{
+	char *url = xasprintf("%s/-/reload", base_url);
+	struct http_response resp;
+	int ret = -1;
+
+	http_response_init(&resp);
+	if (http_request("POST", url, "", 30000, &resp, cause) < 0)
+		goto out;
+	if (resp.status != 200) {
+		char *msg = body_message(&resp);
+
+		if (resp.status == 403 || resp.status == 404)
+			*cause = xasprintf("Prometheus refused the reload (%ld): %s (it must run with --web.enable-lifecycle)",
+					   resp.status, msg);
+		else
+			*cause = xasprintf("Prometheus rejected the configuration: %s", msg);
+		free(msg);
+		goto out;
+	}
+	ret = 0;
+out:
+	http_response_release(&resp);
+	free(url);
+	return ret;
+}
+
+int prom_targets(const char *base_url, const char *session, struct prom_target **targets, size_t *n,
+		 char **cause)
+{
+	char *url = xasprintf("%s/api/v1/targets?state=active", base_url);
+	struct http_response resp;
+	cJSON *root = NULL, *item;
+	const cJSON *active;
+	int ret = -1;
+
+	*targets = NULL;
+	*n = 0;
+	http_response_init(&resp);
+	if (http_request("GET", url, NULL, 10000, &resp, cause) < 0)
+		goto out;
+	if (resp.status != 200) {
+		char *msg = body_message(&resp);
+
+		*cause = xasprintf("%s answered %ld: %s", url, resp.status, msg);
+		free(msg);
+		goto out;
+	}
+	root = cJSON_ParseWithLength(resp.body.buf, resp.body.len);
+	active = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(root, "data"), "activeTargets");
+	if (!cJSON_IsArray(active)) {
+		*cause = xasprintf("%s: unexpected response (no data.activeTargets)", url);
+		goto out;
+	}
+	*targets = xcalloc((size_t)cJSON_GetArraySize(active) + 1, sizeof(**targets));
+	cJSON_ArrayForEach(item, active) {
+		const cJSON *labels = cJSON_GetObjectItemCaseSensitive(item, "discoveredLabels");
+		const char *sess = json_string(labels, "session");
+		struct prom_target *t;
+
+		if (!sess || strcmp(sess, session))
+			continue;
+		t = &(*targets)[(*n)++];
+		t->client_id = xstrdup(json_string(labels, "client_id") ? json_string(labels, "client_id") : "");
+		t->kind = xstrdup(json_string(labels, "kind") ? json_string(labels, "kind") : "");
+		t->service = json_strdup(labels, "service");
+		t->address = xstrdup(json_string(labels, "__address__") ? json_string(labels, "__address__") : "");
+		t->health = xstrdup(json_string(item, "health") ? json_string(item, "health") : "unknown");
+		t->last_error = xstrdup(json_string(item, "lastError") ? json_string(item, "lastError") : "");
+	}
+	ret = 0;
+out:
+	cJSON_Delete(root);
+	http_response_release(&resp);
+	free(url);
+	return ret;
+}
+
+void prom_targets_free(struct prom_target *targets, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		free(targets[i].client_id);
+		free(targets[i].kind);
+		free(targets[i].service);
+		free(targets[i].address);
+		free(targets[i].health);
+		free(targets[i].last_error);
+	}
+	free(targets);
+}

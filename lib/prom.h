@@ -1,0 +1,32 @@
+#ifndef BENCHMON_PROM_H
+#define BENCHMON_PROM_H
+
+#include <stddef.h>
+
+/*
+ * A client for the parts of Prometheus's HTTP API benchmon uses, on top of
+ * http.h (so http_global_init must have run). base_url is "http://host:port".
+ * Functions return 0 or -1 with *cause set (caller frees), and print nothing.
+ */
+
+/* 1 when /-/ready answers 200, 0 when Prometheus is not (yet) there or ready, with *cause why. */
+int prom_ready(const char *base_url, long timeout_ms, char **cause);
+
+/* POST /-/reload; a rejection comes back with Prometheus's own message. */
+int prom_reload(const char *base_url, char **cause);
+
+struct prom_target {
+	char *client_id;
+	char *kind;
+	char *service;        /* or NULL */
+	char *address;        /* __address__ */
+	char *health;         /* "up", "down" or "unknown" */
+	char *last_error;     /* "" when none */
+};
+
+/* The active targets of this session, from /api/v1/targets. */
+int prom_targets(const char *base_url, const char *session, struct prom_target **targets, size_t *n,
+		 char **cause);
+void prom_targets_free(struct prom_target *targets, size_t n);
+
+#endif

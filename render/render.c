@@ -1,0 +1,174 @@
+#include "render/render.h"
+
+#include <errno.h>
+#include <libgen.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "lib/error.h"
+#include "lib/fsutil.h"
+#include "lib/timeparse.h"
+#include "lib/xmalloc.h"
+
+#ifndef BENCHMON_DATADIR
+#define BENCHMON_DATADIR "/usr/local/share/benchmon"
+#endif
+
+char *render_templates_dir(void)
+{
+	const char *env = getenv("BENCHMON_DATADIR");
+	char exe[4096];
+	ssize_t n;
+
+	if (env && *env)
+		return xasprintf("%s/templates", env);
+	n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+	if (n > 0) {
+		char *dir, *candidate;
+
+		exe[n] = '\0';
+		dir = dirname(exe);
+		candidate = xasprintf("%s/templates/prometheus.yml.in", dir);
+		if (path_exists(candidate)) {
+			free(candidate);
+			return xasprintf("%s/templates", dir);
+		}
+		free(candidate);
+	}
+	return xstrdup(BENCHMON_DATADIR "/templates");
+}
+
+int render_template(const char *name, const struct render_var *vars, struct strbuf *out)
+{
+	char *dir = render_templates_dir();
+	char *path = xasprintf("%s/%s", dir, name);
+	struct strbuf tmpl = STRBUF_INIT;
+	const char *p;
+	int ret = -1;
+
+	if (read_file(path, &tmpl, 1 << 20, 0) < 0)
+		goto out;
+	for (p = tmpl.buf; *p;) {
+		const char *at = strchr(p, '@'), *end;
+		size_t i;
+
+		if (!at) {
+			strbuf_addstr(out, p);
+			break;
+		}
+		strbuf_add(out, p, (size_t)(at - p));
+		end = strchr(at + 1, '@');
+		for (i = 0; end && vars[i].name; i++)
+			if (strlen(vars[i].name) == (size_t)(end - at - 1) && !strncmp(vars[i].name, at + 1, (size_t)(end - at - 1)))
+				break;
+		if (!end || !vars[i].name) {
+			error("template '%s' has an unknown placeholder near '%.20s'", path, at);
+			goto out;
+		}
+		strbuf_addstr(out, vars[i].value);
+		p = end + 1;
+	}
+	ret = 0;
+out:
+	strbuf_release(&tmpl);
+	free(path);
+	free(dir);
+	return ret;
+}
+
+char *yaml_quote(const char *s)
+{
+	struct strbuf sb = STRBUF_INIT;
+
+	strbuf_addch(&sb, '"');
+	for (; *s; s++) {
+		unsigned char c = (unsigned char)*s;
+
+		if (c == '"' || c == '\\')
+			strbuf_addf(&sb, "\\%c", c);
+		else if (c < 0x20 || c == 0x7f)
+			strbuf_addf(&sb, "\\x%02x", c);
+		else
+			strbuf_addch(&sb, c);
+	}
+	strbuf_addch(&sb, '"');
+	return strbuf_detach(&sb, NULL);
+}
+
+char *shell_quote(const char *s)
+{
+	struct strbuf sb = STRBUF_INIT;
+
+	strbuf_addch(&sb, '\'');
+	for (; *s; s++) {
+		if (*s == '\'')
+			strbuf_addstr(&sb, "'\\''");
+		else
+			strbuf_addch(&sb, *s);
+	}
+	strbuf_addch(&sb, '\'');
+	return strbuf_detach(&sb, NULL);
+}
+
+int render_prometheus_config(const struct session *s)
+{
+	int64_t timeout_ms = s->scrape_interval_ms < 10000 ? s->scrape_interval_ms : 10000;
+	char *interval = format_duration_ms(s->scrape_interval_ms);
+	char *timeout = format_duration_ms(timeout_ms);
+	char *glob = xasprintf("%s/targets/*.json", s->dir);
+	char *glob_q = yaml_quote(glob);
+	char *path = session_path(s, "prometheus.yml");
+	struct strbuf out = STRBUF_INIT;
+	const struct render_var vars[] = {
+		{ "SESSION", s->id },
+		{ "SCRAPE_INTERVAL", interval },
+		{ "SCRAPE_TIMEOUT", timeout },
+		{ "TARGETS_GLOB", glob_q },
+		{ NULL, NULL },
+	};
+	int ret = -1;
+
+	if (render_template("prometheus.yml.in", vars, &out) < 0)
+		goto out;
+	ret = write_file_atomic(path, out.buf, out.len, 0600);
+out:
+	strbuf_release(&out);
+	free(path);
+	free(glob_q);
+	free(glob);
+	free(timeout);
+	free(interval);
+	return ret;
+}
+
+int render_job_script(const struct session *s)
+{
+	char *dir_q = shell_quote(s->dir);
+	char *listen_q = shell_quote(s->listen);
+	char *port = xasprintf("%d", s->port);
+	char *retention = format_duration_ms(s->retention_ms);
+	char *path = session_path(s, "job.sh");
+	struct strbuf out = STRBUF_INIT;
+	const struct render_var vars[] = {
+		{ "SESSION", s->id },
+		{ "SESSION_DIR", dir_q },
+		{ "LISTEN", listen_q },
+		{ "PORT", port },
+		{ "RETENTION", retention },
+		{ NULL, NULL },
+	};
+	int ret = -1;
+
+	if (render_template("prometheus-job.sh.in", vars, &out) < 0)
+		goto out;
+	ret = write_file_atomic(path, out.buf, out.len, 0700);
+out:
+	strbuf_release(&out);
+	free(path);
+	free(retention);
+	free(port);
+	free(listen_q);
+	free(dir_q);
+	return ret;
+}

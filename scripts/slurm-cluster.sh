@@ -1,0 +1,352 @@
+#!/bin/bash
+# Private one-node Slurm cluster (own munged, slurmctld, slurmd) for tests and
+# the demo. Everything lives under DIR; /etc/slurm and the system munge are
+# never used.
+#
+#   scripts/slurm-cluster.sh start DIR    prints: export SLURM_CONF=DIR/slurm.conf
+#   scripts/slurm-cluster.sh stop DIR
+#   scripts/slurm-cluster.sh status DIR
+#
+# Ports: slurmctld on $BENCHMON_SLURM_PORT_BASE (default 16817), slurmd on the
+# next one. Must run as root (SlurmUser=root, jobs run as root).
+set -eu
+
+usage() {
+    echo "usage: $0 start|stop|status DIR" >&2
+    exit 2
+}
+
+log() { echo "slurm-cluster: $*" >&2; }
+die() { log "error: $*"; exit 1; }
+
+[ $# -eq 2 ] || usage
+action=$1
+case $2 in
+    /*) dir=$2 ;;
+    *) dir=$PWD/$2 ;;
+esac
+dir=$(realpath -m -- "$dir")
+# The export line is meant for eval, so refuse anything that would need quoting.
+case $dir in
+    *[!A-Za-z0-9._/+@%,:=-]*) die "DIR must not contain spaces or shell metacharacters: $dir" ;;
+esac
+
+conf=$dir/slurm.conf
+mdir=$dir/munge
+socket=$mdir/munge.socket
+munge_key=$mdir/munge.key
+munge_pid=$mdir/munged.pid
+munge_log=$mdir/munged.log
+munge_seed=$mdir/munged.seed
+ctld_pid=$dir/run/slurmctld.pid
+ctld_log=$dir/log/slurmctld.log
+slurmd_pid=$dir/run/slurmd.pid
+slurmd_log=$dir/log/slurmd.log
+
+port_base=${BENCHMON_SLURM_PORT_BASE:-16817}
+case $port_base in
+    '' | *[!0-9]*) die "BENCHMON_SLURM_PORT_BASE must be a number" ;;
+esac
+ctld_port=$port_base
+slurmd_port=$((port_base + 1))
+
+node=$(hostname -s)
+export SLURM_CONF=$conf
+
+# munged and slurm* are identified by process name plus a private path in
+# their command line, so a system-wide instance is never touched.
+pids_of() { # name marker
+    local pid
+    for pid in $(pgrep -x "$1" || true); do
+        if tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -qF -- "$2"; then
+            echo "$pid"
+        fi
+    done
+}
+
+munged_pids() { pids_of munged "$socket"; }
+slurmctld_pids() { pids_of slurmctld "$conf"; }
+slurmd_pids() { pids_of slurmd "$conf"; }
+
+# slurmstepd outlives slurmd by design; its command line does not name DIR,
+# but it inherits slurmd's environment, which does.
+slurmstepd_pids() {
+    local pid
+    for pid in $(pgrep -x slurmstepd || true); do
+        if tr '\0' '\n' <"/proc/$pid/environ" 2>/dev/null | grep -qxF -- "SLURM_CONF=$conf"; then
+            echo "$pid"
+        fi
+    done
+}
+
+all_pids() { munged_pids; slurmctld_pids; slurmd_pids; slurmstepd_pids; }
+
+# TERM, wait up to 10 s, then KILL.
+stop_pids() { # label pid...
+    local label=$1 pid i alive
+    shift
+    [ $# -gt 0 ] || return 0
+    log "stopping $label ($*)"
+    kill -TERM "$@" 2>/dev/null || true
+    for i in $(seq 1 50); do
+        alive=
+        for pid in "$@"; do
+            if kill -0 "$pid" 2>/dev/null; then alive=1; fi
+        done
+        [ -n "$alive" ] || return 0
+        sleep 0.2
+    done
+    log "$label did not exit after TERM, sending KILL"
+    kill -KILL "$@" 2>/dev/null || true
+    sleep 0.5
+}
+
+is_up() {
+    [ -n "$(munged_pids)" ] && [ -n "$(slurmctld_pids)" ] && [ -n "$(slurmd_pids)" ] || return 1
+    scontrol ping 2>/dev/null | grep -q 'is UP' || return 1
+    case $(sinfo -h -n "$node" -o %T 2>/dev/null) in
+        idle* | mixed* | allocated* | completing*) return 0 ;;
+    esac
+    return 1
+}
+
+show_log() { # label file
+    log "last lines of $2 ($1):"
+    if [ -f "$2" ]; then tail -n 25 "$2" >&2; else log "(no log file)"; fi
+}
+
+do_stop() {
+    local jobs i
+    if [ -f "$conf" ] && [ -n "$(slurmctld_pids)" ]; then
+        jobs=$(squeue -h -o %i 2>/dev/null || true)
+        if [ -n "$jobs" ]; then
+            log "cancelling jobs: $(echo $jobs)"
+            # shellcheck disable=SC2086
+            scancel $jobs 2>/dev/null || true
+            for i in $(seq 1 50); do
+                [ -n "$(squeue -h -o %i 2>/dev/null || true)" ] || break
+                sleep 0.2
+            done
+        fi
+    fi
+    # Reverse start order: slurmd needs slurmctld, everything needs munged.
+    # shellcheck disable=SC2046
+    stop_pids slurmd $(slurmd_pids)
+    # shellcheck disable=SC2046
+    stop_pids slurmstepd $(slurmstepd_pids)
+    # shellcheck disable=SC2046
+    stop_pids slurmctld $(slurmctld_pids)
+    # shellcheck disable=SC2046
+    stop_pids munged $(munged_pids)
+
+    local left
+    left=$(all_pids)
+    if [ -n "$left" ]; then
+        log "still running after stop:"
+        # shellcheck disable=SC2086
+        ps -o pid,args -p $(echo $left | tr ' ' ',') >&2 || true
+        return 1
+    fi
+    rm -f "$ctld_pid" "$slurmd_pid" "$munge_pid" "$socket" "$socket.lock"
+    return 0
+}
+
+port_in_use() {
+    [ -n "$(ss -Hltn "sport = :$1" 2>/dev/null)" ]
+}
+
+write_conf() {
+    local cpus mem_avail_kb real_mem
+    cpus=$(nproc)
+    mem_avail_kb=$(awk '/^MemAvailable:/ {print $2}' /proc/meminfo)
+    # Below what slurmd measures, or the node is drained for low memory.
+    real_mem=$((mem_avail_kb / 1024 * 9 / 10))
+    cat >"$conf" <<EOF
+# Generated by scripts/slurm-cluster.sh; rewritten on every start.
+ClusterName=benchmon-test
+SlurmctldHost=$node(127.0.0.1)
+SlurmctldPort=$ctld_port
+SlurmdPort=$slurmd_port
+SlurmUser=root
+SlurmdUser=root
+AuthType=auth/munge
+AuthInfo=socket=$socket
+CredType=cred/munge
+CommunicationParameters=NoCtldInAddrAny,NoInAddrAny
+
+StateSaveLocation=$dir/state
+SlurmdSpoolDir=$dir/spool
+SlurmctldPidFile=$ctld_pid
+SlurmdPidFile=$slurmd_pid
+SlurmctldLogFile=$ctld_log
+SlurmdLogFile=$slurmd_log
+SlurmctldDebug=info
+SlurmdDebug=info
+PlugStackConfig=$dir/plugstack.conf
+TmpFS=$dir/tmp
+MailProg=/bin/true
+
+# No cgroups: there is no systemd or cgroup management in the sandbox.
+ProctrackType=proctrack/linuxproc
+TaskPlugin=task/none
+JobAcctGatherType=jobacct_gather/none
+JobCompType=jobcomp/none
+AccountingStorageType=accounting_storage/none
+SwitchType=switch/none
+MpiDefault=none
+
+SchedulerType=sched/backfill
+SelectType=select/cons_tres
+SelectTypeParameters=CR_Core
+
+# Finished jobs stay visible for a while; a node that comes back is usable.
+MinJobAge=300
+ReturnToService=2
+SlurmdTimeout=30
+SlurmctldTimeout=30
+InactiveLimit=0
+KillWait=5
+
+NodeName=$node NodeAddr=127.0.0.1 CPUs=$cpus RealMemory=$real_mem State=UNKNOWN
+PartitionName=debug Nodes=$node Default=YES MaxTime=INFINITE State=UP
+EOF
+    : >"$dir/plugstack.conf"
+}
+
+rotate_log() {
+    if [ -f "$1" ]; then mv -f "$1" "$1.prev"; fi
+}
+
+# wait_for label timeout-seconds pid-function log test-command...
+wait_for() {
+    local label=$1 timeout=$2 pidfn=$3 logfile=$4 start
+    shift 4
+    start=$(date +%s)
+    while :; do
+        if "$@"; then
+            printf '\n' >&2
+            return 0
+        fi
+        if [ -z "$($pidfn)" ]; then
+            printf '\n' >&2
+            log "$label died during startup"
+            show_log "$label" "$logfile"
+            return 1
+        fi
+        if [ $(($(date +%s) - start)) -ge "$timeout" ]; then
+            printf '\n' >&2
+            log "timed out after ${timeout}s waiting for $label"
+            show_log "$label" "$logfile"
+            return 1
+        fi
+        printf '.' >&2
+        sleep 0.5
+    done
+}
+
+munge_works() {
+    munge -n -S "$socket" 2>/dev/null | unmunge -S "$socket" >/dev/null 2>&1
+}
+
+ctld_up() {
+    scontrol ping 2>/dev/null | grep -q 'is UP'
+}
+
+node_idle() {
+    case $(sinfo -h -n "$node" -o %T 2>/dev/null) in
+        idle*) return 0 ;;
+    esac
+    return 1
+}
+
+fail_start() {
+    log "start failed; stopping what was started"
+    do_stop >/dev/null 2>&1 || true
+    exit 1
+}
+
+do_start() {
+    local t0
+    t0=$(date +%s)
+    [ "$(id -u)" -eq 0 ] || die "must run as root"
+    [ ${#socket} -lt 100 ] || die "DIR is too long for a unix socket path: $dir"
+
+    if [ -f "$conf" ] && is_up; then
+        log "cluster in $dir is already up, reusing it"
+        echo "export SLURM_CONF=$conf"
+        return 0
+    fi
+    # Half-started or stale leftovers from this DIR: restart from scratch.
+    if [ -n "$(all_pids)" ]; then
+        log "cleaning up a partial cluster in $dir"
+        do_stop || die "could not stop the old cluster in $dir"
+    fi
+    for port in "$ctld_port" "$slurmd_port"; do
+        if port_in_use "$port"; then
+            die "port $port is already in use (set BENCHMON_SLURM_PORT_BASE to pick other ports)"
+        fi
+    done
+
+    mkdir -p "$dir"
+    # munged insists the socket directory is searchable by everyone and
+    # writable only by its owner; the key itself stays 0600.
+    mkdir -p "$mdir"
+    chmod 755 "$mdir"
+    mkdir -p "$dir/state" "$dir/spool" "$dir/log" "$dir/run" "$dir/tmp"
+    # Jobs from a previous run of this DIR must not come back.
+    rm -rf "${dir:?}/state/"* "${dir:?}/spool/"*
+    rotate_log "$ctld_log"
+    rotate_log "$slurmd_log"
+    rotate_log "$munge_log"
+    if [ ! -s "$munge_key" ]; then
+        (umask 077 && dd if=/dev/urandom of="$munge_key" bs=1024 count=1 status=none)
+    fi
+    chmod 600 "$munge_key"
+    write_conf
+
+    log "starting munged (socket $socket)"
+    munged --socket="$socket" --key-file="$munge_key" --pid-file="$munge_pid" \
+        --log-file="$munge_log" --seed-file="$munge_seed" \
+        </dev/null >>"$munge_log" 2>&1 || { show_log munged "$munge_log"; fail_start; }
+    wait_for munged 10 munged_pids "$munge_log" munge_works || fail_start
+
+    log "starting slurmctld (port $ctld_port)"
+    slurmctld -c -f "$conf" </dev/null >>"$ctld_log" 2>&1 || { show_log slurmctld "$ctld_log"; fail_start; }
+    wait_for slurmctld 20 slurmctld_pids "$ctld_log" ctld_up || fail_start
+
+    log "starting slurmd (node $node, port $slurmd_port)"
+    slurmd -f "$conf" -N "$node" </dev/null >>"$slurmd_log" 2>&1 || { show_log slurmd "$slurmd_log"; fail_start; }
+    log "waiting for node $node to become idle"
+    wait_for "slurmd (node idle)" 30 slurmd_pids "$slurmd_log" node_idle || {
+        sinfo -N -l >&2 || true
+        fail_start
+    }
+
+    log "cluster up in $(($(date +%s) - t0))s: $conf"
+    echo "export SLURM_CONF=$conf"
+}
+
+case $action in
+    start)
+        do_start
+        ;;
+    stop)
+        [ "$(id -u)" -eq 0 ] || die "must run as root"
+        if [ ! -d "$dir" ] && [ -z "$(all_pids)" ]; then
+            exit 0
+        fi
+        do_stop
+        log "stopped cluster in $dir"
+        ;;
+    status)
+        if [ -f "$conf" ] && is_up; then
+            log "up: $conf"
+            exit 0
+        fi
+        log "down: $dir"
+        exit 1
+        ;;
+    *)
+        usage
+        ;;
+esac

@@ -1,0 +1,332 @@
+/*
+ * The Slurm launcher: the one file that calls libslurm.
+ */
+#include "session/launcher.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <slurm/slurm.h>
+#include <slurm/slurm_errno.h>
+
+#include "lib/error.h"
+#include "lib/fsutil.h"
+#include "lib/strbuf.h"
+#include "lib/timeparse.h"
+#include "lib/xmalloc.h"
+
+/* Exported by libslurm and used by its own tools, but missing from slurm.h. */
+extern char *slurm_job_reason_string(enum job_state_reason inx);
+extern char *slurm_job_state_string(uint32_t inx);
+
+extern char **environ;
+
+char *slurm_config_path(void)
+{
+	static const char *const candidates[] = {
+		"/etc/slurm/slurm.conf",
+		"/etc/slurm-llnl/slurm.conf",
+		"/run/slurm/conf/slurm.conf",     /* configless slurmd's cache */
+		"/var/spool/slurmd/conf-cache/slurm.conf",
+	};
+	const char *env = getenv("SLURM_CONF");
+
+	if (env && *env)
+		return access(env, R_OK) == 0 ? xstrdup(env) : NULL;
+	for (size_t i = 0; i < sizeof(candidates) / sizeof(candidates[0]); i++)
+		if (access(candidates[i], R_OK) == 0)
+			return xstrdup(candidates[i]);
+	return NULL;
+}
+
+/* Initialise libslurm once, after checking there is a configuration (slurm_init exits without one). */
+static int slurm_ensure_init(void)
+{
+	static int done;
+	long version = slurm_api_version();
+	char *conf;
+
+	if (done)
+		return 0;
+	if (SLURM_VERSION_MAJOR(version) != SLURM_VERSION_MAJOR(SLURM_VERSION_NUMBER) ||
+	    SLURM_VERSION_MINOR(version) != SLURM_VERSION_MINOR(SLURM_VERSION_NUMBER))
+		return error("libslurm is version %ld.%ld but benchmon was built against %d.%d; rebuild benchmon",
+			     SLURM_VERSION_MAJOR(version), SLURM_VERSION_MINOR(version),
+			     SLURM_VERSION_MAJOR(SLURM_VERSION_NUMBER), SLURM_VERSION_MINOR(SLURM_VERSION_NUMBER));
+	conf = slurm_config_path();
+	if (!conf) {
+		if (getenv("SLURM_CONF") && *getenv("SLURM_CONF"))
+			return error("cannot read the Slurm configuration '%s' named by SLURM_CONF", getenv("SLURM_CONF"));
+		return error("no Slurm configuration found (set SLURM_CONF, or create the session with --launcher local)");
+	}
+	slurm_init(conf);
+	free(conf);
+	done = 1;
+	return 0;
+}
+
+static const char *slurm_error_text(void)
+{
+	return slurm_strerror(slurm_get_errno());
+}
+
+/* Slurm's time formats: MM, MM:SS, HH:MM:SS, D-HH, D-HH:MM, D-HH:MM:SS, or UNLIMITED. */
+static int parse_time_limit(const char *s, uint32_t *minutes)
+{
+	long parts[3] = { 0 }, days = 0;
+	int n = 0;
+	const char *p = s, *dash = strchr(s, '-');
+	long total_s;
+
+	if (!strcasecmp(s, "unlimited") || !strcasecmp(s, "infinite")) {
+		*minutes = INFINITE;
+		return 0;
+	}
+	if (dash) {
+		char *end;
+
+		days = strtol(s, &end, 10);
+		if (end != dash || end == s)
+			return -1;
+		p = dash + 1;
+	}
+	for (;;) {
+		char *end;
+
+		if (!isdigit((unsigned char)*p) || n == 3)
+			return -1;
+		parts[n++] = strtol(p, &end, 10);
+		if (*end == '\0')
+			break;
+		if (*end != ':')
+			return -1;
+		p = end + 1;
+	}
+	if (dash) /* D-HH[:MM[:SS]] */
+		total_s = days * 86400 + parts[0] * 3600 + parts[1] * 60 + parts[2];
+	else if (n == 1) /* MM */
+		total_s = parts[0] * 60;
+	else if (n == 2) /* MM:SS */
+		total_s = parts[0] * 60 + parts[1];
+	else /* HH:MM:SS */
+		total_s = parts[0] * 3600 + parts[1] * 60 + parts[2];
+	if (total_s <= 0 || total_s > 365L * 86400)
+		return -1;
+	*minutes = (uint32_t)((total_s + 59) / 60);
+	return 0;
+}
+
+/* Find our job by its unique name when a submit succeeded without a response. */
+static int find_job_by_name(const char *name, uint32_t *job_id)
+{
+	job_info_msg_t *msg = NULL;
+	int ret = -1;
+
+	if (slurm_load_jobs(0, &msg, SHOW_ALL) != SLURM_SUCCESS)
+		return error("cannot list Slurm jobs: %s", slurm_error_text());
+	for (uint32_t i = 0; i < msg->record_count; i++) {
+		if (msg->job_array[i].name && !strcmp(msg->job_array[i].name, name) &&
+		    msg->job_array[i].user_id == getuid()) {
+			*job_id = msg->job_array[i].job_id;
+			ret = 0;
+		}
+	}
+	slurm_free_job_info_msg(msg);
+	if (ret < 0)
+		error("Slurm accepted job '%s' but returned no job id, and no such job is listed", name);
+	return ret;
+}
+
+static int slurm_submit(const struct session *s, const struct launch_request *req, char **job_id, char **log_path)
+{
+	struct strbuf script = STRBUF_INIT;
+	job_desc_msg_t desc;
+	submit_response_msg_t *resp = NULL;
+	char *unique_name = NULL;
+	uint32_t id = 0, env_size = 0;
+	int ret = -1;
+
+	(void)s;
+	if (slurm_ensure_init() < 0)
+		return -1;
+	if (read_file(req->script, &script, 1 << 20, 0) < 0)
+		return -1;
+	slurm_init_job_desc_msg(&desc);
+	unique_name = xasprintf("%s.%lld", req->job_name, (long long)now_ms());
+	desc.name = unique_name;
+	desc.script = script.buf;
+	desc.work_dir = (char *)req->workdir;
+	desc.std_out = (char *)req->log_path;
+	desc.std_err = (char *)req->log_path;
+	desc.partition = (char *)req->partition;
+	desc.account = (char *)req->account;
+	desc.user_id = getuid();
+	desc.group_id = getgid();
+	desc.min_nodes = 1;
+	desc.max_nodes = 1;
+	desc.num_tasks = 1;
+	if (req->time_limit && parse_time_limit(req->time_limit, &desc.time_limit) < 0) {
+		error("invalid time limit '%s' (expected MM, HH:MM:SS or D-HH:MM:SS)", req->time_limit);
+		goto out;
+	}
+	/* Slurm refuses a batch job without an environment; give it ours, as sbatch does */
+	while (environ[env_size])
+		env_size++;
+	if (!env_size) {
+		static char *fallback_env[] = { "PATH=/usr/local/bin:/usr/bin:/bin", NULL };
+
+		desc.environment = fallback_env;
+		desc.env_size = 1;
+	} else {
+		desc.environment = environ;
+		desc.env_size = env_size;
+	}
+	if (slurm_submit_batch_job(&desc, &resp) != SLURM_SUCCESS) {
+		error("Slurm refused the Prometheus job: %s", slurm_error_text());
+		goto out;
+	}
+	if (resp) {
+		id = resp->job_id;
+		slurm_free_submit_response_response_msg(resp);
+	} else if (find_job_by_name(unique_name, &id) < 0) {
+		goto out;
+	}
+	*job_id = xasprintf("%u", id);
+	{
+		/* the log path as Slurm expands it: "%j" is the job id */
+		struct strbuf path = STRBUF_INIT;
+
+		for (const char *p = req->log_path; *p; p++) {
+			if (p[0] == '%' && p[1] == 'j') {
+				strbuf_addstr(&path, *job_id);
+				p++;
+			} else {
+				strbuf_addch(&path, *p);
+			}
+		}
+		*log_path = strbuf_detach(&path, NULL);
+	}
+	ret = 0;
+out:
+	free(unique_name);
+	strbuf_release(&script);
+	return ret;
+}
+
+static int parse_job_id(const char *text, uint32_t *id)
+{
+	char *end;
+	unsigned long v = strtoul(text, &end, 10);
+
+	if (!*text || *end || v == 0 || v > UINT32_MAX)
+		return error("invalid Slurm job id '%s' in the session state", text);
+	*id = (uint32_t)v;
+	return 0;
+}
+
+static int slurm_query(const struct session *s, const char *job_id, struct job_status *info)
+{
+	job_info_msg_t *msg = NULL;
+	slurm_job_info_t *job;
+	uint32_t id, base;
+
+	(void)s;
+	memset(info, 0, sizeof(*info));
+	if (slurm_ensure_init() < 0 || parse_job_id(job_id, &id) < 0)
+		return -1;
+	if (slurm_load_job(&msg, id, SHOW_ALL) != SLURM_SUCCESS) {
+		int err = slurm_get_errno();
+
+		if (err == ESLURM_INVALID_JOB_ID) {
+			/* finished jobs vanish after MinJobAge */
+			info->state = LAUNCH_GONE;
+			info->state_name = xstrdup("GONE");
+			return 0;
+		}
+		return error("cannot query Slurm job %s: %s", job_id, slurm_strerror(err));
+	}
+	if (msg->record_count < 1) {
+		slurm_free_job_info_msg(msg);
+		info->state = LAUNCH_GONE;
+		info->state_name = xstrdup("GONE");
+		return 0;
+	}
+	job = &msg->job_array[0];
+	base = job->job_state & JOB_STATE_BASE;
+	info->state_name = xstrdup(slurm_job_state_string(base));
+	if (base == JOB_PENDING) {
+		info->state = LAUNCH_PENDING;
+	} else if (base == JOB_RUNNING || base == JOB_SUSPENDED) {
+		info->state = LAUNCH_RUNNING;
+	} else {
+		info->state = LAUNCH_ENDED;
+		info->exit_code = WIFEXITED(job->exit_code) ? WEXITSTATUS(job->exit_code) : 128 + WTERMSIG(job->exit_code);
+	}
+	if (job->state_reason != WAIT_NO_REASON)
+		info->reason = xstrdup(slurm_job_reason_string(job->state_reason));
+	if (job->batch_host && *job->batch_host)
+		info->node = xstrdup(job->batch_host);
+	slurm_free_job_info_msg(msg);
+	return 0;
+}
+
+static int slurm_signal(const char *job_id, uint16_t signal, uint16_t flags)
+{
+	uint32_t id;
+
+	if (slurm_ensure_init() < 0 || parse_job_id(job_id, &id) < 0)
+		return -1;
+	if (slurm_kill_job(id, signal, flags) != SLURM_SUCCESS) {
+		int err = slurm_get_errno();
+
+		/* a job that already finished needs no signal */
+		if (err == ESLURM_ALREADY_DONE || err == ESLURM_INVALID_JOB_ID)
+			return 0;
+		return error("cannot signal Slurm job %s: %s", job_id, slurm_strerror(err));
+	}
+	return 0;
+}
+
+static int slurm_request_stop(const struct session *s, const char *job_id)
+{
+	(void)s;
+	/* the batch shell alone: it stops Prometheus itself and then saves the TSDB */
+	return slurm_signal(job_id, SIGTERM, KILL_JOB_BATCH);
+}
+
+static int slurm_cancel(const struct session *s, const char *job_id)
+{
+	(void)s;
+	return slurm_signal(job_id, SIGKILL, 0);
+}
+
+const struct launcher launcher_slurm = {
+	.name = "slurm",
+	.submit = slurm_submit,
+	.query = slurm_query,
+	.request_stop = slurm_request_stop,
+	.kill = slurm_cancel,
+};
+
+const struct launcher *launcher_find(const char *name)
+{
+	if (!strcmp(name, "slurm"))
+		return &launcher_slurm;
+	if (!strcmp(name, "local"))
+		return &launcher_local;
+	return NULL;
+}
+
+void job_status_release(struct job_status *info)
+{
+	free(info->state_name);
+	free(info->reason);
+	free(info->node);
+	memset(info, 0, sizeof(*info));
+}

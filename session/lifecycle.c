@@ -1,0 +1,495 @@
+#include "session/lifecycle.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cjson/cJSON.h>
+
+#include "lib/error.h"
+#include "lib/fsutil.h"
+#include "lib/jsonfile.h"
+#include "lib/prom.h"
+#include "lib/timeparse.h"
+#include "lib/xmalloc.h"
+#include "render/render.h"
+
+#define POLL_MS 250
+#define STOP_CONFIRM_MS 30000
+
+static void sleep_ms(long ms)
+{
+	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
+
+	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+		;
+}
+
+/* What the job script last wrote to prometheus.json, or NULL when nothing yet. */
+static cJSON *read_job_state(const struct session *s)
+{
+	char *path = session_path(s, "prometheus.json");
+	cJSON *state = NULL;
+
+	/* a torn read cannot happen (atomic rename); a parse failure means "not yet" */
+	if (json_read_file(path, 1 << 16, 1, &state, NULL) != 0)
+		state = NULL;
+	free(path);
+	return state;
+}
+
+static int is_wildcard(const char *listen)
+{
+	return !strcmp(listen, "0.0.0.0") || !strcmp(listen, "::") || !strcmp(listen, "[::]");
+}
+
+/* The URL Prometheus is reached at: --prom-host, a specific --listen, the job's host, or the node. */
+static char *prometheus_url(const struct session *s, const cJSON *job_state, const char *node)
+{
+	const char *host = s->prom_host;
+
+	if (!host && !is_wildcard(s->listen))
+		host = s->listen;
+	if (!host && job_state)
+		host = json_string(job_state, "host");
+	if (!host)
+		host = node;
+	if (!host)
+		return NULL;
+	return xasprintf("http://%s:%d", host, s->port);
+}
+
+/* The last lines of the job's log, indented, for error messages. Caller frees. */
+static char *log_tail(const char *path, int lines)
+{
+	struct strbuf sb = STRBUF_INIT;
+	const char *p;
+	int seen = 0;
+	char *out;
+
+	if (!path || read_file(path, &sb, 0, 1) != 0 || !sb.len) {
+		strbuf_release(&sb);
+		return xstrdup("");
+	}
+	while (sb.len && sb.buf[sb.len - 1] == '\n')
+		sb.buf[--sb.len] = '\0';
+	for (p = sb.buf + sb.len; p > sb.buf; p--)
+		if (p[-1] == '\n' && ++seen == lines)
+			break;
+	out = xasprintf("\nlast lines of %s:\n%s", path, p);
+	strbuf_release(&sb);
+	return out;
+}
+
+/* Explain why a job ended, from its log: a taken port is the classic. Caller frees. */
+static char *explain_job_end(const struct session *s, const struct session_run *run, const struct job_status *job)
+{
+	struct strbuf log = STRBUF_INIT;
+	char *tail = log_tail(run->log_path, 8), *msg;
+
+	if (run->log_path)
+		read_file(run->log_path, &log, 0, 1);
+	if (strstr(log.buf, "address already in use"))
+		msg = xasprintf("port %d on %s is already in use; choose another with 'benchmon session-create --port' "
+				"or free it%s", s->port, job->node ? job->node : "the node", tail);
+	else if (strstr(log.buf, "cannot find"))
+		msg = xasprintf("the job could not find Prometheus on %s%s", job->node ? job->node : "the node", tail);
+	else
+		msg = xasprintf("the job ended (%s, exit code %d%s%s)%s", job->state_name ? job->state_name : "?",
+				job->exit_code, job->reason ? ", " : "", job->reason ? job->reason : "", tail);
+	strbuf_release(&log);
+	free(tail);
+	return msg;
+}
+
+static void record_failure(const struct session *s, struct session_run *run, const char *why)
+{
+	run->state = RUN_FAILED;
+	free(run->last_error);
+	run->last_error = xstrdup(why);
+	run->stopped_ms = now_ms();
+	session_run_save(s, run);
+}
+
+/* Is the session's job still alive? 1 yes, 0 no, -1 cannot tell. */
+static int job_alive(const struct launcher *l, const struct session *s, const struct session_run *run,
+		     struct job_status *job)
+{
+	if (!run->job_id)
+		return 0;
+	if (l->query(s, run->job_id, job) < 0)
+		return -1;
+	return job->state == LAUNCH_PENDING || job->state == LAUNCH_RUNNING;
+}
+
+/* Refuse to start twice; an old run that is over is fine. */
+static int check_not_running(const struct launcher *l, const struct session *s, const struct session_run *run)
+{
+	struct job_status job = { 0 };
+	int alive, ret = 0;
+
+	if (run->state != RUN_STARTING && run->state != RUN_RUNNING)
+		return 0;
+	alive = job_alive(l, s, run, &job);
+	if (alive < 0)
+		ret = -1;
+	else if (alive)
+		ret = error("session '%s' is already %s as job %s (%s); use 'benchmon status' or 'benchmon stop' first",
+			    s->id, run_state_name(run->state), run->job_id, job.state_name);
+	job_status_release(&job);
+	return ret;
+}
+
+int lifecycle_start(const struct session *s, const struct start_options *opts)
+{
+	const struct launcher *l = launcher_find(s->launcher);
+	struct session_run run = { 0 };
+	struct launch_request req = { 0 };
+	struct job_status job = { 0 };
+	char *script = session_path(s, "job.sh");
+	char *log_pattern = session_path(s, "logs/prometheus-%j.out");
+	char *state_file = session_path(s, "prometheus.json");
+	char *job_name = xasprintf("benchmon-%s", s->id);
+	char *last_reason = NULL, *why = NULL, *not_ready = NULL;
+	int64_t deadline, last_note = 0;
+	enum launch_state last_state = (enum launch_state)-1;
+	int ret = -1;
+
+	if (!l) {
+		error("session '%s' names an unknown launcher '%s'", s->id, s->launcher);
+		goto out;
+	}
+	if (session_run_load(s, &run) < 0 || check_not_running(l, s, &run) < 0)
+		goto out;
+	if (render_prometheus_config(s) < 0 || render_job_script(s) < 0)
+		goto out;
+	if (unlink(state_file) < 0 && errno != ENOENT) {
+		error("cannot remove '%s': %s", state_file, strerror(errno));
+		goto out;
+	}
+	req.script = script;
+	req.log_path = log_pattern;
+	req.job_name = job_name;
+	req.partition = opts->partition;
+	req.account = opts->account;
+	req.time_limit = opts->time_limit;
+	req.workdir = s->dir;
+	session_run_release(&run);
+	if (l->submit(s, &req, &run.job_id, &run.log_path) < 0)
+		goto out;
+	run.state = RUN_STARTING;
+	run.started_ms = now_ms();
+	if (session_run_save(s, &run) < 0) {
+		l->kill(s, run.job_id);
+		goto out;
+	}
+	progress("submitted Prometheus as %s job %s (log: %s)", l->name, run.job_id, run.log_path);
+	deadline = run.started_ms + opts->wait_ms;
+	for (;;) {
+		cJSON *job_state;
+		const char *script_state;
+
+		job_status_release(&job);
+		if (l->query(s, run.job_id, &job) < 0) {
+			why = xstrdup("cannot query the job (see above)");
+			break;
+		}
+		if (job.state == LAUNCH_PENDING && (job.state != last_state || !last_reason ||
+						 strcmp(last_reason, job.reason ? job.reason : ""))) {
+			progress("job %s pending (%s)", run.job_id, job.reason ? job.reason : "no reason given");
+			free(last_reason);
+			last_reason = xstrdup(job.reason ? job.reason : "");
+		}
+		if (job.state == LAUNCH_ENDED || job.state == LAUNCH_GONE) {
+			why = explain_job_end(s, &run, &job);
+			break;
+		}
+		if (job.state == LAUNCH_RUNNING && last_state != LAUNCH_RUNNING)
+			progress("job %s running on %s; waiting for Prometheus to be ready", run.job_id,
+				 job.node ? job.node : "?");
+		last_state = job.state;
+		job_state = read_job_state(s);
+		script_state = job_state ? json_string(job_state, "state") : NULL;
+		if (job.state == LAUNCH_RUNNING && script_state && !strcmp(script_state, "running")) {
+			char *url = prometheus_url(s, job_state, job.node);
+
+			free(not_ready);
+			not_ready = NULL;
+			if (url && prom_ready(url, 2000, &not_ready) == 1) {
+				free(run.url);
+				run.url = url;
+				free(run.node);
+				run.node = xstrdup(job.node ? job.node : json_string(job_state, "host"));
+				free(run.tsdb_local);
+				run.tsdb_local = json_strdup(job_state, "tsdb");
+				cJSON_Delete(job_state);
+				break;
+			}
+			free(url);
+		}
+		cJSON_Delete(job_state);
+		if (now_ms() >= deadline) {
+			char *tail = log_tail(run.log_path, 8);
+
+			if (job.state == LAUNCH_PENDING)
+				why = xasprintf("the job was still pending (%s) when --wait expired after %llds",
+						job.reason ? job.reason : "no reason given",
+						(long long)(opts->wait_ms / 1000));
+			else
+				why = xasprintf("Prometheus was not ready when --wait expired after %llds%s%s%s%s",
+						(long long)(opts->wait_ms / 1000), not_ready ? " (" : "",
+						not_ready ? not_ready : "", not_ready ? ")" : "", tail);
+			free(tail);
+			break;
+		}
+		if (now_ms() - last_note >= 10000 && job.state == LAUNCH_RUNNING && last_note) {
+			progress("still waiting for Prometheus on %s%s%s", job.node ? job.node : "?",
+				 not_ready ? ": " : "", not_ready ? not_ready : "");
+		}
+		if (!last_note || now_ms() - last_note >= 10000)
+			last_note = now_ms();
+		sleep_ms(POLL_MS);
+	}
+	if (why) {
+		/* leave nothing behind: a failed start can simply be run again */
+		l->kill(s, run.job_id);
+		record_failure(s, &run, why);
+		error("Prometheus did not start for session '%s': %s", s->id, why);
+		goto out;
+	}
+	run.state = RUN_RUNNING;
+	run.ready_ms = now_ms();
+	free(run.last_error);
+	run.last_error = NULL;
+	if (session_run_save(s, &run) < 0)
+		goto out;
+	progress("Prometheus ready at %s (job %s on %s)", run.url, run.job_id, run.node ? run.node : "?");
+	ret = 0;
+out:
+	job_status_release(&job);
+	session_run_release(&run);
+	free(not_ready);
+	free(why);
+	free(last_reason);
+	free(job_name);
+	free(state_file);
+	free(log_pattern);
+	free(script);
+	return ret;
+}
+
+int lifecycle_stop(const struct session *s, int64_t wait_ms)
+{
+	const struct launcher *l = launcher_find(s->launcher);
+	struct session_run run = { 0 };
+	struct job_status job = { 0 };
+	int64_t deadline, confirm_deadline;
+	char *tsdb_copy = session_path(s, "tsdb");
+	const char *saved = NULL;
+	cJSON *job_state = NULL;
+	int alive, ret = -1;
+
+	if (!l) {
+		error("session '%s' names an unknown launcher '%s'", s->id, s->launcher);
+		goto out;
+	}
+	if (session_run_load(s, &run) < 0)
+		goto out;
+	if (run.state == RUN_CREATED || run.state == RUN_STOPPED || !run.job_id) {
+		progress("session '%s' is not running (%s)", s->id, run_state_name(run.state));
+		ret = 0;
+		goto out;
+	}
+	alive = job_alive(l, s, &run, &job);
+	if (alive < 0)
+		goto out;
+	if (alive) {
+		progress("stopping job %s: Prometheus saves its TSDB into %s", run.job_id, tsdb_copy);
+		if (l->request_stop(s, run.job_id) < 0)
+			goto out;
+	}
+	/* wait for the job script's verdict on the copy, then for the job to end */
+	deadline = now_ms() + wait_ms;
+	for (;;) {
+		cJSON_Delete(job_state);
+		job_state = read_job_state(s);
+		saved = job_state ? json_string(job_state, "state") : NULL;
+		if (saved && (!strcmp(saved, "saved") || !strcmp(saved, "save-failed")))
+			break;
+		job_status_release(&job);
+		alive = job_alive(l, s, &run, &job);
+		if (alive < 0)
+			goto out;
+		if (!alive) {
+			/* the job may have written its verdict just before it ended */
+			cJSON_Delete(job_state);
+			job_state = read_job_state(s);
+			saved = job_state ? json_string(job_state, "state") : NULL;
+			break;
+		}
+		if (now_ms() >= deadline) {
+			l->kill(s, run.job_id);
+			record_failure(s, &run, "the TSDB copy did not finish in time; the job was cancelled");
+			error("job %s did not save the TSDB within %llds; it was cancelled and no copy was kept",
+			      run.job_id, (long long)(wait_ms / 1000));
+			goto out;
+		}
+		sleep_ms(POLL_MS);
+	}
+	confirm_deadline = now_ms() + STOP_CONFIRM_MS;
+	for (;;) {
+		job_status_release(&job);
+		alive = job_alive(l, s, &run, &job);
+		if (alive == 0)
+			break;
+		if (alive < 0 || now_ms() >= confirm_deadline) {
+			l->kill(s, run.job_id);
+			if (alive < 0)
+				goto out;
+			warning("job %s did not end after saving; it was cancelled", run.job_id);
+			break;
+		}
+		sleep_ms(POLL_MS);
+	}
+	run.stopped_ms = now_ms();
+	if (!saved || strcmp(saved, "saved")) {
+		char *tail = log_tail(run.log_path, 6);
+		char *why = xasprintf("the job had ended without saving the TSDB (%s)%s",
+				      saved ? saved : "no word from the job script", tail);
+
+		record_failure(s, &run, why);
+		error("session '%s': %s", s->id, why);
+		free(why);
+		free(tail);
+		goto out;
+	}
+	run.state = RUN_STOPPED;
+	free(run.tsdb_copy);
+	run.tsdb_copy = xstrdup(tsdb_copy);
+	if (session_run_save(s, &run) < 0)
+		goto out;
+	progress("stopped; TSDB saved in %s", tsdb_copy);
+	ret = 0;
+out:
+	cJSON_Delete(job_state);
+	job_status_release(&job);
+	session_run_release(&run);
+	free(tsdb_copy);
+	return ret;
+}
+
+int lifecycle_kill(const struct session *s)
+{
+	const struct launcher *l = launcher_find(s->launcher);
+	struct session_run run = { 0 };
+	int ret = -1;
+
+	if (!l || session_run_load(s, &run) < 0)
+		goto out;
+	if (run.job_id && (run.state == RUN_STARTING || run.state == RUN_RUNNING) && l->kill(s, run.job_id) < 0)
+		goto out;
+	ret = 0;
+out:
+	session_run_release(&run);
+	return ret;
+}
+
+int lifecycle_reload(const struct session *s)
+{
+	struct session_run run = { 0 };
+	char *cause = NULL;
+	int ret = -1;
+
+	if (session_run_load(s, &run) < 0)
+		goto out;
+	if (run.state != RUN_RUNNING || !run.url) {
+		error("session '%s' is not running (%s); 'benchmon start' renders the configuration", s->id,
+		      run_state_name(run.state));
+		goto out;
+	}
+	if (render_prometheus_config(s) < 0)
+		goto out;
+	if (prom_reload(run.url, &cause) < 0) {
+		error("reload of %s failed: %s", run.url, cause);
+		goto out;
+	}
+	ret = 0;
+out:
+	free(cause);
+	session_run_release(&run);
+	return ret;
+}
+
+static const char *health_of(const struct session_status *st, const struct target *t, const char **last_error)
+{
+	*last_error = "";
+	for (size_t i = 0; i < st->nprom; i++) {
+		const struct prom_target *p = &st->prom[i];
+
+		if (!strcmp(p->client_id, t->client_id) && !strcmp(p->kind, target_kind_name(t->kind)) &&
+		    !strcmp(p->address, t->address) &&
+		    !strcmp(p->service ? p->service : "", t->name ? t->name : "")) {
+			*last_error = p->last_error;
+			return p->health;
+		}
+	}
+	return "unknown";
+}
+
+int lifecycle_status(const struct session *s, struct session_status *st)
+{
+	const struct launcher *l = launcher_find(s->launcher);
+	char *cause = NULL;
+
+	memset(st, 0, sizeof(*st));
+	if (!l)
+		return error("session '%s' names an unknown launcher '%s'", s->id, s->launcher);
+	if (session_run_load(s, &st->run) < 0 || registry_load(s, &st->registry) < 0)
+		return -1;
+	if ((st->run.state == RUN_STARTING || st->run.state == RUN_RUNNING) && st->run.job_id) {
+		if (l->query(s, st->run.job_id, &st->job) < 0) {
+			st->problem = xasprintf("cannot query job %s (see above)", st->run.job_id);
+		} else {
+			st->have_job = 1;
+			if (st->job.state == LAUNCH_ENDED || st->job.state == LAUNCH_GONE) {
+				char *why = explain_job_end(s, &st->run, &st->job);
+
+				st->problem = xasprintf("job %s ended behind benchmon's back: %s", st->run.job_id, why);
+				record_failure(s, &st->run, st->problem);
+				free(why);
+			}
+		}
+	}
+	if (st->run.state == RUN_RUNNING && st->run.url && !st->problem) {
+		st->ready = prom_ready(st->run.url, 3000, &cause) == 1;
+		if (!st->ready) {
+			st->problem = xasprintf("Prometheus at %s does not answer: %s", st->run.url, cause);
+			free(cause);
+			cause = NULL;
+		} else if (prom_targets(st->run.url, s->id, &st->prom, &st->nprom, &cause) < 0) {
+			st->problem = xasprintf("cannot read targets from Prometheus: %s", cause);
+			free(cause);
+			cause = NULL;
+		}
+	}
+	st->targets = xcalloc(st->registry.n + 1, sizeof(*st->targets));
+	for (size_t i = 0; i < st->registry.n; i++) {
+		st->targets[i].target = &st->registry.items[i];
+		st->targets[i].health = health_of(st, &st->registry.items[i], &st->targets[i].last_error);
+	}
+	return 0;
+}
+
+void session_status_release(struct session_status *st)
+{
+	session_run_release(&st->run);
+	job_status_release(&st->job);
+	free(st->problem);
+	target_list_release(&st->registry);
+	free(st->targets);
+	prom_targets_free(st->prom, st->nprom);
+	memset(st, 0, sizeof(*st));
+}

@@ -1,0 +1,347 @@
+#include "session/registry.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cjson/cJSON.h>
+
+#include "lib/error.h"
+#include "lib/jsonfile.h"
+#include "lib/timeparse.h"
+#include "lib/xmalloc.h"
+#include "session/validate.h"
+
+#define REGISTRY_FILE_MAX (512u << 20)
+
+static const char *const target_kind_names[] = {
+	[TARGET_NODE] = "node",
+	[TARGET_DCGM] = "dcgm",
+	[TARGET_SERVICE] = "service",
+};
+
+const char *target_kind_name(enum target_kind kind)
+{
+	return target_kind_names[kind];
+}
+
+/* The labels every target group of a client carries. */
+static cJSON *common_labels(const struct session *s, const char *client_id, const char *node,
+			    const char *kind, int64_t registered_ms)
+{
+	cJSON *labels = cJSON_CreateObject();
+	char *stamp = xasprintf("%lld", (long long)registered_ms);
+
+	cJSON_AddStringToObject(labels, "session", s->id);
+	cJSON_AddStringToObject(labels, "client_id", client_id);
+	cJSON_AddStringToObject(labels, "node", node);
+	cJSON_AddStringToObject(labels, "kind", kind);
+	cJSON_AddStringToObject(labels, "__benchmon_registered_ms", stamp);
+	free(stamp);
+	return labels;
+}
+
+static void add_group(cJSON *groups, const char *address, cJSON *labels)
+{
+	cJSON *group = cJSON_CreateObject();
+	cJSON *targets = cJSON_AddArrayToObject(group, "targets");
+
+	if (address)
+		cJSON_AddItemToArray(targets, cJSON_CreateString(address));
+	cJSON_AddItemToObject(group, "labels", labels);
+	cJSON_AddItemToArray(groups, group);
+}
+
+int registry_put_client(const struct session *s, const struct client *c)
+{
+	int64_t now = now_ms();
+	cJSON *groups = cJSON_CreateArray();
+	char *path = xasprintf("%s/targets/client+%s.json", s->dir, c->client_id);
+	int ret;
+
+	if (c->node_exporter)
+		add_group(groups, c->node_exporter, common_labels(s, c->client_id, c->node, "node", now));
+	if (c->dcgm_exporter)
+		add_group(groups, c->dcgm_exporter, common_labels(s, c->client_id, c->node, "dcgm", now));
+	if (!c->node_exporter && !c->dcgm_exporter)
+		/* a group without targets records the client and its node, and scrapes nothing */
+		add_group(groups, NULL, common_labels(s, c->client_id, c->node, "client", now));
+	ret = json_write_file(path, groups, 0);
+	cJSON_Delete(groups);
+	free(path);
+	return ret;
+}
+
+/* The node of a connected client: 0 found, 1 not connected, -1 error. */
+static int client_node(const struct session *s, const char *client_id, char **node)
+{
+	char *path = xasprintf("%s/targets/client+%s.json", s->dir, client_id);
+	cJSON *groups = NULL, *first;
+	int ret;
+
+	ret = json_read_file(path, REGISTRY_FILE_MAX, 1, &groups, "connect the client again with 'benchmon client-connect'");
+	if (ret != 0)
+		goto out;
+	first = cJSON_GetArrayItem(groups, 0);
+	*node = json_strdup(cJSON_GetObjectItemCaseSensitive(first, "labels"), "node");
+	if (!*node)
+		ret = error("'%s' names no node (corrupted?); connect the client again", path);
+out:
+	cJSON_Delete(groups);
+	free(path);
+	return ret;
+}
+
+static cJSON *service_group(const struct session *s, const struct service *svc, const char *node,
+			    const struct endpoint *ep, int64_t now)
+{
+	cJSON *labels = common_labels(s, svc->client_id, node, "service", now);
+	cJSON *group = cJSON_CreateArray();
+	char *url = endpoint_url(ep);
+
+	cJSON_AddStringToObject(labels, "service", svc->name);
+	cJSON_AddStringToObject(labels, "__scheme__", ep->scheme);
+	cJSON_AddStringToObject(labels, "__metrics_path__", ep->path);
+	for (size_t i = 0; i < ep->nparams; i++) {
+		char *name = xasprintf("__param_%s", ep->params[i].name);
+
+		cJSON_AddStringToObject(labels, name, ep->params[i].value);
+		free(name);
+	}
+	cJSON_AddStringToObject(labels, "__benchmon_url", url);
+	add_group(group, ep->address, labels);
+	free(url);
+	return group;
+}
+
+int registry_put_services(const struct session *s, const struct service *svcs, size_t n,
+			  size_t *bad_index, char **cause)
+{
+	int64_t now = now_ms();
+	cJSON *groups = cJSON_CreateArray();
+	char *path = NULL, *last_client = NULL, *last_node = NULL;
+	int ret = -1;
+
+	*cause = NULL;
+	for (size_t i = 0; i < n; i++) {
+		struct endpoint ep;
+		cJSON *one;
+
+		*bad_index = i;
+		if (validate_id("client id", svcs[i].client_id, cause) < 0 ||
+		    validate_id("service name", svcs[i].name, cause) < 0 ||
+		    endpoint_parse(svcs[i].endpoint, &ep, cause) < 0)
+			goto out;
+		/* rows usually come grouped by client: look each client up once per run of rows */
+		if (!last_client || strcmp(last_client, svcs[i].client_id)) {
+			int found;
+
+			free(last_client);
+			free(last_node);
+			last_client = xstrdup(svcs[i].client_id);
+			last_node = NULL;
+			found = client_node(s, svcs[i].client_id, &last_node);
+			if (found != 0) {
+				if (found > 0)
+					*cause = xasprintf("client '%s' is not connected to session '%s' (run 'benchmon client-connect' first)",
+							   svcs[i].client_id, s->id);
+				else
+					*cause = xasprintf("cannot read client '%s'", svcs[i].client_id);
+				endpoint_release(&ep);
+				goto out;
+			}
+		}
+		one = service_group(s, &svcs[i], last_node, &ep, now);
+		cJSON_AddItemToArray(groups, cJSON_DetachItemFromArray(one, 0));
+		cJSON_Delete(one);
+		endpoint_release(&ep);
+	}
+	if (n == 1)
+		path = xasprintf("%s/targets/service+%s+%s.json", s->dir, svcs[0].client_id, svcs[0].name);
+	else
+		path = xasprintf("%s/targets/batch+%lld+%ld+%zu.json", s->dir, (long long)now, (long)getpid(), n);
+	if (json_write_file(path, groups, 0) < 0) {
+		*cause = xstrdup("the registry was not changed");
+		*bad_index = n;
+		goto out;
+	}
+	ret = 0;
+out:
+	cJSON_Delete(groups);
+	free(last_client);
+	free(last_node);
+	free(path);
+	return ret;
+}
+
+static int kind_from_name(const char *name, enum target_kind *kind)
+{
+	for (size_t i = 0; i < sizeof(target_kind_names) / sizeof(target_kind_names[0]); i++) {
+		if (!strcmp(name, target_kind_names[i])) {
+			*kind = (enum target_kind)i;
+			return 0;
+		}
+	}
+	return -1;
+}
+
+/* Build the scrape URL of a group from the labels Prometheus would use. */
+static char *group_url(const cJSON *labels, const char *address)
+{
+	const char *url = json_string(labels, "__benchmon_url");
+
+	if (url)
+		return xstrdup(url);
+	return xasprintf("http://%s/metrics", address);
+}
+
+static void list_push(struct target_list *list, size_t *alloc, struct target *t)
+{
+	if (list->n == *alloc) {
+		*alloc = *alloc ? *alloc * 2 : 64;
+		list->items = xrealloc(list->items, *alloc * sizeof(*list->items));
+	}
+	list->items[list->n++] = *t;
+}
+
+static void target_release(struct target *t)
+{
+	free(t->client_id);
+	free(t->node);
+	free(t->name);
+	free(t->address);
+	free(t->url);
+}
+
+static int load_file(const char *path, struct target_list *list, size_t *alloc)
+{
+	cJSON *groups = NULL, *group;
+	int ret = json_read_file(path, REGISTRY_FILE_MAX, 1, &groups,
+				 "move it away and register its targets again");
+
+	if (ret != 0)
+		return ret > 0 ? 0 : -1; /* a file replaced while we listed is fine */
+	if (!cJSON_IsArray(groups)) {
+		cJSON_Delete(groups);
+		return error("'%s' is not a list of target groups (corrupted?)", path);
+	}
+	cJSON_ArrayForEach(group, groups) {
+		const cJSON *labels = cJSON_GetObjectItemCaseSensitive(group, "labels");
+		const cJSON *targets = cJSON_GetObjectItemCaseSensitive(group, "targets");
+		const char *kind = json_string(labels, "kind");
+		const char *client_id = json_string(labels, "client_id");
+		const char *node = json_string(labels, "node");
+		const cJSON *address;
+
+		if (!kind || !client_id || !node) {
+			cJSON_Delete(groups);
+			return error("'%s' has a target group without kind, client_id or node (corrupted?)", path);
+		}
+		if (strstr(path, "/client+") && group == groups->child)
+			list->nclients++;
+		cJSON_ArrayForEach(address, targets) {
+			struct target t = { 0 };
+			const char *stamp = json_string(labels, "__benchmon_registered_ms");
+
+			if (!cJSON_IsString(address) || kind_from_name(kind, &t.kind) < 0) {
+				cJSON_Delete(groups);
+				return error("'%s' has a malformed target (corrupted?)", path);
+			}
+			t.client_id = xstrdup(client_id);
+			t.node = xstrdup(node);
+			t.name = json_strdup(labels, "service");
+			t.address = xstrdup(address->valuestring);
+			t.url = t.kind == TARGET_SERVICE ? group_url(labels, t.address)
+							 : xasprintf("http://%s/metrics", t.address);
+			t.registered_ms = stamp ? strtoll(stamp, NULL, 10) : 0;
+			list_push(list, alloc, &t);
+		}
+	}
+	cJSON_Delete(groups);
+	return 0;
+}
+
+static int compare_targets(const void *a, const void *b)
+{
+	const struct target *x = a, *y = b;
+	int c = strcmp(x->client_id, y->client_id);
+
+	if (c)
+		return c;
+	if (x->kind != y->kind)
+		return (int)x->kind - (int)y->kind;
+	c = strcmp(x->name ? x->name : "", y->name ? y->name : "");
+	if (c)
+		return c;
+	/* newest first, so the duplicate pass keeps the newest */
+	return x->registered_ms < y->registered_ms ? 1 : x->registered_ms > y->registered_ms ? -1 : 0;
+}
+
+/* Drop older registrations of the same service, keeping the newest. */
+static void drop_duplicates(struct target_list *list)
+{
+	size_t out = 0;
+
+	for (size_t i = 0; i < list->n; i++) {
+		struct target *t = &list->items[i];
+
+		if (out && t->kind == TARGET_SERVICE && list->items[out - 1].kind == TARGET_SERVICE &&
+		    !strcmp(t->client_id, list->items[out - 1].client_id) &&
+		    !strcmp(t->name, list->items[out - 1].name)) {
+			target_release(t);
+			continue;
+		}
+		list->items[out++] = *t;
+	}
+	list->n = out;
+}
+
+int registry_load(const struct session *s, struct target_list *list)
+{
+	char *dirpath = xasprintf("%s/targets", s->dir);
+	size_t alloc = 0;
+	DIR *dir;
+	struct dirent *de;
+	int ret = -1;
+
+	memset(list, 0, sizeof(*list));
+	dir = opendir(dirpath);
+	if (!dir) {
+		error("cannot open directory '%s': %s", dirpath, strerror(errno));
+		goto out;
+	}
+	while ((de = readdir(dir))) {
+		size_t len = strlen(de->d_name);
+		char *path;
+
+		/* temporary files end in ".tmp.<pid>", so this skips them too */
+		if (len < 6 || strcmp(de->d_name + len - 5, ".json"))
+			continue;
+		path = xasprintf("%s/%s", dirpath, de->d_name);
+		if (load_file(path, list, &alloc) < 0) {
+			free(path);
+			closedir(dir);
+			target_list_release(list);
+			goto out;
+		}
+		free(path);
+	}
+	closedir(dir);
+	if (list->n)
+		qsort(list->items, list->n, sizeof(*list->items), compare_targets);
+	drop_duplicates(list);
+	ret = 0;
+out:
+	free(dirpath);
+	return ret;
+}
+
+void target_list_release(struct target_list *list)
+{
+	for (size_t i = 0; i < list->n; i++)
+		target_release(&list->items[i]);
+	free(list->items);
+	memset(list, 0, sizeof(*list));
+}

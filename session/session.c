@@ -1,0 +1,330 @@
+#include "session/session.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "lib/error.h"
+#include "lib/fsutil.h"
+#include "lib/jsonfile.h"
+#include "lib/timeparse.h"
+#include "lib/xmalloc.h"
+
+#define STATE_FILE_MAX (1 << 20)
+#define SESSION_SCHEMA 1
+
+static const char *const run_state_names[] = {
+	[RUN_CREATED] = "created",
+	[RUN_STARTING] = "starting",
+	[RUN_RUNNING] = "running",
+	[RUN_STOPPED] = "stopped",
+	[RUN_FAILED] = "failed",
+};
+
+const char *run_state_name(enum run_state state)
+{
+	return run_state_names[state];
+}
+
+char *session_home(void)
+{
+	const char *home = getenv("BENCHMON_HOME");
+
+	if (home && *home)
+		return xstrdup(home);
+	home = getenv("HOME");
+	return xasprintf("%s/.benchmon", home && *home ? home : ".");
+}
+
+char *session_dir_for(const char *id)
+{
+	char *home = session_home();
+	char *dir = xasprintf("%s/sessions/%s", home, id);
+
+	free(home);
+	return dir;
+}
+
+char *session_path(const struct session *s, const char *name)
+{
+	return xasprintf("%s/%s", s->dir, name);
+}
+
+static cJSON *session_to_json(const struct session *s)
+{
+	cJSON *root = cJSON_CreateObject();
+
+	cJSON_AddNumberToObject(root, "schema", SESSION_SCHEMA);
+	cJSON_AddStringToObject(root, "session", s->id);
+	json_add_string_or_null(root, "prom_host", s->prom_host);
+	cJSON_AddStringToObject(root, "listen", s->listen);
+	cJSON_AddNumberToObject(root, "port", s->port);
+	cJSON_AddNumberToObject(root, "scrape_interval_ms", (double)s->scrape_interval_ms);
+	cJSON_AddNumberToObject(root, "retention_ms", (double)s->retention_ms);
+	cJSON_AddStringToObject(root, "launcher", s->launcher);
+	cJSON_AddNumberToObject(root, "created_ms", (double)s->created_ms);
+	return root;
+}
+
+int session_create(struct session *s)
+{
+	char *home = session_home();
+	char *sessions = xasprintf("%s/sessions", home);
+	char *staging = xasprintf("%s/.new-%s.%ld", sessions, s->id, (long)getpid());
+	char *path = NULL;
+	cJSON *root = NULL;
+	int ret = -1;
+
+	s->dir = xasprintf("%s/%s", sessions, s->id);
+	if (mkdir_p(sessions, 0700) < 0)
+		goto out;
+	if (path_exists(s->dir)) {
+		error("session '%s' already exists in '%s' (use another --run-id, or 'benchmon delete --session %s')",
+		      s->id, sessions, s->id);
+		goto out;
+	}
+	/* Build the session in a staging directory and rename it into place, so it appears whole. */
+	remove_tree(staging);
+	if (mkdir(staging, 0700) < 0) {
+		error("cannot create directory '%s': %s", staging, strerror(errno));
+		goto out;
+	}
+	path = xasprintf("%s/targets", staging);
+	if (mkdir(path, 0700) < 0) {
+		error("cannot create directory '%s': %s", path, strerror(errno));
+		goto fail;
+	}
+	free(path);
+	path = xasprintf("%s/logs", staging);
+	if (mkdir(path, 0700) < 0) {
+		error("cannot create directory '%s': %s", path, strerror(errno));
+		goto fail;
+	}
+	free(path);
+	path = xasprintf("%s/session.json", staging);
+	s->created_ms = now_ms();
+	root = session_to_json(s);
+	if (json_write_file(path, root, 1) < 0)
+		goto fail;
+	if (rename(staging, s->dir) < 0) {
+		if (errno == EEXIST || errno == ENOTEMPTY)
+			error("session '%s' already exists in '%s'", s->id, sessions);
+		else
+			error("cannot rename '%s' to '%s': %s", staging, s->dir, strerror(errno));
+		goto fail;
+	}
+	ret = 0;
+	goto out;
+fail:
+	remove_tree(staging);
+out:
+	cJSON_Delete(root);
+	free(path);
+	free(staging);
+	free(sessions);
+	free(home);
+	return ret;
+}
+
+int session_load(const char *id, struct session *s)
+{
+	char *path;
+	cJSON *root = NULL;
+	int ret = -1;
+	char *hint;
+
+	memset(s, 0, sizeof(*s));
+	s->dir = session_dir_for(id);
+	path = xasprintf("%s/session.json", s->dir);
+	hint = xasprintf("remove the session with 'benchmon delete --session %s --force' and create it again", id);
+	if (!path_exists(s->dir)) {
+		char *home = session_home();
+
+		error("no session '%s' in '%s/sessions' (see 'benchmon sessions')", id, home);
+		free(home);
+		goto out;
+	}
+	if (json_read_file(path, STATE_FILE_MAX, 0, &root, hint) != 0)
+		goto out;
+	s->id = xstrdup(id);
+	s->prom_host = json_strdup(root, "prom_host");
+	s->listen = json_strdup(root, "listen");
+	s->launcher = json_strdup(root, "launcher");
+	s->port = (int)json_int(root, "port", 0);
+	s->scrape_interval_ms = json_int(root, "scrape_interval_ms", 0);
+	s->retention_ms = json_int(root, "retention_ms", 0);
+	s->created_ms = json_int(root, "created_ms", 0);
+	if (!s->listen || !s->launcher || s->port < 1 || s->port > 65535 || s->scrape_interval_ms <= 0 ||
+	    s->retention_ms <= 0) {
+		error("'%s' lacks a required field (corrupted?); %s", path, hint);
+		goto out;
+	}
+	ret = 0;
+out:
+	if (ret < 0)
+		session_release(s);
+	cJSON_Delete(root);
+	free(hint);
+	free(path);
+	return ret;
+}
+
+void session_release(struct session *s)
+{
+	free(s->id);
+	free(s->dir);
+	free(s->prom_host);
+	free(s->listen);
+	free(s->launcher);
+	memset(s, 0, sizeof(*s));
+}
+
+int session_run_load(const struct session *s, struct session_run *run)
+{
+	char *path = session_path(s, "run.json");
+	char *hint = xasprintf("run 'benchmon stop --session %s' or remove that file", s->id);
+	cJSON *root = NULL;
+	const char *state;
+	int ret;
+
+	memset(run, 0, sizeof(*run));
+	ret = json_read_file(path, STATE_FILE_MAX, 1, &root, hint);
+	if (ret < 0)
+		goto out;
+	if (ret == 1) {
+		run->state = RUN_CREATED;
+		ret = 0;
+		goto out;
+	}
+	state = json_string(root, "state");
+	ret = -1;
+	for (size_t i = 0; state && i < sizeof(run_state_names) / sizeof(run_state_names[0]); i++) {
+		if (!strcmp(state, run_state_names[i])) {
+			run->state = (enum run_state)i;
+			ret = 0;
+		}
+	}
+	if (ret < 0) {
+		error("'%s' has no valid state (corrupted?); %s", path, hint);
+		goto out;
+	}
+	run->job_id = json_strdup(root, "job_id");
+	run->node = json_strdup(root, "node");
+	run->url = json_strdup(root, "url");
+	run->log_path = json_strdup(root, "log");
+	run->tsdb_local = json_strdup(root, "tsdb_local");
+	run->tsdb_copy = json_strdup(root, "tsdb_copy");
+	run->last_error = json_strdup(root, "last_error");
+	run->started_ms = json_int(root, "started_ms", 0);
+	run->ready_ms = json_int(root, "ready_ms", 0);
+	run->stopped_ms = json_int(root, "stopped_ms", 0);
+out:
+	cJSON_Delete(root);
+	free(hint);
+	free(path);
+	return ret;
+}
+
+int session_run_save(const struct session *s, const struct session_run *run)
+{
+	char *path = session_path(s, "run.json");
+	cJSON *root = cJSON_CreateObject();
+	int ret;
+
+	cJSON_AddStringToObject(root, "state", run_state_name(run->state));
+	json_add_string_or_null(root, "job_id", run->job_id);
+	json_add_string_or_null(root, "node", run->node);
+	json_add_string_or_null(root, "url", run->url);
+	json_add_string_or_null(root, "log", run->log_path);
+	json_add_string_or_null(root, "tsdb_local", run->tsdb_local);
+	json_add_string_or_null(root, "tsdb_copy", run->tsdb_copy);
+	json_add_string_or_null(root, "last_error", run->last_error);
+	cJSON_AddNumberToObject(root, "started_ms", (double)run->started_ms);
+	cJSON_AddNumberToObject(root, "ready_ms", (double)run->ready_ms);
+	cJSON_AddNumberToObject(root, "stopped_ms", (double)run->stopped_ms);
+	ret = json_write_file(path, root, 1);
+	cJSON_Delete(root);
+	free(path);
+	return ret;
+}
+
+void session_run_release(struct session_run *run)
+{
+	free(run->job_id);
+	free(run->node);
+	free(run->url);
+	free(run->log_path);
+	free(run->tsdb_local);
+	free(run->tsdb_copy);
+	free(run->last_error);
+	memset(run, 0, sizeof(*run));
+}
+
+int session_remove(const struct session *s)
+{
+	/* Rename first, so a crash midway never leaves a half-deleted session under its own name. */
+	char *home = session_home();
+	char *trash = xasprintf("%s/sessions/.deleting-%s.%ld", home, s->id, (long)getpid());
+	int ret;
+
+	free(home);
+
+	if (rename(s->dir, trash) < 0) {
+		ret = error("cannot remove '%s': %s", s->dir, strerror(errno));
+		free(trash);
+		return ret;
+	}
+	ret = remove_tree(trash);
+	free(trash);
+	return ret;
+}
+
+static int compare_strings(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+int session_list_ids(char ***ids)
+{
+	char *home = session_home();
+	char *sessions = xasprintf("%s/sessions", home);
+	size_t n = 0;
+	DIR *dir;
+	struct dirent *de;
+
+	*ids = xcalloc(1, sizeof(char *));
+	dir = opendir(sessions);
+	if (!dir) {
+		int missing = errno == ENOENT;
+
+		if (!missing)
+			error("cannot open directory '%s': %s", sessions, strerror(errno));
+		free(sessions);
+		free(home);
+		return missing ? 0 : -1;
+	}
+	while ((de = readdir(dir))) {
+		/* staging and deleting directories start with '.', which no id does */
+		if (de->d_name[0] == '.')
+			continue;
+		*ids = xrealloc(*ids, (n + 2) * sizeof(char *));
+		(*ids)[n++] = xstrdup(de->d_name);
+		(*ids)[n] = NULL;
+	}
+	closedir(dir);
+	qsort(*ids, n, sizeof(char *), compare_strings);
+	free(sessions);
+	free(home);
+	return 0;
+}
+
+void session_ids_free(char **ids)
+{
+	for (size_t i = 0; ids && ids[i]; i++)
+		free(ids[i]);
+	free(ids);
+}
