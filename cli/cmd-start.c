@@ -11,6 +11,7 @@ static const struct cmd_opt opts[] = {
 	{ "time-limit", "HH:MM:SS", "Slurm time limit of the job (also MM or D-HH:MM:SS)" },
 	{ "account", "A", "Slurm account to charge" },
 	{ "wait", "SECONDS", "how long to wait for Prometheus to be ready, queueing included (default 300)" },
+	{ "dry-run", NULL, "only render prometheus.yml and the job script, and print their paths" },
 	{ NULL, NULL, NULL },
 };
 
@@ -28,6 +29,7 @@ static int exec_start(struct cmd_args *args)
 	o.account = args_get(args, "account");
 	o.time_limit = args_get(args, "time-limit");
 	o.wait_ms = 300 * 1000;
+	o.dry_run = args_flag(args, "dry-run");
 	if ((v = args_get(args, "wait")) && parse_duration_ms(v, 1000, &o.wait_ms, &cause) < 0) {
 		ret = cmd_usage_error(args->entry, "--wait: %s", cause);
 		free(cause);

@@ -48,10 +48,8 @@ static int local_submit(const struct session *s, const struct launch_request *re
 	}
 	if (child == 0) {
 		/* detach twice, so the job survives us and is nobody's zombie */
-		pid_t grandchild;
+		pid_t grandchild = fork();
 
-		setsid();
-		grandchild = fork();
 		if (grandchild != 0) {
 			long gpid = grandchild;
 
@@ -64,6 +62,8 @@ static int local_submit(const struct session *s, const struct launch_request *re
 			int null_fd = open("/dev/null", O_RDONLY);
 			int log_fd = open(log, O_WRONLY | O_CREAT | O_APPEND, 0600);
 
+			/* its own session and process group, whose id is the job id: kill(-id) reaches Prometheus too */
+			setsid();
 			if (null_fd < 0 || log_fd < 0 || chdir(req->workdir) < 0)
 				_exit(126);
 			dup2(null_fd, 0);
@@ -76,6 +76,9 @@ static int local_submit(const struct session *s, const struct launch_request *re
 	close(pipefd[1]);
 	if (read(pipefd[0], &pid, sizeof(pid)) != sizeof(pid))
 		pid = 0;
+	/* EOF comes when the grandchild's exec closes its copy of the pipe: only then is it the job */
+	while (pid > 0 && read(pipefd[0], &status, sizeof(status)) > 0)
+		;
 	close(pipefd[0]);
 	waitpid(child, &status, 0);
 	if (pid <= 0)

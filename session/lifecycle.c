@@ -89,12 +89,17 @@ static char *explain_job_end(const struct session *s, const struct session_run *
 {
 	struct strbuf log = STRBUF_INIT;
 	char *tail = log_tail(run->log_path, 8), *msg;
+	const char *line;
 
 	if (run->log_path)
 		read_file(run->log_path, &log, 0, 1);
-	if (strstr(log.buf, "address already in use"))
+	if ((line = strstr(log.buf, "address already in use"))) {
+		while (line > log.buf && line[-1] != '\n')
+			line--;
 		msg = xasprintf("port %d on %s is already in use; choose another with 'benchmon session-create --port' "
-				"or free it%s", s->port, job->node ? job->node : "the node", tail);
+				"or free it\nfrom %s:\n%.*s", s->port, job->node ? job->node : "the node", run->log_path,
+				(int)strcspn(line, "\n"), line);
+	}
 	else if (strstr(log.buf, "cannot find"))
 		msg = xasprintf("the job could not find Prometheus on %s%s", job->node ? job->node : "the node", tail);
 	else
@@ -166,6 +171,11 @@ int lifecycle_start(const struct session *s, const struct start_options *opts)
 		goto out;
 	if (render_prometheus_config(s) < 0 || render_job_script(s) < 0)
 		goto out;
+	if (opts->dry_run) {
+		printf("%s/prometheus.yml\n%s\n", s->dir, script);
+		ret = 0;
+		goto out;
+	}
 	if (unlink(state_file) < 0 && errno != ENOENT) {
 		error("cannot remove '%s': %s", state_file, strerror(errno));
 		goto out;

@@ -22,6 +22,7 @@ struct start_options {
 	const char *account;
 	const char *time_limit;
 	int64_t wait_ms;          /* how long to wait for /-/ready */
+	int dry_run;              /* render the files and stop there */
 };
 
 /*
