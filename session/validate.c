@@ -180,10 +180,13 @@ void hostport_release(struct hostport *hp)
 	memset(hp, 0, sizeof(*hp));
 }
 
-/* Characters allowed raw in a URL path or query (RFC 3986 pchar plus '/' and '?'). */
+/*
+ * Characters allowed raw in a URL path or query: RFC 3986's, less the
+ * sub-delimiters no metrics URL needs and shells love ("!$'()*;").
+ */
 static int is_url_char(unsigned char c)
 {
-	return isalnum(c) || strchr("-._~!$&'()*+,;=:@/%?", c);
+	return c && (isalnum(c) || strchr("-._~&+,=:@/%?", c));
 }
 
 static int hexval(int c)

@@ -1,0 +1,190 @@
+#!/bin/bash
+# The target registry: clients, services, --from-file, hostile input, concurrency.
+. "$(dirname "$0")/lib.sh"
+
+targets="$BENCHMON_HOME/sessions/reg/targets"
+
+test_expect_success 'setup' '
+	benchmon session-create --run-id reg --launcher local >/dev/null
+'
+
+test_expect_success 'client-connect writes one file per client, with its exporters' '
+	benchmon client-connect --session reg --client-id c1 --node nodeA \
+		--node-exporter nodeA:9100 --dcgm-exporter nodeA:9400 --enable-node --enable-dcgm >out &&
+	grep -q "client .c1. on node nodeA connected" out &&
+	test_path_is_file "$targets/client+c1.json" &&
+	[ "$(stat -c %a "$targets/client+c1.json")" = 600 ] &&
+	python3 - "$targets/client+c1.json" <<-\PY
+	import json, sys
+	groups = json.load(open(sys.argv[1]))
+	kinds = {g["labels"]["kind"]: g for g in groups}
+	assert set(kinds) == {"node", "dcgm"}, kinds
+	assert kinds["node"]["targets"] == ["nodeA:9100"]
+	assert kinds["dcgm"]["targets"] == ["nodeA:9400"]
+	for g in groups:
+	    l = g["labels"]
+	    assert l["session"] == "reg" and l["client_id"] == "c1" and l["node"] == "nodeA", l
+	PY
+'
+
+test_expect_success 'a client without exporters is registered too' '
+	benchmon client-connect --session reg --client-id c2 --node nodeB &&
+	test_path_is_file "$targets/client+c2.json"
+'
+
+test_expect_success 'service-register maps the URL to scheme, address, path and params' '
+	benchmon service-register --session reg --client-id c1 --name triton \
+		--endpoint "https://nodeA:8000/v2/metrics?format=prometheus&x=a%20b" >out &&
+	grep -q "service .triton. of client .c1. registered" out &&
+	python3 - "$targets/service+c1+triton.json" <<-\PY
+	import json, sys
+	[g] = json.load(open(sys.argv[1]))
+	l = g["labels"]
+	assert g["targets"] == ["nodeA:8000"], g
+	assert l["__scheme__"] == "https" and l["__metrics_path__"] == "/v2/metrics", l
+	assert l["__param_format"] == "prometheus" and l["__param_x"] == "a b", l
+	assert l["kind"] == "service" and l["service"] == "triton" and l["node"] == "nodeA", l
+	PY
+'
+
+test_expect_success 'a URL without port or path gets the defaults' '
+	benchmon service-register --session reg --client-id c2 --name web --endpoint http://nodeB &&
+	grep -q "\"nodeB:80\"" "$targets/service+c2+web.json" &&
+	grep -q "\"__metrics_path__\":\"/metrics\"" "$targets/service+c2+web.json"
+'
+
+test_expect_success 'a service of an unknown client is refused and nothing is written' '
+	snapshot "$BENCHMON_HOME" >before &&
+	test_expect_code 1 benchmon service-register --session reg --client-id ghost --name x --endpoint http://h:1/m 2>err &&
+	grep -q "client .ghost. is not connected" err &&
+	snapshot "$BENCHMON_HOME" >after && test_cmp before after
+'
+
+test_expect_success 're-registering a service replaces it' '
+	benchmon service-register --session reg --client-id c2 --name web --endpoint http://nodeB:81/m2 &&
+	BENCHMON_SESSION=reg benchmon status --json >st.json &&
+	python3 -c "
+import json; d = json.load(open(\"st.json\"))
+web = [t for t in d[\"targets\"] if t[\"name\"] == \"web\"]
+assert len(web) == 1 and web[0][\"address\"] == \"nodeB:81\", web
+assert d[\"clients\"] == 2, d
+"
+'
+
+# Each entry: a flag and a hostile value; every one must fail with 2 and change nothing.
+hostile_cases() {
+	printf "%s\n" \
+		"client-id|../etc" "client-id|a/b" "client-id|" "client-id|x\$(id)" "client-id|a\"b" "client-id|a b" \
+		"node|a;b" "node|" "node|\`id\`" "node|a/b" \
+		"node-exporter|nodeA" "node-exporter|nodeA:0" "node-exporter|nodeA:99999" "node-exporter|http://nodeA:9100" \
+		"node-exporter|a b:1" "node-exporter|[zz]:1" "dcgm-exporter|x:y" "dcgm-exporter|:9400"
+}
+test_expect_success 'hostile client-connect input: exit 2, nothing changed' '
+	snapshot "$BENCHMON_HOME" >before &&
+	hostile_cases | while IFS="|" read -r flag value; do
+		set -- --client-id c9 --node n9
+		case $flag in
+		client-id) set -- --client-id "$value" --node n9 ;;
+		node) set -- --client-id c9 --node "$value" ;;
+		*) set -- --client-id c9 --node n9 "--$flag" "$value" ;;
+		esac
+		test_expect_code 2 benchmon client-connect --session reg "$@" 2>err || { echo "accepted: $flag=$value"; exit 1; }
+		grep -q "invalid\|missing\|expected" err || { cat err; exit 1; }
+	done &&
+	snapshot "$BENCHMON_HOME" >after && test_cmp before after
+'
+
+test_expect_success 'hostile service-register input: exit 2, nothing changed' '
+	snapshot "$BENCHMON_HOME" >before &&
+	for ep in "" "nodeA:8000/metrics" "ftp://nodeA/x" "http://" "http:///metrics" "http://u:p@nodeA/m" \
+		"http://nodeA/m#frag" "http://nodeA/a b" "http://nodeA/\"q\"" "http://nodeA/\$(id)" \
+		"http://nodeA/x
+y" "http://nodeA:0/m" "http://nodeA:65536/m" "http://nodeA/../../etc/passwd" \
+		"http://nodeA/m?bad-name=1" "http://nodeA/m?a=1&a=2" "http://nodeA/m?x=%zz" \
+		"http://$(head -c 3000 /dev/zero | tr "\0" a)/m" "javascript:alert(1)"; do
+		test_expect_code 2 benchmon service-register --session reg --client-id c1 --name s9 --endpoint "$ep" 2>err ||
+			{ echo "accepted endpoint: $ep"; exit 1; }
+		grep -q "invalid endpoint" err || { cat err; exit 1; }
+	done &&
+	for name in "" "../x" "a b" "a:b" "x\$(id)" "$(head -c 10000 /dev/zero | tr "\0" a)"; do
+		test_expect_code 2 benchmon service-register --session reg --client-id c1 --name "$name" --endpoint http://a:1/m 2>err ||
+			{ echo "accepted name: $name"; exit 1; }
+	done &&
+	snapshot "$BENCHMON_HOME" >after && test_cmp before after
+'
+
+test_expect_success 'hostile session ids never reach the file system' '
+	for id in "../reg" "/etc" "reg/../reg" "."; do
+		test_expect_code 2 benchmon client-connect --session "$id" --client-id c1 --node n1 2>err || exit 1
+	done
+'
+
+test_expect_success '--from-file registers every row at once (header optional, quoted fields)' '
+	printf "client_id,name,endpoint\nc1,vllm,http://nodeA:8001/metrics\nc2,\"qdrant\",\"http://nodeB:6333/metrics?a=1,2\"\n" >svc.csv &&
+	benchmon service-register --session reg --from-file svc.csv >out &&
+	grep -q "^2 services registered" out &&
+	ls "$targets" | grep -q "^batch+" &&
+	printf "c1,vllm2,http://nodeA:8002/metrics\n" >noheader.csv &&
+	benchmon service-register --session reg --from-file noheader.csv
+'
+
+test_expect_success '--from-file is all or nothing, and names the bad line' '
+	snapshot "$BENCHMON_HOME" >before &&
+	printf "client_id,name,endpoint\nc1,a,http://nodeA:1/m\nc1,b,not-a-url\nc1,c,http://nodeA:3/m\n" >bad.csv &&
+	test_expect_code 1 benchmon service-register --session reg --from-file bad.csv 2>err &&
+	grep -q "bad.csv:3:" err && grep -q "no service was registered" err &&
+	printf "c1,a,http://nodeA:1/m\nc1,b\n" >short.csv &&
+	test_expect_code 1 benchmon service-register --session reg --from-file short.csv 2>err &&
+	grep -q "short.csv:2: expected 3 fields" err &&
+	printf "c1,a,http://nodeA:1/m\nghost,b,http://nodeA:2/m\n" >ghost.csv &&
+	test_expect_code 1 benchmon service-register --session reg --from-file ghost.csv 2>err &&
+	grep -q "ghost.csv:2:.*not connected" err &&
+	printf "c1,\"unterminated,http://x:1/m\n" >broken.csv &&
+	test_expect_code 1 benchmon service-register --session reg --from-file broken.csv 2>err &&
+	: >empty.csv &&
+	test_expect_code 1 benchmon service-register --session reg --from-file empty.csv 2>err &&
+	test_expect_code 1 benchmon service-register --session reg --from-file missing.csv 2>err &&
+	grep -q "cannot open .missing.csv." err &&
+	snapshot "$BENCHMON_HOME" >after && test_cmp before after
+'
+
+test_expect_success '--from-file cannot be mixed with single-service flags' '
+	test_expect_code 2 benchmon service-register --session reg --from-file svc.csv --name x
+'
+
+test_expect_success '32 concurrent client-connects lose nothing' '
+	for i in $(seq 1 32); do
+		benchmon client-connect --session reg --client-id "par$i" --node "n$i" --node-exporter "n$i:9100" >/dev/null &
+	done &&
+	wait &&
+	[ "$(ls "$targets" | grep -c "^client+par")" = 32 ] &&
+	BENCHMON_SESSION=reg benchmon status --json >st.json &&
+	python3 -c "
+import json; d = json.load(open(\"st.json\"))
+assert sum(1 for t in d[\"targets\"] if t[\"client_id\"].startswith(\"par\")) == 32
+"
+'
+
+test_expect_success 'concurrent service registrations into one session lose nothing' '
+	for p in $(seq 1 8); do
+		( for i in $(seq 1 25); do
+			benchmon service-register --session reg --client-id c1 --name "p$p-s$i" --endpoint "http://nodeA:$((1000 + i))/m" >/dev/null || exit 1
+		done ) &
+	done &&
+	wait &&
+	[ "$(ls "$targets" | grep -c "^service+c1+p")" = 200 ]
+'
+
+test_expect_success 'leftover temporary files are ignored by readers' '
+	echo "[{\"targets\":[\"half" >"$targets/service+c1+x.json.tmp.12345" &&
+	BENCHMON_SESSION=reg benchmon status --json >/dev/null
+'
+
+test_expect_success 'a corrupted registry file is named' '
+	echo "[{\"targets\":[\"half" >"$targets/service+c1+bad.json" &&
+	test_expect_code 1 benchmon status --session reg 2>err &&
+	grep -q "service+c1+bad.json" err &&
+	rm "$targets/service+c1+bad.json"
+'
+
+test_done
