@@ -308,7 +308,10 @@ int lifecycle_stop(const struct session *s, int64_t wait_ms)
 	}
 	if (session_run_load(s, &run) < 0)
 		goto out;
-	if (run.state == RUN_CREATED || run.state == RUN_STOPPED || !run.job_id) {
+	if (run.state == RUN_CREATED || run.state == RUN_STOPPED || run.state == RUN_FAILED || !run.job_id) {
+		/* a failed run may have left a job behind; make sure it is gone */
+		if (run.state == RUN_FAILED && run.job_id && job_alive(l, s, &run, &job) > 0 && l->kill(s, run.job_id) < 0)
+			goto out;
 		progress("session '%s' is not running (%s)", s->id, run_state_name(run.state));
 		ret = 0;
 		goto out;

@@ -292,14 +292,17 @@ int endpoint_parse(const char *value, struct endpoint *ep, char **cause)
 	} else {
 		return reject(cause, "endpoint", value, "must be an http:// or https:// URL");
 	}
+	slash = rest + strcspn(rest, "/?");
 	for (const char *p = rest; *p; p++) {
-		if (!is_url_char((unsigned char)*p)) {
+		/* brackets belong to an IPv6 host, and nowhere else */
+		int bracket = (*p == '[' || *p == ']') && p < slash;
+
+		if (!bracket && !is_url_char((unsigned char)*p)) {
 			endpoint_release(ep);
 			return reject(cause, "endpoint", value,
 				      "contains a character not allowed in a URL (quote, space, control or non-ASCII)");
 		}
 	}
-	slash = rest + strcspn(rest, "/?");
 	if (memchr(rest, '@', (size_t)(slash - rest))) {
 		endpoint_release(ep);
 		return reject(cause, "endpoint", value,

@@ -35,21 +35,22 @@ unset SLURM_CONF SLURM_JOB_ID
 test_count=0
 test_passed=0
 test_failed=0
-test_cleanups=
+# kept in a file: test bodies run in subshells, where a variable would be lost
+test_cleanup_file="$TEST_DIR/.cleanup"
+: >"$test_cleanup_file"
 
-# test_cleanup CMD: run CMD (a string, eval'd) when the script exits.
+# test_cleanup CMD: run CMD (a string, eval'd) when the script exits, latest first.
 test_cleanup() {
-	test_cleanups="$1
-$test_cleanups"
+	printf '%s\n' "$1" >>"$test_cleanup_file"
 }
 
 run_cleanups() {
-	local IFS='
-'
-	for c in $test_cleanups; do
+	[ -f "$test_cleanup_file" ] || return 0
+	tac "$test_cleanup_file" >"$test_cleanup_file.run"
+	: >"$test_cleanup_file"
+	while IFS= read -r c; do
 		eval "$c" >/dev/null 2>&1 || :
-	done
-	test_cleanups=
+	done <"$test_cleanup_file.run"
 }
 trap 'run_cleanups' EXIT
 trap 'run_cleanups; exit 130' INT TERM
@@ -118,11 +119,12 @@ free_port() {
 	echo "$p"
 }
 
-# wait_for SECONDS CMD...: retry CMD every 0.2 s until it succeeds or time runs out.
+# wait_for SECONDS CMD...: retry CMD (eval'd, so shell functions work) every
+# 0.2 s until it succeeds or time runs out.
 wait_for() {
 	local deadline=$(($(date +%s) + $1))
 	shift
-	until "$@"; do
+	until eval "$*"; do
 		[ "$(date +%s)" -lt "$deadline" ] || return 1
 		sleep 0.2
 	done
