@@ -51,11 +51,16 @@ tests/fixtures/%: tests/fixtures/%.c
 deps:
 	sh scripts/install-deps.sh
 
-unit: $(UNIT_TESTS)
-	@sh tests/run-unit.sh $(UNIT_TESTS)
-
-check: all $(UNIT_TESTS)
+# check and demo install what they need first, then build
+check:
+	@sh scripts/install-deps.sh
+	@$(MAKE) --no-print-directory all $(UNIT_TESTS)
 	@sh tests/run-all.sh $(UNIT_TESTS)
+
+demo:
+	@sh scripts/install-deps.sh
+	@$(MAKE) --no-print-directory all
+	@bash scripts/demo.sh
 
 lint:
 	@! grep -nE '\b(sprintf|strcpy|strcat|strtok|atoi|gets|localtime)\s*\(' $$(git ls-files '*.c' '*.h') \
@@ -72,5 +77,5 @@ install: all
 clean:
 	rm -f benchmon $(OBJS) $(OBJS:.o=.d) tests/unit/*.o tests/unit/*.d $(UNIT_TESTS)
 
-.PHONY: all deps unit check lint bench install clean
+.PHONY: all deps check demo lint bench install clean
 -include $(OBJS:.o=.d) $(wildcard tests/unit/*.d)
