@@ -8,7 +8,9 @@ VERSION = 0.1.0
 CC ?= cc
 CFLAGS ?= -O2 -g
 WARNINGS = -std=c11 -Wall -Wextra -Wshadow -Wmissing-prototypes -Wstrict-prototypes -Wformat=2 -Wno-format-nonliteral
-CPPFLAGS_ALL = -I. -D_GNU_SOURCE -DBENCHMON_VERSION='"$(VERSION)"' -DBENCHMON_DATADIR='"$(DATADIR)"' $(CPPFLAGS)
+# the libslurm ABI we link against (its soname), checked against slurm_api_version() at run time
+SLURM_API_MAJOR := $(shell objdump -p $$($(CC) -print-file-name=libslurm.so) 2>/dev/null | sed -n 's/.*SONAME *libslurm\.so\.\([0-9]*\).*/\1/p')
+CPPFLAGS_ALL = -I. -D_GNU_SOURCE -DBENCHMON_SLURM_API_MAJOR=$(or $(SLURM_API_MAJOR),0) -DBENCHMON_VERSION='"$(VERSION)"' -DBENCHMON_DATADIR='"$(DATADIR)"' $(CPPFLAGS)
 # libcurl is loaded at run time by lib/http.c (dlopen), so commands without HTTP start fast
 LIBS = -lslurm -lcjson -lcsv -ldl
 

@@ -34,6 +34,12 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
+# Run a private copy of the binary: a 'make' elsewhere in the tree would
+# otherwise replace it halfway through the run.
+cp "$benchmon" "$scratch/benchmon"
+built="$(date -r "$benchmon" '+%F %T')"
+benchmon=$scratch/benchmon
+
 # A private state directory; templates come from the repo.
 export HOME=$scratch
 export BENCHMON_HOME=$scratch/home
@@ -86,20 +92,22 @@ measure() {
 		local json=$scratch/hyperfine.$name.json
 		local args=(-N --style none --warmup 5 --runs "$runs" --export-json "$json")
 		[ -z "$prepare" ] || args+=(--prepare "$prepare")
-		hyperfine "${args[@]}" "$cmd" >/dev/null
+		# Its warnings (outliers, short commands) would break up the report.
+		hyperfine "${args[@]}" "$cmd" >/dev/null 2>"$scratch/hyperfine.$name.err" ||
+			{ cat "$scratch/hyperfine.$name.err" >&2; fail "hyperfine: '$cmd' failed"; }
 		# The "times" array, one number per line in hyperfine's JSON.
 		awk '/"times": \[/ { on = 1; next }
 		     on && /\]/    { exit }
 		     on            { gsub(/[ ,]/, ""); print }' "$json" >"$out"
 	else
-		: >"$out"
+		# EPOCHREALTIME is read in place: a $(...) would add a fork per reading.
 		for ((i = 0; i < runs; i++)); do
 			[ -z "$prepare" ] || $prepare
-			t0=$(now_us)
+			t0=$EPOCHREALTIME
 			$cmd >/dev/null
-			t1=$(now_us)
-			echo "$(((t1 - t0)))e-6" >>"$out"
-		done
+			t1=$EPOCHREALTIME
+			echo "$t0 $t1"
+		done | awk '{ printf "%.6f\n", $2 - $1 }' >"$out"
 	fi
 	[ "$(wc -l <"$out")" -eq "$runs" ] || fail "measuring $name: expected $runs times"
 }
@@ -118,7 +126,7 @@ stats_ms() {
 
 echo "benchmon registration benchmark ($mode mode)"
 printf '  %-10s %s\n' \
-	binary "$benchmon ($("$benchmon" --version), built $(date -r "$benchmon" '+%F %T'))" \
+	binary "$repo/benchmon ($("$benchmon" --version), built $built)" \
 	tree "$(git -C "$repo" describe --always --dirty 2>/dev/null || echo unknown)" \
 	host "$(uname -sr), $(nproc) cpus" \
 	scratch "$scratch ($(stat -f -c %T "$scratch"))" \
@@ -146,13 +154,13 @@ read -r ver_med ver_p90 < <(stats_ms "$scratch/times.version")
 
 echo
 echo "1. per-process latency ($runs runs each; ratios are of medians; target <= $latency_target_ms ms)"
-printf '  %-20s %9s %9s %8s %11s  %s\n' command median p90 "x true" "x --version" verdict
+printf '  %-20s %9s %9s %8s %12s  %s\n' command median p90 "x true" "x --version" verdict
 printf '  %-20s %6.2f ms %6.2f ms\n' /bin/true "$true_med" "$true_p90"
 printf '  %-20s %6.2f ms %6.2f ms %7.1fx\n' "benchmon --version" "$ver_med" "$ver_p90" \
 	"$(awk -v a="$ver_med" -v b="$true_med" 'BEGIN { print a / b }')"
 for name in session-create client-connect service-register; do
 	read -r med p90 < <(stats_ms "$scratch/times.$name")
-	printf '  %-20s %6.2f ms %6.2f ms %7.1fx %10.1fx  %s\n' "$name" "$med" "$p90" \
+	printf '  %-20s %6.2f ms %6.2f ms %7.1fx %11.1fx  %s\n' "$name" "$med" "$p90" \
 		"$(awk -v a="$med" -v b="$true_med" 'BEGIN { print a / b }')" \
 		"$(awk -v a="$med" -v b="$ver_med" 'BEGIN { print a / b }')" \
 		"$(verdict "$med" "$latency_target_ms")"

@@ -59,7 +59,7 @@ export SLURM_CONF=$conf
 pids_of() { # name argument
     local pid
     for pid in $(pgrep -x "$1" || true); do
-        if tr '\0' '\n' <"/proc/$pid/cmdline" 2>/dev/null | grep -qxF -- "$2"; then
+        if tr '\0' '\n' 2>/dev/null <"/proc/$pid/cmdline" | grep -qxF -- "$2"; then
             echo "$pid"
         fi
     done
@@ -74,7 +74,7 @@ slurmd_pids() { pids_of slurmd "$conf"; }
 slurmstepd_pids() {
     local pid
     for pid in $(pgrep -x slurmstepd || true); do
-        if tr '\0' '\n' <"/proc/$pid/environ" 2>/dev/null | grep -qxF -- "SLURM_CONF=$conf"; then
+        if tr '\0' '\n' 2>/dev/null <"/proc/$pid/environ" | grep -qxF -- "SLURM_CONF=$conf"; then
             echo "$pid"
         fi
     done
@@ -195,6 +195,8 @@ MpiDefault=none
 SchedulerType=sched/backfill
 SelectType=select/cons_tres
 SelectTypeParameters=CR_Core
+# Start submitted batch jobs right away instead of after up to 3 s.
+SchedulerParameters=batch_sched_delay=0
 
 # Finished jobs stay visible for a while; a node that comes back is usable.
 MinJobAge=300

@@ -54,10 +54,10 @@ static int slurm_ensure_init(void)
 
 	if (done)
 		return 0;
-	if (SLURM_VERSION_MAJOR(version) != SLURM_VERSION_MAJOR(SLURM_VERSION_NUMBER) ||
-	    SLURM_VERSION_MINOR(version) != SLURM_VERSION_MINOR(SLURM_VERSION_NUMBER))
-		return error("libslurm is version %ld.%ld but benchmon was built against %d.%d; rebuild benchmon",
-			     SLURM_VERSION_MAJOR(version), SLURM_VERSION_MINOR(version),
+	/* slurm_api_version() is the library's ABI (its soname), not the Slurm release */
+	if (BENCHMON_SLURM_API_MAJOR && SLURM_VERSION_MAJOR(version) != BENCHMON_SLURM_API_MAJOR)
+		return error("libslurm has API version %ld but benchmon was built against %d (Slurm %d.%02d); rebuild benchmon",
+			     SLURM_VERSION_MAJOR(version), BENCHMON_SLURM_API_MAJOR,
 			     SLURM_VERSION_MAJOR(SLURM_VERSION_NUMBER), SLURM_VERSION_MINOR(SLURM_VERSION_NUMBER));
 	conf = slurm_config_path();
 	if (!conf) {

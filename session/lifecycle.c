@@ -209,7 +209,10 @@ int lifecycle_start(const struct session *s, const struct start_options *opts)
 		}
 		if (job.state == LAUNCH_PENDING && (job.state != last_state || !last_reason ||
 						 strcmp(last_reason, job.reason ? job.reason : ""))) {
-			progress("job %s pending (%s)", run.job_id, job.reason ? job.reason : "no reason given");
+			if (job.reason)
+				progress("job %s pending (%s)", run.job_id, job.reason);
+			else
+				progress("job %s pending", run.job_id);
 			free(last_reason);
 			last_reason = xstrdup(job.reason ? job.reason : "");
 		}
