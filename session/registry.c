@@ -116,44 +116,89 @@ static cJSON *service_group(const struct session *s, const struct service *svc, 
 	return group;
 }
 
+static int compare_by_client(const void *a, const void *b, void *svcs)
+{
+	const struct service *v = svcs;
+
+	return strcmp(v[*(const size_t *)a].client_id, v[*(const size_t *)b].client_id);
+}
+
+/*
+ * The node of every service's client, each client file read once: rows are
+ * visited in client order. nodes[i] points into *owned (one string per
+ * client), which the caller frees with free_strings.
+ */
+static int lookup_nodes(const struct session *s, const struct service *svcs, size_t n, const char **nodes,
+			char ***owned, size_t *nowned, size_t *bad_index, char **cause)
+{
+	size_t *order = xcalloc(n + 1, sizeof(size_t));
+	int ret = -1;
+
+	*owned = xcalloc(n + 1, sizeof(char *));
+	*nowned = 0;
+	for (size_t i = 0; i < n; i++)
+		order[i] = i;
+	qsort_r(order, n, sizeof(size_t), compare_by_client, (void *)svcs);
+	for (size_t i = 0; i < n; i++) {
+		const struct service *svc = &svcs[order[i]];
+
+		if (!i || strcmp(svc->client_id, svcs[order[i - 1]].client_id)) {
+			char *node = NULL;
+			int found = client_node(s, svc->client_id, &node);
+
+			if (found != 0) {
+				*bad_index = order[i];
+				if (found > 0)
+					*cause = xasprintf("client '%s' is not connected to session '%s' (run 'benchmon client-connect' first)",
+							   svc->client_id, s->id);
+				else
+					*cause = xasprintf("cannot read client '%s'", svc->client_id);
+				goto out;
+			}
+			(*owned)[(*nowned)++] = node;
+		}
+		nodes[order[i]] = (*owned)[*nowned - 1];
+	}
+	ret = 0;
+out:
+	free(order);
+	return ret;
+}
+
+static void free_strings(char **v, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(v[i]);
+	free(v);
+}
+
 int registry_put_services(const struct session *s, const struct service *svcs, size_t n,
 			  size_t *bad_index, char **cause)
 {
 	int64_t now = now_ms();
 	cJSON *groups = cJSON_CreateArray();
-	char *path = NULL, *last_client = NULL, *last_node = NULL;
+	const char **nodes = xcalloc(n + 1, sizeof(char *));
+	char **owned = NULL, *path = NULL;
+	size_t nowned = 0;
 	int ret = -1;
 
 	*cause = NULL;
+	for (size_t i = 0; i < n; i++) {
+		*bad_index = i;
+		if (validate_id("client id", svcs[i].client_id, cause) < 0 ||
+		    validate_id("service name", svcs[i].name, cause) < 0)
+			goto out;
+	}
+	if (lookup_nodes(s, svcs, n, nodes, &owned, &nowned, bad_index, cause) < 0)
+		goto out;
 	for (size_t i = 0; i < n; i++) {
 		struct endpoint ep;
 		cJSON *one;
 
 		*bad_index = i;
-		if (validate_id("client id", svcs[i].client_id, cause) < 0 ||
-		    validate_id("service name", svcs[i].name, cause) < 0 ||
-		    endpoint_parse(svcs[i].endpoint, &ep, cause) < 0)
+		if (endpoint_parse(svcs[i].endpoint, &ep, cause) < 0)
 			goto out;
-		/* rows usually come grouped by client: look each client up once per run of rows */
-		if (!last_client || strcmp(last_client, svcs[i].client_id)) {
-			int found;
-
-			free(last_client);
-			free(last_node);
-			last_client = xstrdup(svcs[i].client_id);
-			last_node = NULL;
-			found = client_node(s, svcs[i].client_id, &last_node);
-			if (found != 0) {
-				if (found > 0)
-					*cause = xasprintf("client '%s' is not connected to session '%s' (run 'benchmon client-connect' first)",
-							   svcs[i].client_id, s->id);
-				else
-					*cause = xasprintf("cannot read client '%s'", svcs[i].client_id);
-				endpoint_release(&ep);
-				goto out;
-			}
-		}
-		one = service_group(s, &svcs[i], last_node, &ep, now);
+		one = service_group(s, &svcs[i], nodes[i], &ep, now);
 		cJSON_AddItemToArray(groups, cJSON_DetachItemFromArray(one, 0));
 		cJSON_Delete(one);
 		endpoint_release(&ep);
@@ -169,9 +214,9 @@ int registry_put_services(const struct session *s, const struct service *svcs, s
 	}
 	ret = 0;
 out:
+	free_strings(owned, nowned);
+	free(nodes);
 	cJSON_Delete(groups);
-	free(last_client);
-	free(last_node);
 	free(path);
 	return ret;
 }
