@@ -12,7 +12,7 @@ WARNINGS = -std=c11 -Wall -Wextra -Wshadow -Wmissing-prototypes -Wstrict-prototy
 SLURM_API_MAJOR := $(shell objdump -p $$($(CC) -print-file-name=libslurm.so) 2>/dev/null | sed -n 's/.*SONAME *libslurm\.so\.\([0-9]*\).*/\1/p')
 CPPFLAGS_ALL = -I. -D_GNU_SOURCE -DBENCHMON_SLURM_API_MAJOR=$(or $(SLURM_API_MAJOR),0) -DBENCHMON_VERSION='"$(VERSION)"' -DBENCHMON_DATADIR='"$(DATADIR)"' $(CPPFLAGS)
 # libcurl is loaded at run time by lib/http.c (dlopen), so commands without HTTP start fast
-LIBS = -lslurm -lcjson -lcsv -ldl
+LIBS = -lslurm -lcjson -lcsv -ldl -lm
 
 ifeq ($(SANITIZE),1)
 CFLAGS += -fsanitize=address,undefined -fno-omit-frame-pointer
@@ -24,15 +24,16 @@ LIB_OBJS = lib/xmalloc.o lib/strbuf.o lib/error.o lib/fsutil.o lib/jsonfile.o li
 SESSION_OBJS = session/validate.o session/session.o session/registry.o session/lifecycle.o \
 	session/launch-slurm.o session/launch-local.o
 RENDER_OBJS = render/render.o
+COLLECT_OBJS =
 CLI_OBJS = cli/main.o cli/cmd.o cli/cmd-session-create.o cli/cmd-client-connect.o \
 	cli/cmd-service-register.o cli/cmd-start.o cli/cmd-status.o cli/cmd-stop.o \
 	cli/cmd-delete.o cli/cmd-sessions.o cli/cmd-reload.o
-OBJS = $(LIB_OBJS) $(SESSION_OBJS) $(RENDER_OBJS) $(CLI_OBJS)
+OBJS = $(LIB_OBJS) $(SESSION_OBJS) $(RENDER_OBJS) $(COLLECT_OBJS) $(CLI_OBJS)
 
 UNIT_TESTS = tests/unit/test-validate tests/unit/test-timeparse tests/unit/test-render tests/unit/test-registry
 UNIT_test-validate = session/validate.o lib/strbuf.o lib/xmalloc.o
 UNIT_test-timeparse = lib/timeparse.o lib/xmalloc.o
-UNIT_test-render = render/render.o lib/fsutil.o lib/timeparse.o lib/strbuf.o lib/xmalloc.o lib/error.o
+UNIT_test-render = render/render.o session/session.o lib/jsonfile.o lib/fsutil.o lib/timeparse.o lib/strbuf.o lib/xmalloc.o lib/error.o
 UNIT_test-registry = session/registry.o session/session.o session/validate.o lib/jsonfile.o lib/fsutil.o \
 	lib/timeparse.o lib/strbuf.o lib/xmalloc.o lib/error.o
 
@@ -44,7 +45,7 @@ benchmon: $(OBJS)
 %.o: %.c
 	$(CC) $(CPPFLAGS_ALL) $(WARNINGS) $(CFLAGS) -MMD -MP -c -o $@ $<
 
-tests/unit/test-%: tests/unit/test-%.o $(LIB_OBJS) $(SESSION_OBJS) $(RENDER_OBJS)
+tests/unit/test-%: tests/unit/test-%.o $(LIB_OBJS) $(SESSION_OBJS) $(RENDER_OBJS) $(COLLECT_OBJS)
 	$(CC) $(LDFLAGS) -o $@ $< $(UNIT_test-$*) $(LIBS) -lcmocka
 
 tests/fixtures/%: tests/fixtures/%.c

@@ -43,6 +43,8 @@ int parse_duration_ms(const char *s, int64_t bare_unit_ms, int64_t *out_ms, char
 		if (!digits)
 			goto bad;
 		if (!*p && p == s + digits && bare_unit_ms) {
+			if (value > MAX_DURATION_MS / bare_unit_ms)
+				goto too_long;
 			total = value * bare_unit_ms;
 			break;
 		}
@@ -50,6 +52,8 @@ int parse_duration_ms(const char *s, int64_t bare_unit_ms, int64_t *out_ms, char
 			size_t n = strlen(duration_units[i].suffix);
 
 			if (!strncmp(p, duration_units[i].suffix, n)) {
+				if (value > MAX_DURATION_MS / duration_units[i].ms)
+					goto too_long;
 				total += value * duration_units[i].ms;
 				p += n;
 				break;
@@ -62,14 +66,19 @@ int parse_duration_ms(const char *s, int64_t bare_unit_ms, int64_t *out_ms, char
 			return -1;
 		}
 	}
-	if (total <= 0 || total > MAX_DURATION_MS) {
-		*cause = xasprintf("duration '%s' must be positive and at most 10 years", s);
+	if (total > MAX_DURATION_MS)
+		goto too_long;
+	if (total <= 0) {
+		*cause = xasprintf("duration '%s' must be positive", s);
 		return -1;
 	}
 	*out_ms = total;
 	return 0;
 bad:
 	*cause = xasprintf("invalid duration '%s' (expected e.g. 15s, 500ms, 2m, 6h)", s);
+	return -1;
+too_long:
+	*cause = xasprintf("duration '%s' is too long (at most 10 years)", s);
 	return -1;
 }
 

@@ -172,6 +172,9 @@ static void free_strings(char **v, size_t n)
 	free(v);
 }
 
+/* distinguishes batches one process writes within a millisecond */
+static unsigned batch_serial;
+
 int registry_put_services(const struct session *s, const struct service *svcs, size_t n,
 			  size_t *bad_index, char **cause)
 {
@@ -206,7 +209,8 @@ int registry_put_services(const struct session *s, const struct service *svcs, s
 	if (n == 1)
 		path = xasprintf("%s/targets/service+%s+%s.json", s->dir, svcs[0].client_id, svcs[0].name);
 	else
-		path = xasprintf("%s/targets/batch+%lld+%ld+%zu.json", s->dir, (long long)now, (long)getpid(), n);
+		path = xasprintf("%s/targets/batch+%lld+%ld+%u.json", s->dir, (long long)now, (long)getpid(),
+				 batch_serial++);
 	if (json_write_file(path, groups, 0) < 0) {
 		*cause = xstrdup("the registry was not changed");
 		*bad_index = n;
@@ -262,6 +266,7 @@ static void target_release(struct target *t)
 
 static int load_file(const char *path, struct target_list *list, size_t *alloc)
 {
+	const char *base = strrchr(path, '/') ? strrchr(path, '/') + 1 : path;
 	cJSON *groups = NULL, *group;
 	int ret = json_read_file(path, REGISTRY_FILE_MAX, 1, &groups,
 				 "move it away and register its targets again");
@@ -280,11 +285,12 @@ static int load_file(const char *path, struct target_list *list, size_t *alloc)
 		const char *node = json_string(labels, "node");
 		const cJSON *address;
 
-		if (!kind || !client_id || !node) {
+		if (!kind || !client_id || !node || (!strcmp(kind, "service") && !json_string(labels, "service"))) {
 			cJSON_Delete(groups);
-			return error("'%s' has a target group without kind, client_id or node (corrupted?)", path);
+			return error("'%s' has a target group without kind, client_id, node or service name (corrupted?)",
+				     path);
 		}
-		if (strstr(path, "/client+") && group == groups->child)
+		if (!strncmp(base, "client+", 7) && group == groups->child)
 			list->nclients++;
 		cJSON_ArrayForEach(address, targets) {
 			struct target t = { 0 };

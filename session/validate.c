@@ -151,11 +151,17 @@ static int split_hostport(const char *what, const char *whole, const char *s, si
 		reject(cause, what, whole, "host may contain only letters, digits, '.', '-' and '_'");
 		goto out;
 	}
-	*host = is_v6 ? xasprintf("[%s]", h) : xstrdup(h);
+	*host = xstrdup(h);
 	ret = 0;
 out:
 	free(copy);
 	return ret;
+}
+
+/* "host:port", with an IPv6 host in brackets. */
+static char *join_hostport(const char *host, int port)
+{
+	return xasprintf(strchr(host, ':') ? "[%s]:%d" : "%s:%d", host, port);
 }
 
 int hostport_parse(const char *what, const char *value, struct hostport *hp, char **cause)
@@ -169,7 +175,7 @@ int hostport_parse(const char *what, const char *value, struct hostport *hp, cha
 		return reject(cause, what, value, "expected HOST:PORT, not a URL");
 	if (split_hostport(what, value, value, strlen(value), 0, &hp->host, &hp->port, cause) < 0)
 		return -1;
-	hp->address = xasprintf("%s:%d", hp->host, hp->port);
+	hp->address = join_hostport(hp->host, hp->port);
 	return 0;
 }
 
@@ -317,7 +323,7 @@ int endpoint_parse(const char *value, struct endpoint *ep, char **cause)
 		endpoint_release(ep);
 		return -1;
 	}
-	ep->address = xasprintf("%s:%d", ep->host, ep->port);
+	ep->address = join_hostport(ep->host, ep->port);
 	query = strchr(slash, '?');
 	if (*slash == '/') {
 		size_t plen = query ? (size_t)(query - slash) : strlen(slash);

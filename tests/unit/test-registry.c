@@ -1,0 +1,960 @@
+/* Unit tests for session/session.h and session/registry.h, on a scratch BENCHMON_HOME. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <signal.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <dirent.h>
+#include <ftw.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cjson/cJSON.h>
+#include <cmocka.h>
+
+#include "lib/timeparse.h"
+#include "session/registry.h"
+#include "session/session.h"
+
+struct fixture {
+	char home[64];
+	struct session s;   /* session "s1", created by the setup */
+};
+
+static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)st;
+	(void)flag;
+	(void)ftw;
+	return remove(path);
+}
+
+static char *path_join(const char *a, const char *b)
+{
+	size_t n = strlen(a) + strlen(b) + 2;
+	char *p = malloc(n);
+
+	assert_non_null(p);
+	snprintf(p, n, "%s/%s", a, b);
+	return p;
+}
+
+/* Fill s with the settings of a local test session (all strings owned by s). */
+static void session_settings(struct session *s, const char *id)
+{
+	memset(s, 0, sizeof(*s));
+	s->id = strdup(id);
+	s->listen = strdup("127.0.0.1");
+	s->port = 19090;
+	s->scrape_interval_ms = 1000;
+	s->retention_ms = 3600000;
+	s->launcher = strdup("local");
+}
+
+static int create_session(struct session *s, const char *id)
+{
+	session_settings(s, id);
+	return session_create(s);
+}
+
+static int setup_home(struct fixture *f, const char *subdir)
+{
+	snprintf(f->home, sizeof(f->home), "/tmp/bm-test-registry-XXXXXX");
+	if (!mkdtemp(f->home))
+		return -1;
+	if (subdir) {
+		size_t len = strlen(f->home);
+
+		snprintf(f->home + len, sizeof(f->home) - len, "/%s", subdir);
+		if (mkdir(f->home, 0700) < 0)
+			return -1;
+	}
+	if (setenv("BENCHMON_HOME", f->home, 1) < 0)
+		return -1;
+	return create_session(&f->s, "s1");
+}
+
+static int fixture_setup(void **state)
+{
+	struct fixture *f = calloc(1, sizeof(*f));
+
+	if (!f)
+		return -1;
+	*state = f;
+	return setup_home(f, NULL);
+}
+
+/* The same, with "/client+home" in BENCHMON_HOME. */
+static int fixture_setup_plus_home(void **state)
+{
+	struct fixture *f = calloc(1, sizeof(*f));
+
+	if (!f)
+		return -1;
+	*state = f;
+	return setup_home(f, "client+home");
+}
+
+static int fixture_teardown(void **state)
+{
+	struct fixture *f = *state;
+	char top[64];
+	int ret;
+
+	session_release(&f->s);
+	/* remove the mkdtemp directory, also when the home is a subdirectory of it */
+	snprintf(top, sizeof(top), "%.*s", (int)strlen("/tmp/bm-test-registry-XXXXXX"), f->home);
+	ret = nftw(top, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+	unsetenv("BENCHMON_HOME");
+	free(f);
+	return ret;
+}
+
+static int file_mode(const char *path)
+{
+	struct stat st;
+
+	if (stat(path, &st) < 0)
+		fail_msg("cannot stat '%s'", path);
+	return (int)(st.st_mode & 07777);
+}
+
+static void assert_mode(const char *dir, const char *name, int mode)
+{
+	char *path = path_join(dir, name);
+
+	if (file_mode(path) != mode)
+		fail_msg("'%s' has mode %04o, expected %04o", path, file_mode(path), mode);
+	free(path);
+}
+
+/* The names in dir, sorted, each followed by '\n'. Caller frees. */
+static char *listing(const char *dir)
+{
+	struct dirent **names;
+	int n = scandir(dir, &names, NULL, alphasort);
+	size_t len = 1, pos = 0;
+	char *out;
+
+	assert_true(n >= 0);
+	for (int i = 0; i < n; i++)
+		len += strlen(names[i]->d_name) + 1;
+	out = calloc(1, len);
+	assert_non_null(out);
+	for (int i = 0; i < n; i++) {
+		const char *name = names[i]->d_name;
+
+		if (strcmp(name, ".") && strcmp(name, "..")) {
+			memcpy(out + pos, name, strlen(name));
+			pos += strlen(name);
+			out[pos++] = '\n';
+		}
+		free(names[i]);
+	}
+	free(names);
+	return out;
+}
+
+static char *targets_dir(const struct session *s)
+{
+	return path_join(s->dir, "targets");
+}
+
+static char *targets_listing(const struct session *s)
+{
+	char *dir = targets_dir(s);
+	char *out = listing(dir);
+
+	free(dir);
+	return out;
+}
+
+static void write_text(const char *path, const char *text)
+{
+	FILE *f = fopen(path, "w");
+
+	assert_non_null(f);
+	assert_true(fputs(text, f) >= 0);
+	assert_int_equal(fclose(f), 0);
+}
+
+static void sleep_ms(long ms)
+{
+	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
+
+	nanosleep(&ts, NULL);
+}
+
+static void put_client(const struct session *s, const char *id, const char *node, const char *node_exp,
+		       const char *dcgm_exp)
+{
+	struct client c = {
+		.client_id = (char *)id,
+		.node = (char *)node,
+		.node_exporter = (char *)node_exp,
+		.dcgm_exporter = (char *)dcgm_exp,
+	};
+
+	assert_int_equal(registry_put_client(s, &c), 0);
+}
+
+static void put_service(const struct session *s, const char *client, const char *name, const char *endpoint)
+{
+	struct service svc = { (char *)client, (char *)name, (char *)endpoint };
+	size_t bad = 99;
+	char *cause = NULL;
+
+	if (registry_put_services(s, &svc, 1, &bad, &cause) != 0)
+		fail_msg("registering %s/%s failed: %s", client, name, cause ? cause : "(no cause)");
+	free(cause);
+}
+
+static const struct target *find_service(const struct target_list *list, const char *client, const char *name)
+{
+	const struct target *found = NULL;
+
+	for (size_t i = 0; i < list->n; i++) {
+		const struct target *t = &list->items[i];
+
+		if (t->kind == TARGET_SERVICE && !strcmp(t->client_id, client) && !strcmp(t->name, name)) {
+			assert_null(found);
+			found = t;
+		}
+	}
+	return found;
+}
+
+static void test_session_create_layout(void **state)
+{
+	struct fixture *f = *state;
+	char *expect_dir = path_join(f->home, "sessions/s1");
+	char *sessions = path_join(f->home, "sessions");
+	char *names;
+
+	assert_string_equal(f->s.dir, expect_dir);
+	assert_true(f->s.created_ms > 0);
+	assert_mode(sessions, "s1", 0700);
+	assert_mode(f->s.dir, "targets", 0700);
+	assert_mode(f->s.dir, "logs", 0700);
+	assert_mode(f->s.dir, "session.json", 0600);
+	assert_int_equal(file_mode(sessions), 0700);
+	/* no staging directory left behind */
+	names = listing(sessions);
+	assert_string_equal(names, "s1\n");
+	free(names);
+	free(sessions);
+	free(expect_dir);
+}
+
+static void test_session_load_round_trip(void **state)
+{
+	struct fixture *f = *state;
+	struct session got;
+
+	assert_int_equal(session_load("s1", &got), 0);
+	assert_string_equal(got.id, "s1");
+	assert_string_equal(got.dir, f->s.dir);
+	assert_null(got.prom_host);
+	assert_string_equal(got.listen, "127.0.0.1");
+	assert_int_equal(got.port, 19090);
+	assert_int_equal(got.scrape_interval_ms, 1000);
+	assert_int_equal(got.retention_ms, 3600000);
+	assert_string_equal(got.launcher, "local");
+	assert_int_equal(got.created_ms, f->s.created_ms);
+	session_release(&got);
+}
+
+static void test_session_load_keeps_prom_host(void **state)
+{
+	struct session s, got;
+
+	(void)state;
+	session_settings(&s, "with-host");
+	s.prom_host = strdup("login01");
+	assert_int_equal(session_create(&s), 0);
+	assert_int_equal(session_load("with-host", &got), 0);
+	assert_string_equal(got.prom_host, "login01");
+	session_release(&got);
+	session_release(&s);
+}
+
+static void test_session_load_missing_fails(void **state)
+{
+	struct session got;
+
+	(void)state;
+	assert_int_equal(session_load("nope", &got), -1);
+	assert_null(got.id);
+	assert_null(got.dir);
+}
+
+static void test_session_create_existing_fails(void **state)
+{
+	struct fixture *f = *state;
+	struct session again, got;
+	char *sessions = path_join(f->home, "sessions");
+	char *names;
+
+	sleep_ms(2);
+	assert_int_equal(create_session(&again, "s1"), -1);
+	session_release(&again);
+	/* the first session is untouched, and no staging directory is left */
+	assert_int_equal(session_load("s1", &got), 0);
+	assert_int_equal(got.created_ms, f->s.created_ms);
+	session_release(&got);
+	names = listing(sessions);
+	assert_string_equal(names, "s1\n");
+	free(names);
+	free(sessions);
+}
+
+static void test_run_load_fresh_session_is_created(void **state)
+{
+	struct fixture *f = *state;
+	struct session_run run;
+
+	assert_int_equal(session_run_load(&f->s, &run), 0);
+	assert_int_equal(run.state, RUN_CREATED);
+	assert_null(run.job_id);
+	assert_null(run.url);
+	assert_string_equal(run_state_name(run.state), "created");
+	session_run_release(&run);
+}
+
+static void test_run_save_load_round_trip(void **state)
+{
+	struct fixture *f = *state;
+	struct session_run run = {
+		.state = RUN_RUNNING,
+		.job_id = "12345",
+		.node = "node07",
+		.url = "http://node07:19090",
+		.log_path = "/x/logs/prometheus-12345.out",
+		.tsdb_local = "/tmp/benchmon-0/s1-12345",
+		.tsdb_copy = NULL,
+		.last_error = "it's \"quoted\"\nand multi-line",
+		.started_ms = 1759312800000LL,
+		.ready_ms = 1759312801234LL,
+		.stopped_ms = 0,
+	};
+	struct session_run got;
+
+	assert_int_equal(session_run_save(&f->s, &run), 0);
+	assert_mode(f->s.dir, "run.json", 0600);
+	assert_int_equal(session_run_load(&f->s, &got), 0);
+	assert_int_equal(got.state, RUN_RUNNING);
+	assert_string_equal(got.job_id, run.job_id);
+	assert_string_equal(got.node, run.node);
+	assert_string_equal(got.url, run.url);
+	assert_string_equal(got.log_path, run.log_path);
+	assert_string_equal(got.tsdb_local, run.tsdb_local);
+	assert_null(got.tsdb_copy);
+	assert_string_equal(got.last_error, run.last_error);
+	assert_int_equal(got.started_ms, run.started_ms);
+	assert_int_equal(got.ready_ms, run.ready_ms);
+	assert_int_equal(got.stopped_ms, 0);
+	session_run_release(&got);
+}
+
+static void test_run_save_every_state(void **state)
+{
+	struct fixture *f = *state;
+	static const char *const names[] = { "created", "starting", "running", "stopped", "failed" };
+
+	for (int st = RUN_CREATED; st <= RUN_FAILED; st++) {
+		struct session_run run = { .state = (enum run_state)st }, got;
+
+		assert_string_equal(run_state_name(run.state), names[st]);
+		assert_int_equal(session_run_save(&f->s, &run), 0);
+		assert_int_equal(session_run_load(&f->s, &got), 0);
+		assert_int_equal(got.state, st);
+		session_run_release(&got);
+	}
+}
+
+static void test_run_load_corrupted_fails(void **state)
+{
+	struct fixture *f = *state;
+	struct session_run got;
+	char *path = path_join(f->s.dir, "run.json");
+
+	write_text(path, "{\"state\":\"runn");
+	assert_int_equal(session_run_load(&f->s, &got), -1);
+	write_text(path, "{\"state\":\"dancing\"}");
+	assert_int_equal(session_run_load(&f->s, &got), -1);
+	free(path);
+}
+
+static void test_session_remove_deletes_directory(void **state)
+{
+	struct fixture *f = *state;
+	struct session got;
+	char *sessions = path_join(f->home, "sessions");
+	char *names;
+
+	put_client(&f->s, "c1", "node01", "node01:9100", NULL);
+	assert_int_equal(session_remove(&f->s), 0);
+	assert_int_equal(access(f->s.dir, F_OK), -1);
+	names = listing(sessions);
+	assert_string_equal(names, "");
+	free(names);
+	assert_int_equal(session_load("s1", &got), -1);
+	free(sessions);
+}
+
+static void test_session_list_ids_sorted_skips_dot_dirs(void **state)
+{
+	struct fixture *f = *state;
+	static const char *const ids[] = { "b", "c9", "a", "c10" };
+	char *sessions = path_join(f->home, "sessions");
+	char *staging = path_join(sessions, ".new-x.123");
+	char *deleting = path_join(sessions, ".deleting-y.456");
+	char **got = NULL;
+
+	for (size_t i = 0; i < sizeof(ids) / sizeof(ids[0]); i++) {
+		struct session s;
+
+		assert_int_equal(create_session(&s, ids[i]), 0);
+		session_release(&s);
+	}
+	assert_int_equal(mkdir(staging, 0700), 0);
+	assert_int_equal(mkdir(deleting, 0700), 0);
+	assert_int_equal(session_list_ids(&got), 0);
+	assert_non_null(got);
+	assert_string_equal(got[0], "a");
+	assert_string_equal(got[1], "b");
+	assert_string_equal(got[2], "c10");
+	assert_string_equal(got[3], "c9");
+	assert_string_equal(got[4], "s1");
+	assert_null(got[5]);
+	session_ids_free(got);
+	free(deleting);
+	free(staging);
+	free(sessions);
+}
+
+static void test_session_list_ids_without_sessions_dir(void **state)
+{
+	struct fixture *f = *state;
+	char *empty = path_join(f->home, "empty-home");
+	char **got = NULL;
+
+	assert_int_equal(mkdir(empty, 0700), 0);
+	assert_int_equal(setenv("BENCHMON_HOME", empty, 1), 0);
+	assert_int_equal(session_list_ids(&got), 0);
+	assert_non_null(got);
+	assert_null(got[0]);
+	session_ids_free(got);
+	free(empty);
+}
+
+static void test_put_client_with_exporters(void **state)
+{
+	struct fixture *f = *state;
+	struct target_list list;
+	char *names, *tdir = targets_dir(&f->s);
+	int64_t before = now_ms();
+
+	put_client(&f->s, "c1", "node01", "node01:9100", "node01:9400");
+	names = targets_listing(&f->s);
+	assert_string_equal(names, "client+c1.json\n");
+	assert_mode(tdir, "client+c1.json", 0600);
+	assert_int_equal(registry_load(&f->s, &list), 0);
+	assert_int_equal(list.nclients, 1);
+	assert_int_equal(list.n, 2);
+	assert_int_equal(list.items[0].kind, TARGET_NODE);
+	assert_string_equal(list.items[0].client_id, "c1");
+	assert_string_equal(list.items[0].node, "node01");
+	assert_null(list.items[0].name);
+	assert_string_equal(list.items[0].address, "node01:9100");
+	assert_string_equal(list.items[0].url, "http://node01:9100/metrics");
+	assert_true(list.items[0].registered_ms >= before && list.items[0].registered_ms <= now_ms());
+	assert_int_equal(list.items[1].kind, TARGET_DCGM);
+	assert_string_equal(list.items[1].address, "node01:9400");
+	assert_string_equal(list.items[1].url, "http://node01:9400/metrics");
+	target_list_release(&list);
+	free(names);
+	free(tdir);
+}
+
+static void test_put_client_without_exporters(void **state)
+{
+	struct fixture *f = *state;
+	struct target_list list;
+	char *names;
+
+	put_client(&f->s, "c1", "node01", NULL, NULL);
+	names = targets_listing(&f->s);
+	assert_string_equal(names, "client+c1.json\n");
+	assert_int_equal(registry_load(&f->s, &list), 0);
+	assert_int_equal(list.nclients, 1);
+	assert_int_equal(list.n, 0);
+	target_list_release(&list);
+	free(names);
+}
+
+static void test_put_client_replaces(void **state)
+{
+	struct fixture *f = *state;
+	struct target_list list;
+
+	put_client(&f->s, "c1", "node01", "node01:9100", "node01:9400");
+	put_client(&f->s, "c1", "node02", "node02:9100", NULL);
+	assert_int_equal(registry_load(&f->s, &list), 0);
+	assert_int_equal(list.nclients, 1);
+	assert_int_equal(list.n, 1);
+	assert_string_equal(list.items[0].node, "node02");
+	assert_string_equal(list.items[0].address, "node02:9100");
+	target_list_release(&list);
+}
+
+static void test_put_single_service(void **state)
+{
+	struct fixture *f = *state;
+	struct target_list list;
+	const struct target *t;
+	char *names, *tdir = targets_dir(&f->s);
+
+	put_client(&f->s, "c1", "node01", NULL, NULL);
+	put_service(&f->s, "c1", "web", "http://node01:8000");
+	names = targets_listing(&f->s);
+	assert_string_equal(names, "client+c1.json\nservice+c1+web.json\n");
+	assert_mode(tdir, "service+c1+web.json", 0600);
+	assert_int_equal(registry_load(&f->s, &list), 0);
+	assert_int_equal(list.nclients, 1);
+	assert_int_equal(list.n, 1);
+	t = find_service(&list, "c1", "web");
+	assert_non_null(t);
+	assert_string_equal(t->node, "node01");
+	assert_string_equal(t->address, "node01:8000");
+	assert_string_equal(t->url, "http://node01:8000/metrics");
+	target_list_release(&list);
+	free(names);
+	free(tdir);
+}
+
+/* The service file is file_sd: __address__ target plus the labels Prometheus uses. */
+static void test_service_file_is_file_sd(void **state)
+{
+	struct fixture *f = *state;
+	char *tdir = targets_dir(&f->s);
+	char *path = path_join(tdir, "service+c1+probe.json");
+	FILE *fp;
+	char buf[8192];
+	size_t n;
+	cJSON *root, *group, *labels;
+
+	put_client(&f->s, "c1", "node01", NULL, NULL);
+	put_service(&f->s, "c1", "probe", "HTTPS://node01:9115/probe?module=http_2xx&target=a%20b");
+	fp = fopen(path, "r");
+	assert_non_null(fp);
+	n = fread(buf, 1, sizeof(buf) - 1, fp);
+	fclose(fp);
+	buf[n] = '\0';
+	root = cJSON_Parse(buf);
+	assert_non_null(root);
+	assert_true(cJSON_IsArray(root));
+	assert_int_equal(cJSON_GetArraySize(root), 1);
+	group = cJSON_GetArrayItem(root, 0);
+	assert_string_equal(cJSON_GetArrayItem(cJSON_GetObjectItem(group, "targets"), 0)->valuestring,
+			    "node01:9115");
+	labels = cJSON_GetObjectItem(group, "labels");
+	assert_string_equal(cJSON_GetObjectItem(labels, "session")->valuestring, "s1");
+	assert_string_equal(cJSON_GetObjectItem(labels, "client_id")->valuestring, "c1");
+	assert_string_equal(cJSON_GetObjectItem(labels, "node")->valuestring, "node01");
+	assert_string_equal(cJSON_GetObjectItem(labels, "kind")->valuestring, "service");
+	assert_string_equal(cJSON_GetObjectItem(labels, "service")->valuestring, "probe");
+	assert_string_equal(cJSON_GetObjectItem(labels, "__scheme__")->valuestring, "https");
+	assert_string_equal(cJSON_GetObjectItem(labels, "__metrics_path__")->valuestring, "/probe");
+	assert_string_equal(cJSON_GetObjectItem(labels, "__param_module")->valuestring, "http_2xx");
+	assert_string_equal(cJSON_GetObjectItem(labels, "__param_target")->valuestring, "a b");
+	cJSON_Delete(root);
+	free(path);
+	free(tdir);
+}
+
+static void test_put_batch_writes_one_file(void **state)
+{
+	struct fixture *f = *state;
+	const struct service svcs[] = {
+		{ "c1", "web", "http://node01:8000/metrics" },
+		{ "c1", "db", "http://node01:9187" },
+		{ "c2", "cache", "http://node02:9121/metrics" },
+	};
+	struct target_list list;
+	size_t bad = 99;
+	char *cause = NULL, *tdir = targets_dir(&f->s);
+	struct dirent **ents;
+	int nents, batches = 0;
+
+	put_client(&f->s, "c1", "node01", NULL, NULL);
+	put_client(&f->s, "c2", "node02", NULL, NULL);
+	assert_int_equal(registry_put_services(&f->s, svcs, 3, &bad, &cause), 0);
+	assert_null(cause);
+	nents = scandir(tdir, &ents, NULL, alphasort);
+	assert_true(nents >= 0);
+	for (int i = 0; i < nents; i++) {
+		const char *name = ents[i]->d_name;
+		size_t len = strlen(name);
+
+		if (!strncmp(name, "batch+", 6) && len > 5 && !strcmp(name + len - 5, ".json")) {
+			batches++;
+			assert_mode(tdir, name, 0600);
+		}
+		assert_true(strncmp(name, "service+", 8) != 0);
+		assert_null(strstr(name, ".tmp."));
+		free(ents[i]);
+	}
+	free(ents);
+	assert_int_equal(batches, 1);
+	assert_int_equal(nents, 2 + 3); /* ".", "..", two clients, one batch */
+	assert_int_equal(registry_load(&f->s, &list), 0);
+	assert_int_equal(list.nclients, 2);
+	assert_int_equal(list.n, 3);
+	assert_string_equal(find_service(&list, "c1", "web")->address, "node01:8000");
+	assert_string_equal(find_service(&list, "c1", "db")->url, "http://node01:9187/metrics");
+	assert_string_equal(find_service(&list, "c2", "cache")->node, "node02");
+	target_list_release(&list);
+	free(tdir);
+}
+
+static void test_service_for_unknown_client_fails(void **state)
+{
+	struct fixture *f = *state;
+	const struct service svc = { "ghost", "web", "http://node01:8000" };
+	size_t bad = 99;
+	char *cause = NULL, *before, *after;
+
+	put_client(&f->s, "c1", "node01", NULL, NULL);
+	before = targets_listing(&f->s);
+	assert_int_equal(registry_put_services(&f->s, &svc, 1, &bad, &cause), -1);
+	assert_int_equal(bad, 0);
+	assert_non_null(cause);
+	assert_non_null(strstr(cause, "'ghost'"));
+	after = targets_listing(&f->s);
+	assert_string_equal(after, before);
+	free(after);
+	free(before);
+	free(cause);
+}
+
+static void test_batch_with_unknown_client_writes_nothing(void **state)
+{
+	struct fixture *f = *state;
+	const struct service svcs[] = {
+		{ "c1", "web", "http://node01:8000" },
+		{ "c1", "db", "http://node01:9187" },
+		{ "ghost", "cache", "http://node02:9121" },
+	};
+	size_t bad = 99;
+	char *cause = NULL, *before, *after;
+
+	put_client(&f->s, "c1", "node01", NULL, NULL);
+	before = targets_listing(&f->s);
+	assert_int_equal(registry_put_services(&f->s, svcs, 3, &bad, &cause), -1);
+	assert_int_equal(bad, 2);
+	assert_non_null(strstr(cause, "'ghost'"));
+	after = targets_listing(&f->s);
+	assert_string_equal(after, before);
+	free(after);
+	free(before);
+	free(cause);
+}
+
+static void test_batch_with_bad_endpoint_writes_nothing(void **state)
+{
+	struct fixture *f = *state;
+	const struct service svcs[] = {
+		{ "c1", "web", "http://node01:8000" },
+		{ "c1", "db", "http://user:pw@node01:9187" },
+		{ "c1", "cache", "http://node01:9121" },
+	};
+	size_t bad = 99;
+	char *cause = NULL, *before, *after;
+
+	put_client(&f->s, "c1", "node01", NULL, NULL);
+	before = targets_listing(&f->s);
+	assert_int_equal(registry_put_services(&f->s, svcs, 3, &bad, &cause), -1);
+	assert_int_equal(bad, 1);
+	assert_non_null(cause);
+	assert_non_null(strstr(cause, "endpoint"));
+	after = targets_listing(&f->s);
+	assert_string_equal(after, before);
+	free(after);
+	free(before);
+	free(cause);
+}
+
+static void test_batch_with_bad_service_name_writes_nothing(void **state)
+{
+	struct fixture *f = *state;
+	const struct service svcs[] = {
+		{ "c1", "web", "http://node01:8000" },
+		{ "c1", "../x", "http://node01:9187" },
+	};
+	size_t bad = 99;
+	char *cause = NULL, *before, *after;
+
+	put_client(&f->s, "c1", "node01", NULL, NULL);
+	before = targets_listing(&f->s);
+	assert_int_equal(registry_put_services(&f->s, svcs, 2, &bad, &cause), -1);
+	assert_int_equal(bad, 1);
+	assert_non_null(cause);
+	after = targets_listing(&f->s);
+	assert_string_equal(after, before);
+	free(after);
+	free(before);
+	free(cause);
+}
+
+static void test_load_merges_and_sorts(void **state)
+{
+	struct fixture *f = *state;
+	const struct service batch[] = {
+		{ "b", "web", "http://node02:8000" },
+		{ "a", "alpha", "http://node01:8001" },
+	};
+	struct target_list list;
+	size_t bad;
+	char *cause = NULL;
+
+	put_client(&f->s, "b", "node02", "node02:9100", "node02:9400");
+	put_client(&f->s, "a", "node01", NULL, NULL);
+	put_client(&f->s, "c", "node03", NULL, NULL);
+	put_service(&f->s, "a", "zeta", "http://node01:8002");
+	assert_int_equal(registry_put_services(&f->s, batch, 2, &bad, &cause), 0);
+	assert_int_equal(registry_load(&f->s, &list), 0);
+	assert_int_equal(list.nclients, 3);
+	assert_int_equal(list.n, 5);
+	assert_string_equal(list.items[0].client_id, "a");
+	assert_int_equal(list.items[0].kind, TARGET_SERVICE);
+	assert_string_equal(list.items[0].name, "alpha");
+	assert_string_equal(list.items[1].client_id, "a");
+	assert_string_equal(list.items[1].name, "zeta");
+	assert_string_equal(list.items[2].client_id, "b");
+	assert_int_equal(list.items[2].kind, TARGET_NODE);
+	assert_string_equal(list.items[3].client_id, "b");
+	assert_int_equal(list.items[3].kind, TARGET_DCGM);
+	assert_string_equal(list.items[4].client_id, "b");
+	assert_int_equal(list.items[4].kind, TARGET_SERVICE);
+	assert_string_equal(list.items[4].name, "web");
+	target_list_release(&list);
+}
+
+static void test_load_newest_wins_single_then_batch(void **state)
+{
+	struct fixture *f = *state;
+	const struct service batch[] = {
+		{ "c1", "web", "http://node01:8080/new" },
+		{ "c1", "api", "http://node01:8081" },
+	};
+	struct target_list list;
+	const struct target *web;
+	size_t bad;
+	char *cause = NULL;
+
+	put_client(&f->s, "c1", "node01", NULL, NULL);
+	put_service(&f->s, "c1", "web", "http://node01:8000/old");
+	sleep_ms(5);
+	assert_int_equal(registry_put_services(&f->s, batch, 2, &bad, &cause), 0);
+	assert_int_equal(registry_load(&f->s, &list), 0);
+	assert_int_equal(list.n, 2);
+	web = find_service(&list, "c1", "web");
+	assert_non_null(web);
+	assert_string_equal(web->url, "http://node01:8080/new");
+	assert_string_equal(web->address, "node01:8080");
+	assert_non_null(find_service(&list, "c1", "api"));
+	target_list_release(&list);
+}
+
+static void test_load_newest_wins_batch_then_single(void **state)
+{
+	struct fixture *f = *state;
+	const struct service batch[] = {
+		{ "c1", "web", "http://node01:8000/old" },
+		{ "c1", "api", "http://node01:8081" },
+	};
+	struct target_list list;
+	const struct target *web;
+	size_t bad;
+	char *cause = NULL;
+
+	put_client(&f->s, "c1", "node01", NULL, NULL);
+	assert_int_equal(registry_put_services(&f->s, batch, 2, &bad, &cause), 0);
+	sleep_ms(5);
+	put_service(&f->s, "c1", "web", "http://node01:8080/new");
+	assert_int_equal(registry_load(&f->s, &list), 0);
+	assert_int_equal(list.n, 2);
+	web = find_service(&list, "c1", "web");
+	assert_non_null(web);
+	assert_string_equal(web->url, "http://node01:8080/new");
+	target_list_release(&list);
+}
+
+static void test_load_ignores_temp_files(void **state)
+{
+	struct fixture *f = *state;
+	char *tdir = targets_dir(&f->s);
+	char *tmp = path_join(tdir, "service+c1+half.json.tmp.123");
+	char *tmp2 = path_join(tdir, "client+c9.json.tmp.4567");
+	struct target_list list;
+
+	put_client(&f->s, "c1", "node01", "node01:9100", NULL);
+	write_text(tmp, "[{\"targets\":[\"node01:80");
+	write_text(tmp2, "[{\"targets\":[],\"labels\":{\"kind\":\"client\",\"client_id\":\"c9\",\"node\":\"n\"}}]");
+	assert_int_equal(registry_load(&f->s, &list), 0);
+	assert_int_equal(list.nclients, 1);
+	assert_int_equal(list.n, 1);
+	assert_int_equal(list.items[0].kind, TARGET_NODE);
+	target_list_release(&list);
+	free(tmp2);
+	free(tmp);
+	free(tdir);
+}
+
+static void test_load_fails_on_truncated_file(void **state)
+{
+	struct fixture *f = *state;
+	char *tdir = targets_dir(&f->s);
+	char *path = path_join(tdir, "service+c1+web.json");
+	struct target_list list;
+	FILE *fp;
+	char buf[4096];
+	size_t n;
+
+	put_client(&f->s, "c1", "node01", "node01:9100", NULL);
+	put_service(&f->s, "c1", "web", "http://node01:8000");
+	fp = fopen(path, "r");
+	assert_non_null(fp);
+	n = fread(buf, 1, sizeof(buf) - 1, fp);
+	fclose(fp);
+	assert_true(n > 10);
+	buf[n / 2] = '\0';
+	write_text(path, buf);
+	assert_int_equal(registry_load(&f->s, &list), -1);
+	assert_int_equal(list.n, 0);
+	assert_null(list.items);
+	free(path);
+	free(tdir);
+}
+
+static void test_load_fails_on_non_list_file(void **state)
+{
+	struct fixture *f = *state;
+	char *tdir = targets_dir(&f->s);
+	char *path = path_join(tdir, "client+c2.json");
+	struct target_list list;
+
+	put_client(&f->s, "c1", "node01", "node01:9100", NULL);
+	write_text(path, "{\"targets\":[]}");
+	assert_int_equal(registry_load(&f->s, &list), -1);
+	free(path);
+	free(tdir);
+}
+
+/*
+ * BUG (documented, failing): a service group without a "service" label
+ * (a hand-edited or damaged file) passes load_file()'s checks, and then
+ * drop_duplicates() in session/registry.c calls strcmp() on the NULL name
+ * of two such targets of one client: registry_load crashes with SIGSEGV
+ * instead of reporting the file as corrupted. Run in a child, so the crash
+ * fails only this test.
+ */
+static void test_load_rejects_service_group_without_name(void **state)
+{
+	struct fixture *f = *state;
+	char *tdir = targets_dir(&f->s);
+	char *path = path_join(tdir, "batch+1+1+2.json");
+	pid_t pid;
+	int wstatus;
+
+	put_client(&f->s, "c", "n", NULL, NULL);
+	write_text(path, "[{\"targets\":[\"h:1\"],\"labels\":{\"kind\":\"service\",\"client_id\":\"c\",\"node\":\"n\"}},"
+			 "{\"targets\":[\"h:2\"],\"labels\":{\"kind\":\"service\",\"client_id\":\"c\",\"node\":\"n\"}}]");
+	free(path);
+	free(tdir);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		struct target_list list;
+
+		/* not cmocka's handlers: a crash must end the child, not resume the tests in it */
+		signal(SIGSEGV, SIG_DFL);
+		signal(SIGBUS, SIG_DFL);
+		signal(SIGABRT, SIG_DFL);
+		_exit(registry_load(&f->s, &list) == -1 ? 0 : 1);
+	}
+	assert_int_equal(waitpid(pid, &wstatus, 0), pid);
+	if (!WIFEXITED(wstatus))
+		fail_msg("registry_load died from signal %d", WTERMSIG(wstatus));
+	assert_int_equal(WEXITSTATUS(wstatus), 0);
+}
+
+/*
+ * BUG (documented, failing): load_file() in session/registry.c counts a
+ * client when strstr(path, "/client+") matches anywhere in the full path,
+ * so with BENCHMON_HOME=/tmp/.../client+home every service or batch file is
+ * counted as a client too. It should look at the file's base name.
+ */
+static void test_nclients_ignores_plus_in_home_path(void **state)
+{
+	struct fixture *f = *state;
+	struct target_list list;
+	size_t n, nclients;
+
+	put_client(&f->s, "c1", "node01", NULL, NULL);
+	put_service(&f->s, "c1", "web", "http://node01:8000");
+	assert_int_equal(registry_load(&f->s, &list), 0);
+	n = list.n;
+	nclients = list.nclients;
+	target_list_release(&list);   /* before asserting, so the failure leaks nothing */
+	assert_int_equal(n, 1);
+	assert_int_equal(nclients, 1);
+}
+
+int main(void)
+{
+#define T(fn) cmocka_unit_test_setup_teardown(fn, fixture_setup, fixture_teardown)
+	const struct CMUnitTest tests[] = {
+		T(test_session_create_layout),
+		T(test_session_load_round_trip),
+		T(test_session_load_keeps_prom_host),
+		T(test_session_load_missing_fails),
+		T(test_session_create_existing_fails),
+		T(test_run_load_fresh_session_is_created),
+		T(test_run_save_load_round_trip),
+		T(test_run_save_every_state),
+		T(test_run_load_corrupted_fails),
+		T(test_session_remove_deletes_directory),
+		T(test_session_list_ids_sorted_skips_dot_dirs),
+		T(test_session_list_ids_without_sessions_dir),
+		T(test_put_client_with_exporters),
+		T(test_put_client_without_exporters),
+		T(test_put_client_replaces),
+		T(test_put_single_service),
+		T(test_service_file_is_file_sd),
+		T(test_put_batch_writes_one_file),
+		T(test_service_for_unknown_client_fails),
+		T(test_batch_with_unknown_client_writes_nothing),
+		T(test_batch_with_bad_endpoint_writes_nothing),
+		T(test_batch_with_bad_service_name_writes_nothing),
+		T(test_load_merges_and_sorts),
+		T(test_load_newest_wins_single_then_batch),
+		T(test_load_newest_wins_batch_then_single),
+		T(test_load_ignores_temp_files),
+		T(test_load_fails_on_truncated_file),
+		T(test_load_fails_on_non_list_file),
+		T(test_load_rejects_service_group_without_name),
+		cmocka_unit_test_setup_teardown(test_nclients_ignores_plus_in_home_path, fixture_setup_plus_home,
+						fixture_teardown),
+	};
+#undef T
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
