@@ -30,6 +30,7 @@ CLI_OBJS = cli/main.o cli/cmd.o cli/cmd-session-create.o cli/cmd-client-connect.
 	cli/cmd-delete.o cli/cmd-sessions.o cli/cmd-reload.o
 OBJS = $(LIB_OBJS) $(SESSION_OBJS) $(RENDER_OBJS) $(COLLECT_OBJS) $(CLI_OBJS)
 
+FIXTURES = tests/fixtures/load-target tests/fixtures/dcgm-exporter
 UNIT_TESTS = tests/unit/test-validate tests/unit/test-timeparse tests/unit/test-render tests/unit/test-registry
 UNIT_test-validate = session/validate.o lib/strbuf.o lib/xmalloc.o
 UNIT_test-timeparse = lib/timeparse.o lib/xmalloc.o
@@ -57,7 +58,7 @@ deps:
 # check and demo install what they need first, then build
 check:
 	@sh scripts/install-deps.sh
-	@$(MAKE) --no-print-directory all $(UNIT_TESTS)
+	@$(MAKE) --no-print-directory all $(UNIT_TESTS) $(FIXTURES)
 	@sh tests/run-all.sh $(UNIT_TESTS)
 
 demo:
@@ -78,7 +79,7 @@ install: all
 	install -m 0644 templates/*.in $(DESTDIR)$(DATADIR)/templates/
 
 clean:
-	rm -f benchmon $(OBJS) $(OBJS:.o=.d) tests/unit/*.o tests/unit/*.d $(UNIT_TESTS)
+	rm -f benchmon $(OBJS) $(OBJS:.o=.d) tests/unit/*.o tests/unit/*.d $(UNIT_TESTS) $(FIXTURES)
 
 .PHONY: all deps check demo lint bench install clean
 -include $(OBJS:.o=.d) $(wildcard tests/unit/*.d)
