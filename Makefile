@@ -20,21 +20,25 @@ LDFLAGS += -fsanitize=address,undefined
 endif
 
 LIB_OBJS = lib/xmalloc.o lib/strbuf.o lib/error.o lib/fsutil.o lib/jsonfile.o lib/timeparse.o \
-	lib/csvfile.o lib/http.o lib/prom.o
+	lib/csvfile.o lib/http.o lib/prom.o lib/sha256.o
 SESSION_OBJS = session/validate.o session/session.o session/registry.o session/lifecycle.o \
 	session/launch-slurm.o session/launch-local.o
 RENDER_OBJS = render/render.o
-COLLECT_OBJS =
+COLLECT_OBJS = collect/collect.o collect/kpi.o collect/profile.o collect/promjson.o collect/series.o
 CLI_OBJS = cli/main.o cli/cmd.o cli/cmd-session-create.o cli/cmd-client-connect.o \
 	cli/cmd-service-register.o cli/cmd-start.o cli/cmd-status.o cli/cmd-stop.o \
-	cli/cmd-delete.o cli/cmd-sessions.o cli/cmd-reload.o
+	cli/cmd-delete.o cli/cmd-sessions.o cli/cmd-reload.o cli/cmd-collect.o
 OBJS = $(LIB_OBJS) $(SESSION_OBJS) $(RENDER_OBJS) $(COLLECT_OBJS) $(CLI_OBJS)
 
 FIXTURES = tests/fixtures/load-target tests/fixtures/dcgm-exporter
-UNIT_TESTS = tests/unit/test-validate tests/unit/test-timeparse tests/unit/test-render tests/unit/test-registry
+UNIT_TESTS = tests/unit/test-validate tests/unit/test-timeparse tests/unit/test-render tests/unit/test-registry \
+	tests/unit/test-promjson tests/unit/test-sha256 tests/unit/test-kpi
 UNIT_test-validate = session/validate.o lib/strbuf.o lib/xmalloc.o
 UNIT_test-timeparse = lib/timeparse.o lib/xmalloc.o
 UNIT_test-render = render/render.o session/session.o lib/jsonfile.o lib/fsutil.o lib/timeparse.o lib/strbuf.o lib/xmalloc.o lib/error.o
+UNIT_test-promjson = collect/promjson.o collect/series.o lib/strbuf.o lib/xmalloc.o lib/error.o
+UNIT_test-sha256 = lib/sha256.o lib/fsutil.o lib/strbuf.o lib/xmalloc.o lib/error.o
+UNIT_test-kpi = collect/kpi.o collect/series.o lib/timeparse.o lib/strbuf.o lib/xmalloc.o
 UNIT_test-registry = session/registry.o session/session.o session/validate.o lib/jsonfile.o lib/fsutil.o \
 	lib/timeparse.o lib/strbuf.o lib/xmalloc.o lib/error.o
 

@@ -14,6 +14,7 @@ const struct cmd_entry *const cmd_table[] = {
 	&cmd_service_register_entry,
 	&cmd_start_entry,
 	&cmd_status_entry,
+	&cmd_collect_entry,
 	&cmd_stop_entry,
 	&cmd_delete_entry,
 	&cmd_sessions_entry,

@@ -80,6 +80,7 @@ extern const struct cmd_entry cmd_client_connect_entry;
 extern const struct cmd_entry cmd_service_register_entry;
 extern const struct cmd_entry cmd_start_entry;
 extern const struct cmd_entry cmd_status_entry;
+extern const struct cmd_entry cmd_collect_entry;
 extern const struct cmd_entry cmd_stop_entry;
 extern const struct cmd_entry cmd_delete_entry;
 extern const struct cmd_entry cmd_sessions_entry;

@@ -139,3 +139,30 @@ void prom_targets_free(struct prom_target *targets, size_t n)
 	}
 	free(targets);
 }
+
+int prom_version(const char *base_url, char **version, char **cause)
+{
+	char *url = xasprintf("%s/api/v1/status/buildinfo", base_url);
+	struct http_response resp;
+	cJSON *root = NULL;
+	const char *v;
+	int ret = -1;
+
+	*version = NULL;
+	http_response_init(&resp);
+	if (http_request("GET", url, NULL, 10000, &resp, cause) < 0)
+		goto out;
+	root = cJSON_ParseWithLength(resp.body.buf, resp.body.len);
+	v = json_string(cJSON_GetObjectItemCaseSensitive(root, "data"), "version");
+	if (resp.status != 200 || !v) {
+		*cause = xasprintf("%s answered %ld without a version", url, resp.status);
+		goto out;
+	}
+	*version = xstrdup(v);
+	ret = 0;
+out:
+	cJSON_Delete(root);
+	http_response_release(&resp);
+	free(url);
+	return ret;
+}

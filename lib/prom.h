@@ -15,6 +15,9 @@ int prom_ready(const char *base_url, long timeout_ms, char **cause);
 /* POST /-/reload; a rejection comes back with Prometheus's own message. */
 int prom_reload(const char *base_url, char **cause);
 
+/* Prometheus's version, from /api/v1/status/buildinfo. Caller frees *version. */
+int prom_version(const char *base_url, char **version, char **cause);
+
 struct prom_target {
 	char *client_id;
 	char *kind;

@@ -112,3 +112,24 @@ int strbuf_addf(struct strbuf *sb, const char *fmt, ...)
 	va_end(ap);
 	return ret;
 }
+
+int strbuf_add_urlencoded(struct strbuf *sb, const char *s)
+{
+	static const char hex[] = "0123456789ABCDEF";
+
+	for (; *s; s++) {
+		unsigned char c = (unsigned char)*s;
+		int ret;
+
+		if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || strchr("-._~", c)) {
+			ret = strbuf_addch(sb, c);
+		} else {
+			char esc[3] = { '%', hex[c >> 4], hex[c & 15] };
+
+			ret = strbuf_add(sb, esc, 3);
+		}
+		if (ret < 0)
+			return -1;
+	}
+	return 0;
+}

@@ -33,6 +33,8 @@ int strbuf_add(struct strbuf *sb, const void *data, size_t len);
 int strbuf_addstr(struct strbuf *sb, const char *s);
 int strbuf_addch(struct strbuf *sb, int c);
 int strbuf_addf(struct strbuf *sb, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Append s percent-encoded for a URL query (RFC 3986 unreserved characters stay). */
+int strbuf_add_urlencoded(struct strbuf *sb, const char *s);
 int strbuf_vaddf(struct strbuf *sb, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));
 
 #endif

@@ -1,0 +1,197 @@
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cjson/cJSON.h>
+
+#include "cli/cmd.h"
+#include "collect/collect.h"
+#include "lib/error.h"
+#include "lib/timeparse.h"
+#include "lib/xmalloc.h"
+#include "session/session.h"
+#include "session/validate.h"
+
+static const struct cmd_opt opts[] = {
+	{ "session", "ID", "the session (default: $BENCHMON_SESSION)" },
+	{ "from-iso", "TIME", "window start: RFC 3339 (2025-10-01T10:00:00Z, +02:00, fractions) or epoch seconds" },
+	{ "to-iso", "TIME", "window end, included" },
+	{ "last", "DURATION", "instead of --from-iso/--to-iso: the window ending now, e.g. 10m" },
+	{ "out", "DIR", "where to write the artifacts (created if missing)" },
+	{ "run-id", "R", "the run's id in the artifacts (default: the session id)" },
+	{ "profile", "NAME|FILE", "query profile: a name in templates/profiles, or a JSON file (default: default)" },
+	{ "step", "DURATION", "resolution of the queries (default: the scrape interval; raised to stay under 11,000 points)" },
+	{ "strict", NULL, "exit 1 when there is any data-quality finding (for CI gating)" },
+	{ "json", NULL, "print the KPIs and findings as JSON instead of a table" },
+	{ NULL, NULL, NULL },
+};
+
+static int parse_window(struct cmd_args *args, struct collect_options *o, char **cause)
+{
+	const char *from = args_get(args, "from-iso"), *to = args_get(args, "to-iso"), *last = args_get(args, "last");
+	int64_t span;
+
+	if (last) {
+		if (from || to) {
+			*cause = xstrdup("--last cannot be combined with --from-iso or --to-iso");
+			return -1;
+		}
+		if (parse_duration_ms(last, 0, &span, cause) < 0)
+			return -1;
+		o->to_ms = now_ms() / 1000 * 1000;
+		o->from_ms = o->to_ms - span;
+		return 0;
+	}
+	if (!from || !to) {
+		*cause = xstrdup("give the window with --from-iso and --to-iso, or --last");
+		return -1;
+	}
+	if (parse_time_ms(from, &o->from_ms, cause) < 0 || parse_time_ms(to, &o->to_ms, cause) < 0)
+		return -1;
+	if (o->from_ms >= o->to_ms) {
+		*cause = xasprintf("--from-iso '%s' must be before --to-iso '%s'", from, to);
+		return -1;
+	}
+	if (o->to_ms > now_ms() + 60000) {
+		*cause = xasprintf("--to-iso '%s' is in the future", to);
+		return -1;
+	}
+	return 0;
+}
+
+static void print_table(const struct collect_result *res, const char *out_dir)
+{
+	const struct kpi_report *r = &res->report;
+
+	printf("%-28s %-22s %14s  %-6s %s\n", "KPI", "SCOPE", "VALUE", "UNIT", "STATUS");
+	for (size_t i = 0; i < r->nresults; i++) {
+		const struct kpi_result *k = &r->results[i];
+		char value[64] = "";
+
+		if (k->has_value)
+			snprintf(value, sizeof(value), "%.3f", k->value);
+		printf("%-28s %-22s %14s  %-6s %s", k->kpi, k->scope, value, k->unit, k->status);
+		if (k->has_bounds)
+			printf(" [%.3f, %s%.3f]", k->lower, isinf(k->upper) ? "+" : "", isinf(k->upper) ? INFINITY : k->upper);
+		printf("\n");
+	}
+	if (r->nfindings) {
+		printf("\n%zu finding%s:\n", r->nfindings, r->nfindings == 1 ? "" : "s");
+		for (size_t i = 0; i < r->nfindings; i++)
+			printf("  %-16s %s\n", r->findings[i].kind, r->findings[i].message);
+	}
+	printf("\nartifacts in %s: metrics_summary.csv kpis.csv timeseries.csv MANIFEST.json\n", out_dir);
+}
+
+static void print_json(const struct collect_result *res)
+{
+	const struct kpi_report *r = &res->report;
+	cJSON *root = cJSON_CreateObject(), *arr;
+	char *text;
+
+	cJSON_AddStringToObject(root, "manifest", res->manifest_path);
+	arr = cJSON_AddArrayToObject(root, "kpis");
+	for (size_t i = 0; i < r->nresults; i++) {
+		const struct kpi_result *k = &r->results[i];
+		cJSON *o = cJSON_CreateObject();
+
+		cJSON_AddStringToObject(o, "kpi", k->kpi);
+		cJSON_AddStringToObject(o, "scope", k->scope);
+		if (k->has_value)
+			cJSON_AddNumberToObject(o, "value", k->value);
+		else
+			cJSON_AddNullToObject(o, "value");
+		cJSON_AddStringToObject(o, "unit", k->unit);
+		if (k->has_bounds) {
+			cJSON_AddNumberToObject(o, "lower", k->lower);
+			if (isinf(k->upper))
+				cJSON_AddStringToObject(o, "upper", "+Inf");
+			else
+				cJSON_AddNumberToObject(o, "upper", k->upper);
+		}
+		cJSON_AddNumberToObject(o, "samples", (double)k->samples);
+		cJSON_AddStringToObject(o, "status", k->status);
+		cJSON_AddItemToArray(arr, o);
+	}
+	arr = cJSON_AddArrayToObject(root, "findings");
+	for (size_t i = 0; i < r->nfindings; i++) {
+		cJSON *o = cJSON_CreateObject();
+
+		cJSON_AddStringToObject(o, "kind", r->findings[i].kind);
+		cJSON_AddStringToObject(o, "message", r->findings[i].message);
+		cJSON_AddItemToArray(arr, o);
+	}
+	text = cJSON_Print(root);
+	printf("%s\n", text);
+	cJSON_free(text);
+	cJSON_Delete(root);
+}
+
+static int exec_collect(struct cmd_args *args)
+{
+	const char *id = args_session(args), *v;
+	struct collect_options o = { 0 };
+	struct collect_result res;
+	struct session s;
+	char *cause = NULL;
+	int ret;
+
+	if (!id)
+		return CMD_USAGE;
+	if (parse_window(args, &o, &cause) < 0)
+		goto usage;
+	o.out_dir = args_get(args, "out");
+	if (!o.out_dir)
+		return cmd_usage_error(args->entry, "missing --out DIR");
+	if (!*o.out_dir) {
+		cause = xstrdup("--out must not be empty");
+		goto usage;
+	}
+	o.run_id = args_get(args, "run-id") ? args_get(args, "run-id") : id;
+	if (validate_id("run id", o.run_id, &cause) < 0)
+		goto usage;
+	o.profile = args_get(args, "profile") ? args_get(args, "profile") : "default";
+	if ((v = args_get(args, "step")) && parse_duration_ms(v, 1000, &o.step_ms, &cause) < 0)
+		goto usage;
+	if (args_flag(args, "json"))
+		progress_quiet = 1;
+	if (session_load(id, &s) < 0)
+		return CMD_FAIL;
+	ret = collect_run(&s, &o, &res) < 0 ? CMD_FAIL : CMD_OK;
+	if (ret == CMD_OK) {
+		if (args_flag(args, "json"))
+			print_json(&res);
+		else
+			print_table(&res, o.out_dir);
+		if (args_flag(args, "strict") && res.nfindings) {
+			error("%zu data-quality finding%s (--strict)", res.nfindings, res.nfindings == 1 ? "" : "s");
+			ret = CMD_FAIL;
+		}
+		collect_result_release(&res);
+	}
+	session_release(&s);
+	return ret;
+usage:
+	ret = cmd_usage_error(args->entry, "%s", cause);
+	free(cause);
+	return ret;
+}
+
+const struct cmd_entry cmd_collect_entry = {
+	.name = "collect",
+	.summary = "compute a benchmark window's KPIs into metrics_summary.csv and MANIFEST.json",
+	.usage = "--session ID (--from-iso T --to-iso T | --last 10m) --out DIR [--run-id R] [--profile FILE] [--step S] [--strict] [--json]",
+	.description = "Query the session's Prometheus for one benchmark window and compute its KPIs over\n"
+		       "the whole window: throughput from counter increases (resets handled), latency\n"
+		       "percentiles from histogram buckets summed over the window, each with the bucket\n"
+		       "bounds that contain it, CPU/memory/network and GPU figures. Works while Prometheus\n"
+		       "runs and after 'stop', from the saved TSDB. A KPI without data is an empty cell\n"
+		       "with status no_data and a finding, never 0. Every file is written atomically and\n"
+		       "MANIFEST.json last.",
+	.opts = opts,
+	.example = "  benchmon collect --session bench01 --from-iso 2025-10-01T10:00:00Z \\\n"
+		   "      --to-iso 2025-10-01T10:10:00Z --out results/metrics --run-id run01",
+	.flags = CMD_NEEDS_HTTP,
+	.exec = exec_collect,
+};

@@ -1,0 +1,794 @@
+#include "collect/collect.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cjson/cJSON.h>
+
+#include "collect/kpi.h"
+#include "collect/profile.h"
+#include "collect/promjson.h"
+#include "lib/csvfile.h"
+#include "lib/error.h"
+#include "lib/fsutil.h"
+#include "lib/http.h"
+#include "lib/jsonfile.h"
+#include "lib/prom.h"
+#include "lib/sha256.h"
+#include "lib/strbuf.h"
+#include "lib/timeparse.h"
+#include "lib/xmalloc.h"
+
+#define MAX_POINTS 11000          /* Prometheus refuses more points per series */
+#define QUERY_TIMEOUT_MS 120000
+#define RETRIES_503 6
+#define MANIFEST_SCHEMA 1
+
+extern const char benchmon_version[];
+
+/* Where the data comes from: the running Prometheus, or a temporary one on the TSDB copy. */
+struct source {
+	char *url;
+	char *version;
+	const char *kind;        /* "live" or "tsdb_copy" */
+	pid_t pid;               /* temporary Prometheus, or 0 */
+	char *tmp_dir;
+};
+
+struct query {
+	const char *kpi;         /* what the query is for, in messages */
+	char *promql;
+	const char *endpoint;    /* "/api/v1/query_range", or "/api/v1/query" for raw samples */
+	char *url;
+	struct series_set data;
+};
+
+static void sleep_ms(long ms)
+{
+	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
+
+	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+		;
+}
+
+static int free_loopback_port(void)
+{
+	struct sockaddr_in addr = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	socklen_t len = sizeof(addr);
+	int fd = socket(AF_INET, SOCK_STREAM, 0), port = -1;
+
+	if (fd < 0)
+		return -1;
+	if (bind(fd, (struct sockaddr *)&addr, sizeof(addr)) == 0 &&
+	    getsockname(fd, (struct sockaddr *)&addr, &len) == 0)
+		port = ntohs(addr.sin_port);
+	close(fd);
+	return port;
+}
+
+/* Run argv to completion; 0 when it exits 0. */
+static int run_command(char *const argv[])
+{
+	pid_t pid = fork();
+	int status;
+
+	if (pid < 0)
+		return error("cannot fork: %s", strerror(errno));
+	if (pid == 0) {
+		execvp(argv[0], argv);
+		_exit(127);
+	}
+	if (waitpid(pid, &status, 0) < 0 || !WIFEXITED(status) || WEXITSTATUS(status))
+		return error("'%s' failed", argv[0]);
+	return 0;
+}
+
+static void source_close(struct source *src)
+{
+	if (src->pid > 0) {
+		int status;
+
+		kill(src->pid, SIGTERM);
+		for (int i = 0; i < 100 && waitpid(src->pid, &status, WNOHANG) == 0; i++)
+			sleep_ms(100);
+		if (waitpid(src->pid, &status, WNOHANG) == 0) {
+			kill(src->pid, SIGKILL);
+			waitpid(src->pid, &status, 0);
+		}
+	}
+	if (src->tmp_dir)
+		remove_tree(src->tmp_dir);
+	free(src->tmp_dir);
+	free(src->url);
+	free(src->version);
+	memset(src, 0, sizeof(*src));
+}
+
+/*
+ * Serve the saved TSDB with a temporary Prometheus on loopback. It runs on a
+ * node-local copy: Prometheus must not run on NFS, and the saved copy stays
+ * as it was for the next collect.
+ */
+static int source_open_copy(const struct session *s, const char *copy, struct source *src)
+{
+	const char *tmp = getenv("TMPDIR");
+	const char *prometheus = getenv("BENCHMON_PROMETHEUS");
+	char *tsdb = NULL, *log = NULL, *listen = NULL, *path_flag = NULL, *cause = NULL;
+	int port, ret = -1;
+
+	src->kind = "tsdb_copy";
+	src->tmp_dir = xasprintf("%s/benchmon-collect-XXXXXX", tmp && *tmp ? tmp : "/tmp");
+	if (!mkdtemp(src->tmp_dir)) {
+		error("cannot create a temporary directory '%s': %s", src->tmp_dir, strerror(errno));
+		free(src->tmp_dir);
+		src->tmp_dir = NULL;
+		goto out;
+	}
+	tsdb = xasprintf("%s/tsdb", src->tmp_dir);
+	{
+		char *argv[] = { "cp", "-a", (char *)copy, tsdb, NULL };
+
+		if (run_command(argv) < 0) {
+			error("cannot copy the saved TSDB '%s' to '%s'", copy, tsdb);
+			goto out;
+		}
+	}
+	port = free_loopback_port();
+	if (port < 0) {
+		error("cannot find a free port on 127.0.0.1 for a temporary Prometheus");
+		goto out;
+	}
+	log = xasprintf("%s/prometheus.log", src->tmp_dir);
+	listen = xasprintf("--web.listen-address=127.0.0.1:%d", port);
+	path_flag = xasprintf("--storage.tsdb.path=%s", tsdb);
+	src->url = xasprintf("http://127.0.0.1:%d", port);
+	src->pid = fork();
+	if (src->pid < 0) {
+		error("cannot fork: %s", strerror(errno));
+		src->pid = 0;
+		goto out;
+	}
+	if (src->pid == 0) {
+		int fd = open(log, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+
+		if (fd >= 0) {
+			dup2(fd, 1);
+			dup2(fd, 2);
+		}
+		/* retention far beyond the data, so nothing is deleted at start */
+		execlp(prometheus && *prometheus ? prometheus : "prometheus", "prometheus", "--config.file=/dev/null",
+		       path_flag, listen, "--storage.tsdb.retention.time=100y",
+		       (char *)NULL);
+		_exit(127);
+	}
+	progress("serving the saved TSDB of session '%s' with a temporary Prometheus at %s", s->id, src->url);
+	for (int i = 0; i < 600; i++) {
+		int status;
+
+		if (waitpid(src->pid, &status, WNOHANG) == src->pid) {
+			struct strbuf text = STRBUF_INIT;
+
+			src->pid = 0;
+			read_file(log, &text, 1 << 20, 1);
+			error("the temporary Prometheus exited (is 'prometheus' installed?); its log:\n%s", text.buf);
+			strbuf_release(&text);
+			goto out;
+		}
+		free(cause);
+		cause = NULL;
+		if (prom_ready(src->url, 1000, &cause) == 1) {
+			ret = 0;
+			goto out;
+		}
+		sleep_ms(100);
+	}
+	error("the temporary Prometheus did not get ready within 60s: %s", cause ? cause : "?");
+out:
+	free(cause);
+	free(path_flag);
+	free(listen);
+	free(log);
+	free(tsdb);
+	return ret;
+}
+
+static int source_open(const struct session *s, struct source *src)
+{
+	struct session_run run;
+	char *cause = NULL;
+	int ret = -1;
+
+	memset(src, 0, sizeof(*src));
+	if (session_run_load(s, &run) < 0)
+		return -1;
+	if (run.state == RUN_RUNNING && run.url) {
+		src->kind = "live";
+		src->url = xstrdup(run.url);
+		if (prom_ready(src->url, 5000, &cause) != 1) {
+			error("the session's Prometheus at %s is not answering (%s); check 'benchmon status --session %s'",
+			      src->url, cause, s->id);
+			goto out;
+		}
+	} else if (run.tsdb_copy && path_exists(run.tsdb_copy)) {
+		if (source_open_copy(s, run.tsdb_copy, src) < 0)
+			goto out;
+	} else {
+		error("session '%s' has no data to collect: it is %s and has no saved TSDB (start it, or stop it after a run)",
+		      s->id, run_state_name(run.state));
+		goto out;
+	}
+	free(cause);
+	cause = NULL;
+	if (prom_version(src->url, &src->version, &cause) < 0)
+		src->version = xstrdup("unknown");
+	ret = 0;
+out:
+	free(cause);
+	session_run_release(&run);
+	return ret;
+}
+
+static char *range_url(const char *base, const char *promql, const struct kpi_window *w)
+{
+	struct strbuf sb = STRBUF_INIT;
+
+	strbuf_addf(&sb, "%s/api/v1/query_range?query=", base);
+	strbuf_add_urlencoded(&sb, promql);
+	strbuf_addf(&sb, "&start=%lld.%03lld&end=%lld.%03lld&step=%lld.%03lld", (long long)(w->start_ms / 1000),
+		    (long long)(w->start_ms % 1000), (long long)(w->end_ms / 1000), (long long)(w->end_ms % 1000),
+		    (long long)(w->step_ms / 1000), (long long)(w->step_ms % 1000));
+	return strbuf_detach(&sb, NULL);
+}
+
+static void query_add(struct query **qs, size_t *n, const char *kpi, char *promql, const char *base,
+		      const struct kpi_window *w)
+{
+	struct query *q;
+
+	*qs = xrealloc(*qs, (*n + 1) * sizeof(**qs));
+	q = &(*qs)[(*n)++];
+	memset(q, 0, sizeof(*q));
+	q->kpi = kpi;
+	q->promql = promql;
+	q->endpoint = "/api/v1/query_range";
+	q->url = range_url(base, promql, w);
+}
+
+/*
+ * A counter's raw samples over the window plus one scrape interval on either
+ * side (an instant query of a range vector), so its value at the window's
+ * edges can be interpolated instead of snapped to the nearest scrape.
+ */
+static void raw_query_add(struct query **qs, size_t *n, const char *kpi, const char *selector, const char *base,
+			  const struct kpi_window *w, int64_t scrape_ms)
+{
+	struct strbuf sb = STRBUF_INIT;
+	int64_t at = w->end_ms + scrape_ms, range = at - (w->from_ms - scrape_ms);
+	struct query *q;
+
+	*qs = xrealloc(*qs, (*n + 1) * sizeof(**qs));
+	q = &(*qs)[(*n)++];
+	memset(q, 0, sizeof(*q));
+	q->kpi = kpi;
+	q->promql = xasprintf("%s[%lldms]", selector, (long long)range);
+	q->endpoint = "/api/v1/query";
+	strbuf_addf(&sb, "%s/api/v1/query?query=", base);
+	strbuf_add_urlencoded(&sb, q->promql);
+	strbuf_addf(&sb, "&time=%lld.%03lld", (long long)(at / 1000), (long long)(at % 1000));
+	q->url = strbuf_detach(&sb, NULL);
+}
+
+/*
+ * Send every query at once and parse each response once. A 503 (Prometheus
+ * starting) is retried with backoff; anything else that is not an answer
+ * fails the collect with the KPI and the query named.
+ */
+static int run_queries(struct query *qs, size_t n)
+{
+	const char **urls = xcalloc(n + 1, sizeof(*urls));
+	struct http_response *resps = xcalloc(n + 1, sizeof(*resps));
+	char **causes = xcalloc(n + 1, sizeof(*causes));
+	size_t *todo = xcalloc(n + 1, sizeof(*todo)), ntodo = n;
+	int ret = -1;
+
+	for (size_t i = 0; i < n; i++) {
+		todo[i] = i;
+		http_response_init(&resps[i]);
+	}
+	for (int attempt = 0; ntodo; attempt++) {
+		size_t again = 0;
+
+		for (size_t i = 0; i < ntodo; i++)
+			urls[i] = qs[todo[i]].url;
+		http_get_many(urls, ntodo, QUERY_TIMEOUT_MS, resps, causes);
+		for (size_t i = 0; i < ntodo; i++) {
+			struct query *q = &qs[todo[i]];
+			char *perr = NULL;
+
+			if (causes[i]) {
+				error("KPI '%s': query %s got no answer: %s", q->kpi, q->promql, causes[i]);
+				goto out;
+			}
+			if (resps[i].status == 503 && attempt < RETRIES_503) {
+				todo[again++] = todo[i];
+				continue;
+			}
+			if (promjson_parse(resps[i].body.buf, resps[i].body.len, &q->data, &perr) < 0 ||
+			    resps[i].status != 200) {
+				error("KPI '%s': Prometheus answered %ld to query %s: %s", q->kpi, resps[i].status, q->promql,
+				      perr ? perr : resps[i].body.buf);
+				free(perr);
+				goto out;
+			}
+			strbuf_release(&resps[i].body);
+		}
+		for (size_t i = 0; i < ntodo; i++) {
+			free(causes[i]);
+			causes[i] = NULL;
+		}
+		ntodo = again;
+		if (ntodo) {
+			progress("Prometheus is starting (503); retrying %zu queries", ntodo);
+			sleep_ms(500L << attempt);
+		}
+	}
+	ret = 0;
+out:
+	for (size_t i = 0; i < n; i++) {
+		http_response_release(&resps[i]);
+		free(causes[i]);
+	}
+	free(causes);
+	free(resps);
+	free(urls);
+	free(todo);
+	return ret;
+}
+
+/* Choose the step and align the window so its last point is exactly to. */
+static int make_window(const struct session *s, const struct collect_options *o, struct kpi_window *w)
+{
+	int64_t span = o->to_ms - o->from_ms, step = o->step_ms ? o->step_ms : s->scrape_interval_ms, k;
+
+	if (span <= 0)
+		return error("the window is empty: --from-iso must be before --to-iso");
+	if (span < 2 * s->scrape_interval_ms) {
+		char *min = format_duration_ms(2 * s->scrape_interval_ms);
+		int ret = error("the window of %.3fs is shorter than two scrape intervals; the minimum is %s",
+				(double)span / 1000.0, min);
+
+		free(min);
+		return ret;
+	}
+	if (span / step + 1 > MAX_POINTS) {
+		int64_t raised = (span + MAX_POINTS - 2) / (MAX_POINTS - 1);
+
+		raised = (raised + 999) / 1000 * 1000;
+		progress("step raised from %.3fs to %.3fs to stay under Prometheus's %d points per series",
+			 (double)step / 1000.0, (double)raised / 1000.0, MAX_POINTS);
+		step = raised;
+	}
+	k = (span + step - 1) / step;
+	w->from_ms = o->from_ms;
+	w->step_ms = step;
+	w->end_ms = o->to_ms;
+	w->start_ms = o->to_ms - k * step;
+	w->nsteps = (size_t)k + 1;
+	return 0;
+}
+
+/* When the session has no data in the window, say where its data is. */
+static void explain_no_data(const struct session *s, const struct source *src, const struct collect_options *o)
+{
+	struct kpi_window span = { 0 };
+	struct query q = { .kpi = "up" };
+	int64_t now = now_ms(), first = 0, last = 0;
+	char *from = format_time_ms(o->from_ms), *to = format_time_ms(o->to_ms);
+
+	span.end_ms = now;
+	span.start_ms = now - (s->retention_ms > 0 ? s->retention_ms : 86400000LL) - 86400000LL;
+	span.step_ms = (span.end_ms - span.start_ms) / 5000 / 1000 * 1000 + 1000;
+	q.promql = xasprintf("up{session=\"%s\"}", s->id);
+	q.url = range_url(src->url, q.promql, &span);
+	progress_quiet++;
+	if (run_queries(&q, 1) == 0) {
+		for (size_t i = 0; i < q.data.n; i++) {
+			const struct series *se = &q.data.items[i];
+
+			if (se->n && (!first || se->t_ms[0] < first))
+				first = se->t_ms[0];
+			if (se->n && se->t_ms[se->n - 1] > last)
+				last = se->t_ms[se->n - 1];
+		}
+	}
+	progress_quiet--;
+	if (first) {
+		char *a = format_time_ms(first), *b = format_time_ms(last);
+
+		error("no data of session '%s' between %s and %s; Prometheus holds its data from about %s to %s",
+		      s->id, from, to, a, b);
+		free(a);
+		free(b);
+	} else {
+		error("no data of session '%s' between %s and %s, and none at all in Prometheus (were targets registered and up?)",
+		      s->id, from, to);
+	}
+	series_set_release(&q.data);
+	free(q.promql);
+	free(q.url);
+	free(from);
+	free(to);
+}
+
+/* A number for a CSV cell: plain decimal, no exponent, trailing zeros trimmed. */
+static char *number_text(double v)
+{
+	char *s;
+	size_t len;
+
+	if (isinf(v))
+		return xstrdup(v > 0 ? "+Inf" : "-Inf");
+	s = xasprintf("%.6f", v);
+	len = strlen(s);
+	while (len > 1 && s[len - 1] == '0')
+		s[--len] = '\0';
+	if (len > 1 && s[len - 1] == '.')
+		s[--len] = '\0';
+	if (!strcmp(s, "-0"))
+		s[0] = '0', s[1] = '\0';
+	return s;
+}
+
+static const struct kpi_result *find_result(const struct kpi_report *r, const char *kpi, const char *scope)
+{
+	for (size_t i = 0; i < r->nresults; i++)
+		if (!strcmp(r->results[i].kpi, kpi) && !strcmp(r->results[i].scope, scope))
+			return &r->results[i];
+	return NULL;
+}
+
+/* Write one artifact atomically and remember it for the manifest. */
+static int write_artifact(const char *dir, const char *name, const struct strbuf *sb, cJSON *files)
+{
+	char *path = xasprintf("%s/%s", dir, name);
+	char hex[65];
+	unsigned long long size = 0;
+	int ret = -1;
+
+	if (write_file_atomic(path, sb->buf, sb->len, 0600) < 0 || sha256_file_hex(path, hex, &size) < 0)
+		goto out;
+	{
+		cJSON *f = cJSON_CreateObject();
+
+		cJSON_AddStringToObject(f, "name", name);
+		cJSON_AddNumberToObject(f, "size", (double)size);
+		cJSON_AddStringToObject(f, "sha256", hex);
+		cJSON_AddItemToArray(files, f);
+	}
+	ret = 0;
+out:
+	free(path);
+	return ret;
+}
+
+static const char *const mvp_columns[] = {
+	"throughput_qps", "cpu_util_avg_pct", "gpu_util_avg_pct", "latency_p50_ms", "latency_p95_ms", "latency_p99_ms",
+};
+
+static int is_mvp_column(const char *kpi)
+{
+	for (size_t i = 0; i < sizeof(mvp_columns) / sizeof(mvp_columns[0]); i++)
+		if (!strcmp(kpi, mvp_columns[i]))
+			return 1;
+	return 0;
+}
+
+static void summary_csv(const struct collect_options *o, const struct session *s, const struct kpi_report *r,
+			struct strbuf *sb)
+{
+	const char **header = xcalloc(r->nresults + 16, sizeof(char *));
+	char **cells = xcalloc(r->nresults + 16, sizeof(char *));
+	size_t n = 0;
+
+	header[n] = "run_id", cells[n++] = xstrdup(o->run_id);
+	header[n] = "session_id", cells[n++] = xstrdup(s->id);
+	header[n] = "from", cells[n++] = format_time_ms(o->from_ms);
+	header[n] = "to", cells[n++] = format_time_ms(o->to_ms);
+	for (size_t i = 0; i < sizeof(mvp_columns) / sizeof(mvp_columns[0]); i++) {
+		const struct kpi_result *res = find_result(r, mvp_columns[i], "session");
+
+		header[n] = mvp_columns[i];
+		cells[n++] = res && res->has_value ? number_text(res->value) : xstrdup("");
+	}
+	for (size_t i = 0; i < r->nresults; i++) {
+		const struct kpi_result *res = &r->results[i];
+
+		if (strcmp(res->scope, "session") || is_mvp_column(res->kpi))
+			continue;
+		header[n] = res->kpi;
+		cells[n++] = res->has_value ? number_text(res->value) : xstrdup("");
+	}
+	header[n] = "findings";
+	cells[n++] = xasprintf("%zu", r->nfindings);
+	csv_append_row(sb, header, n);
+	csv_append_row(sb, (const char *const *)cells, n);
+	for (size_t i = 0; i < n; i++)
+		free(cells[i]);
+	free(cells);
+	free(header);
+}
+
+static void kpis_csv(const struct kpi_report *r, struct strbuf *sb)
+{
+	static const char *const header[] = { "kpi", "scope", "value", "unit", "lower", "upper", "samples", "status" };
+
+	csv_append_row(sb, header, 8);
+	for (size_t i = 0; i < r->nresults; i++) {
+		const struct kpi_result *res = &r->results[i];
+		char *value = res->has_value ? number_text(res->value) : xstrdup("");
+		char *lower = res->has_bounds ? number_text(res->lower) : xstrdup("");
+		char *upper = res->has_bounds ? number_text(res->upper) : xstrdup("");
+		char *samples = xasprintf("%zu", res->samples);
+		const char *row[] = { res->kpi, res->scope, value, res->unit, lower, upper, samples, res->status };
+
+		csv_append_row(sb, row, 8);
+		free(value);
+		free(lower);
+		free(upper);
+		free(samples);
+	}
+}
+
+static void timeseries_csv(const struct kpi_window *w, const struct kpi_report *r, struct strbuf *sb)
+{
+	static const char *const header[] = { "kpi", "scope", "time", "value", "unit" };
+
+	csv_append_row(sb, header, 5);
+	for (size_t i = 0; i < r->nresults; i++) {
+		const struct kpi_result *res = &r->results[i];
+
+		for (size_t j = 0; j < w->nsteps; j++) {
+			char *t, *v;
+
+			if (isnan(res->steps[j]))
+				continue;
+			t = format_time_ms(w->start_ms + (int64_t)j * w->step_ms);
+			v = number_text(res->steps[j]);
+			{
+				const char *row[] = { res->kpi, res->scope, t, v, res->unit };
+
+				csv_append_row(sb, row, 5);
+			}
+			free(t);
+			free(v);
+		}
+	}
+}
+
+/* Targets and how up they were during the window, from the up series. */
+static cJSON *targets_json(const struct series_set *up)
+{
+	cJSON *arr = cJSON_CreateArray();
+
+	for (size_t i = 0; i < up->n; i++) {
+		const struct series *s = &up->items[i];
+		cJSON *t = cJSON_CreateObject();
+		size_t ups = 0;
+
+		for (size_t j = 0; j < s->n; j++)
+			ups += s->v[j] == 1;
+		json_add_string_or_null(t, "client_id", series_label(s, "client_id"));
+		json_add_string_or_null(t, "kind", series_label(s, "kind"));
+		json_add_string_or_null(t, "name", series_label(s, "service"));
+		json_add_string_or_null(t, "node", series_label(s, "node"));
+		json_add_string_or_null(t, "address", series_label(s, "instance"));
+		cJSON_AddStringToObject(t, "health", !s->n ? "unknown" : ups == s->n ? "up" : ups ? "flapping" : "down");
+		cJSON_AddNumberToObject(t, "up_ratio", s->n ? (double)ups / (double)s->n : 0);
+		cJSON_AddItemToArray(arr, t);
+	}
+	return arr;
+}
+
+static cJSON *manifest_json(const struct session *s, const struct collect_options *o, const struct kpi_window *w,
+			    const struct source *src, const struct profile *p, const struct query *qs, size_t nq,
+			    const struct series_set *up, const struct kpi_report *r)
+{
+	cJSON *root = cJSON_CreateObject(), *obj, *arr;
+	struct session_run run;
+	char *t;
+
+	cJSON_AddNumberToObject(root, "schema_version", MANIFEST_SCHEMA);
+	cJSON_AddStringToObject(root, "benchmon_version", benchmon_version);
+	cJSON_AddStringToObject(root, "session", s->id);
+	cJSON_AddStringToObject(root, "run_id", o->run_id);
+	cJSON_AddStringToObject(root, "status", r->nfindings ? "ok_with_findings" : "ok");
+	obj = cJSON_AddObjectToObject(root, "window");
+	t = format_time_ms(o->from_ms);
+	cJSON_AddStringToObject(obj, "from", t);
+	free(t);
+	t = format_time_ms(o->to_ms);
+	cJSON_AddStringToObject(obj, "to", t);
+	free(t);
+	t = format_time_ms(w->start_ms);
+	cJSON_AddStringToObject(obj, "first_point", t);
+	free(t);
+	cJSON_AddNumberToObject(obj, "step_seconds", (double)w->step_ms / 1000.0);
+	cJSON_AddNumberToObject(obj, "points", (double)w->nsteps);
+	cJSON_AddNumberToObject(obj, "scrape_interval_seconds", (double)s->scrape_interval_ms / 1000.0);
+	obj = cJSON_AddObjectToObject(root, "prometheus");
+	cJSON_AddStringToObject(obj, "url", src->url);
+	cJSON_AddStringToObject(obj, "version", src->version);
+	cJSON_AddStringToObject(obj, "source", src->kind);
+	obj = cJSON_AddObjectToObject(root, "job");
+	cJSON_AddStringToObject(obj, "launcher", s->launcher);
+	if (session_run_load(s, &run) == 0) {
+		json_add_string_or_null(obj, "job_id", run.job_id);
+		json_add_string_or_null(obj, "node", run.node);
+		session_run_release(&run);
+	}
+	obj = cJSON_AddObjectToObject(root, "profile");
+	cJSON_AddStringToObject(obj, "name", p->name);
+	cJSON_AddStringToObject(obj, "path", p->path);
+	cJSON_AddItemToObject(root, "targets", targets_json(up));
+	arr = cJSON_AddArrayToObject(root, "queries");
+	for (size_t i = 0; i < nq; i++) {
+		cJSON *q = cJSON_CreateObject();
+
+		cJSON_AddStringToObject(q, "kpi", qs[i].kpi);
+		cJSON_AddStringToObject(q, "promql", qs[i].promql);
+		cJSON_AddStringToObject(q, "endpoint", qs[i].endpoint);
+		cJSON_AddNumberToObject(q, "series", (double)qs[i].data.n);
+		cJSON_AddItemToArray(arr, q);
+	}
+	arr = cJSON_AddArrayToObject(root, "findings");
+	for (size_t i = 0; i < r->nfindings; i++) {
+		const struct finding *f = &r->findings[i];
+		cJSON *fj = cJSON_CreateObject();
+
+		cJSON_AddStringToObject(fj, "kind", f->kind);
+		cJSON_AddStringToObject(fj, "subject", f->subject);
+		cJSON_AddStringToObject(fj, "message", f->message);
+		if (f->from_ms) {
+			t = format_time_ms(f->from_ms);
+			cJSON_AddStringToObject(fj, "from", t);
+			free(t);
+			t = format_time_ms(f->to_ms);
+			cJSON_AddStringToObject(fj, "to", t);
+			free(t);
+		}
+		cJSON_AddItemToArray(arr, fj);
+	}
+	return root;
+}
+
+int collect_run(const struct session *s, const struct collect_options *o, struct collect_result *res)
+{
+	struct profile prof = { 0 };
+	struct source src = { 0 };
+	struct kpi_window w;
+	struct kpi_report report = { 0 };
+	struct query *qs = NULL;
+	size_t nq = 0, up_q, count_q;
+	size_t *main_q = NULL, *fallback_q = NULL;
+	char *manifest = xasprintf("%s/MANIFEST.json", o->out_dir);
+	struct strbuf sb = STRBUF_INIT;
+	cJSON *files = cJSON_CreateArray(), *root = NULL;
+	int ret = -1;
+
+	memset(res, 0, sizeof(*res));
+	if (profile_load(o->profile, &prof) < 0 || make_window(s, o, &w) < 0)
+		goto out;
+	if (mkdir_p(o->out_dir, 0700) < 0)
+		goto out;
+	/* a MANIFEST.json from an earlier collect must not vouch for what this one may fail to write */
+	if (unlink(manifest) < 0 && errno != ENOENT) {
+		error("cannot remove '%s': %s", manifest, strerror(errno));
+		goto out;
+	}
+	if (source_open(s, &src) < 0)
+		goto out;
+	main_q = xcalloc(prof.n + 1, sizeof(size_t));
+	fallback_q = xcalloc(prof.n + 1, sizeof(size_t));
+	for (size_t i = 0; i < prof.n; i++) {
+		const struct kpi_def *k = &prof.kpis[i];
+
+		main_q[i] = nq;
+		if (k->kind == KPI_AVG || k->kind == KPI_MAX) {
+			query_add(&qs, &nq, k->name, kpi_expand(k->expr, s->id), src.url, &w);
+		} else {
+			char *selector = kpi_selector(k, k->kind == KPI_HISTOGRAM_QUANTILES ? "_bucket" : NULL, s->id);
+
+			raw_query_add(&qs, &nq, k->name, selector, src.url, &w, s->scrape_interval_ms);
+			free(selector);
+		}
+		fallback_q[i] = (size_t)-1;
+		if (k->fallback_expr) {
+			fallback_q[i] = nq;
+			query_add(&qs, &nq, k->name, kpi_expand(k->fallback_expr, s->id), src.url, &w);
+		}
+	}
+	up_q = nq;
+	query_add(&qs, &nq, "target health", xasprintf("up{session=\"%s\"}", s->id), src.url, &w);
+	count_q = nq;
+	{
+		char *range = format_duration_ms(w.step_ms);
+
+		query_add(&qs, &nq, "scrape count", xasprintf("count_over_time(up{session=\"%s\"}[%s])", s->id, range),
+			  src.url, &w);
+		free(range);
+	}
+	if (run_queries(qs, nq) < 0)
+		goto out;
+	if (!qs[up_q].data.n) {
+		explain_no_data(s, &src, o);
+		goto out;
+	}
+	for (size_t i = 0; i < nq; i++)
+		for (size_t j = 0; j < qs[i].data.nwarnings; j++)
+			kpi_report_add_finding(&report, "warning", qs[i].kpi, 0, 0, "Prometheus warned about %s: %s",
+					       qs[i].promql, qs[i].data.warnings[j]);
+	for (size_t i = 0; i < prof.n; i++)
+		kpi_compute(&prof.kpis[i], &w, &qs[main_q[i]].data,
+			    fallback_q[i] != (size_t)-1 ? &qs[fallback_q[i]].data : NULL, &report);
+	kpi_check_targets(&w, &qs[up_q].data, &qs[count_q].data, s->scrape_interval_ms, &report);
+
+	summary_csv(o, s, &report, &sb);
+	if (write_artifact(o->out_dir, "metrics_summary.csv", &sb, files) < 0)
+		goto out;
+	strbuf_reset(&sb);
+	kpis_csv(&report, &sb);
+	if (write_artifact(o->out_dir, "kpis.csv", &sb, files) < 0)
+		goto out;
+	strbuf_reset(&sb);
+	timeseries_csv(&w, &report, &sb);
+	if (write_artifact(o->out_dir, "timeseries.csv", &sb, files) < 0)
+		goto out;
+	root = manifest_json(s, o, &w, &src, &prof, qs, nq, &qs[up_q].data, &report);
+	cJSON_AddItemToObject(root, "files", files);
+	files = NULL;
+	if (json_write_file(manifest, root, 1) < 0)
+		goto out;
+	res->nfindings = report.nfindings;
+	res->nkpis = report.nresults;
+	for (size_t i = 0; i < report.nresults; i++)
+		res->nno_data += !strcmp(report.results[i].status, "no_data");
+	res->manifest_path = xstrdup(manifest);
+	res->report = report;
+	memset(&report, 0, sizeof(report));
+	ret = 0;
+out:
+	cJSON_Delete(root);
+	cJSON_Delete(files);
+	strbuf_release(&sb);
+	kpi_report_release(&report);
+	for (size_t i = 0; i < nq; i++) {
+		free(qs[i].promql);
+		free(qs[i].url);
+		series_set_release(&qs[i].data);
+	}
+	free(qs);
+	free(main_q);
+	free(fallback_q);
+	source_close(&src);
+	profile_release(&prof);
+	free(manifest);
+	return ret;
+}
+
+void collect_result_release(struct collect_result *res)
+{
+	free(res->manifest_path);
+	kpi_report_release(&res->report);
+	memset(res, 0, sizeof(*res));
+}

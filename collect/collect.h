@@ -1,0 +1,45 @@
+#ifndef BENCHMON_COLLECT_H
+#define BENCHMON_COLLECT_H
+
+#include <stdint.h>
+
+#include "collect/kpi.h"
+#include "session/session.h"
+
+/*
+ * collect: the KPIs of one benchmark window, from the session's Prometheus
+ * (live) or, after stop, from the saved TSDB copy served by a temporary
+ * local Prometheus, into artifacts in out_dir:
+ *
+ *   metrics_summary.csv  the MVP's columns first, then every session-wide KPI
+ *   kpis.csv             kpi, scope, value, unit, lower, upper, samples, status
+ *   timeseries.csv       every KPI's per-step values, for plotting
+ *   MANIFEST.json        written last: window, Prometheus, job, targets, the
+ *                        PromQL of every query, each file's size and sha256,
+ *                        and the data-quality findings
+ *
+ * Every file is written atomically; a stale MANIFEST.json is removed first,
+ * so a failed collect never leaves one claiming success. Speaks HTTP
+ * (http_global_init must have run). Returns 0 or -1 after error().
+ */
+
+struct collect_options {
+	int64_t from_ms, to_ms;
+	int64_t step_ms;          /* 0: the scrape interval */
+	const char *out_dir;
+	const char *run_id;
+	const char *profile;      /* name or path */
+};
+
+struct collect_result {
+	size_t nfindings;
+	size_t nkpis;
+	size_t nno_data;
+	char *manifest_path;
+	struct kpi_report report;  /* the results and findings, for printing */
+};
+
+int collect_run(const struct session *s, const struct collect_options *o, struct collect_result *res);
+void collect_result_release(struct collect_result *res);
+
+#endif

@@ -1,0 +1,85 @@
+#ifndef BENCHMON_KPI_H
+#define BENCHMON_KPI_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "collect/profile.h"
+#include "collect/series.h"
+
+/*
+ * KPI arithmetic. Nothing here talks to Prometheus: callers fetch the
+ * series and pass them in, which keeps the numbers testable against
+ * hand-made data. Gauges (avg, max) come from query_range, points aligned
+ * on start + i * step; counters and histograms come as raw samples (a range
+ * vector covering the window and one scrape on either side), so the window's
+ * edges are interpolated between the samples around them.
+ *
+ * benchmon computes window aggregates itself rather than asking PromQL for
+ * them, because PromQL's answers are the wrong ones for a report: rate()
+ * extrapolates, and histogram_quantile over per-minute rates averages
+ * away the tail. Here a counter's increase is summed point to point with
+ * resets handled, and a histogram's quantile is taken from its bucket
+ * counts summed over the whole window, with the bucket bounds that hold it.
+ */
+
+struct kpi_window {
+	int64_t from_ms;      /* the requested start */
+	int64_t start_ms;     /* first grid point (at or just before from) */
+	int64_t end_ms;       /* last point, the requested to */
+	int64_t step_ms;
+	size_t nsteps;        /* points per series: (end - start) / step + 1 */
+};
+
+struct kpi_result {
+	char *kpi;
+	char *scope;          /* "session", "node=<n>" or "service=<s>" */
+	char *unit;
+	int has_value;
+	double value;
+	int has_bounds;
+	double lower, upper;  /* upper may be +Inf */
+	size_t samples;       /* points the value rests on */
+	const char *status;   /* "ok" or "no_data" */
+	char *reason;         /* why no_data, or a note; NULL otherwise */
+	double *steps;        /* per-step value, NaN where none; nsteps entries */
+};
+
+struct finding {
+	char *kind;           /* "no_data", "target_down", "missing_scrapes", "counter_reset", "nan_value", "fallback", "warning" */
+	char *subject;        /* the KPI or target concerned */
+	char *message;
+	int64_t from_ms, to_ms;  /* when, or 0 */
+};
+
+struct kpi_report {
+	struct kpi_result *results;
+	size_t nresults;
+	struct finding *findings;
+	size_t nfindings;
+};
+
+/*
+ * Compute KPI k from its data (data[0] is the main query; data[1] the
+ * fallback query's, or NULL) and append one result per scope found, plus
+ * findings. query names the PromQL in findings.
+ */
+void kpi_compute(const struct kpi_def *k, const struct kpi_window *w, const struct series_set *data,
+		 const struct series_set *fallback, struct kpi_report *report);
+
+/*
+ * Findings from the targets' up series and their scrape counts
+ * (count_over_time(up[step])) expected to be step / scrape_interval.
+ */
+void kpi_check_targets(const struct kpi_window *w, const struct series_set *up, const struct series_set *counts,
+		       int64_t scrape_interval_ms, struct kpi_report *report);
+
+void kpi_report_add_finding(struct kpi_report *r, const char *kind, const char *subject, int64_t from_ms,
+			    int64_t to_ms, const char *fmt, ...) __attribute__((format(printf, 6, 7)));
+void kpi_report_release(struct kpi_report *r);
+
+/* The value of q in cumulative buckets (le ascending, last +Inf), Prometheus's interpolation, with bounds. */
+int histogram_quantile_bounds(double q, const double *le, const double *cum, size_t n, double *value,
+			      double *lower, double *upper);
+
+#endif

@@ -1,0 +1,234 @@
+#include "collect/profile.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cjson/cJSON.h>
+
+#include "lib/error.h"
+#include "lib/jsonfile.h"
+#include "lib/strbuf.h"
+#include "lib/timeparse.h"
+#include "lib/xmalloc.h"
+#include "render/render.h"
+
+static const struct {
+	const char *name;
+	enum kpi_kind kind;
+} kinds[] = {
+	{ "counter_rate", KPI_COUNTER_RATE },
+	{ "counter_increase", KPI_COUNTER_INCREASE },
+	{ "counter_util", KPI_COUNTER_UTIL },
+	{ "histogram_quantiles", KPI_HISTOGRAM_QUANTILES },
+	{ "avg", KPI_AVG },
+	{ "max", KPI_MAX },
+};
+
+/* Is s a valid PromQL metric name ([a-zA-Z_:][a-zA-Z0-9_:]*)? */
+static int is_metric_name(const char *s)
+{
+	if (!*s || !(strchr("_:", *s) || (*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z')))
+		return 0;
+	for (; *s; s++)
+		if (!(strchr("_:", *s) || (*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') || (*s >= '0' && *s <= '9')))
+			return 0;
+	return 1;
+}
+
+static int kpi_error(const struct profile *p, const char *kpi, const char *what)
+{
+	return error("profile '%s': KPI '%s': %s", p->path, kpi ? kpi : "?", what);
+}
+
+static int parse_scopes(const struct profile *p, const char *kpi, const cJSON *arr, int *scopes)
+{
+	const cJSON *item;
+
+	*scopes = 0;
+	if (!arr) {
+		*scopes = KPI_SCOPE_SESSION;
+		return 0;
+	}
+	if (!cJSON_IsArray(arr))
+		return kpi_error(p, kpi, "\"scopes\" must be a list of \"session\", \"service\", \"node\"");
+	cJSON_ArrayForEach(item, arr) {
+		const char *s = cJSON_IsString(item) ? item->valuestring : "";
+
+		if (!strcmp(s, "session"))
+			*scopes |= KPI_SCOPE_SESSION;
+		else if (!strcmp(s, "service"))
+			*scopes |= KPI_SCOPE_SERVICE;
+		else if (!strcmp(s, "node"))
+			*scopes |= KPI_SCOPE_NODE;
+		else
+			return kpi_error(p, kpi, "\"scopes\" may hold only \"session\", \"service\" and \"node\"");
+	}
+	return 0;
+}
+
+static int parse_quantiles(const struct profile *p, struct kpi_def *k, const cJSON *arr)
+{
+	const cJSON *item;
+
+	if (!cJSON_IsArray(arr) || !cJSON_GetArraySize(arr))
+		return kpi_error(p, k->name, "\"quantiles\" must be a non-empty list of {\"name\", \"q\"}");
+	k->quantiles = xcalloc((size_t)cJSON_GetArraySize(arr), sizeof(*k->quantiles));
+	cJSON_ArrayForEach(item, arr) {
+		const char *name = json_string(item, "name");
+		const cJSON *q = cJSON_GetObjectItemCaseSensitive(item, "q");
+
+		if (!name || !cJSON_IsNumber(q) || !(q->valuedouble > 0 && q->valuedouble < 1))
+			return kpi_error(p, k->name, "each quantile needs a \"name\" and a \"q\" between 0 and 1");
+		k->quantiles[k->nquantiles].name = xstrdup(name);
+		k->quantiles[k->nquantiles].q = q->valuedouble;
+		k->nquantiles++;
+	}
+	return 0;
+}
+
+static int parse_kpi(const struct profile *p, const cJSON *obj, struct kpi_def *k)
+{
+	const char *name = json_string(obj, "name"), *kind = json_string(obj, "kind"), *peak;
+	const cJSON *scale = cJSON_GetObjectItemCaseSensitive(obj, "scale");
+	size_t i;
+
+	if (!name || !is_metric_name(name))
+		return kpi_error(p, name, "needs a \"name\" of letters, digits and '_'");
+	k->name = xstrdup(name);
+	for (i = 0; kind && i < sizeof(kinds) / sizeof(kinds[0]); i++)
+		if (!strcmp(kind, kinds[i].name))
+			break;
+	if (!kind || i == sizeof(kinds) / sizeof(kinds[0]))
+		return kpi_error(p, name, "\"kind\" must be counter_rate, counter_increase, counter_util, "
+				 "histogram_quantiles, avg or max");
+	k->kind = kinds[i].kind;
+	k->metric = json_strdup(obj, "metric");
+	k->matchers = json_strdup(obj, "matchers");
+	k->expr = json_strdup(obj, "expr");
+	k->fallback_expr = json_strdup(obj, "fallback_expr");
+	k->idle_label = json_strdup(obj, "idle_label");
+	k->idle_value = json_strdup(obj, "idle_value");
+	k->unit = xstrdup(json_string(obj, "unit") ? json_string(obj, "unit") : "");
+	k->scale = 1;
+	if (scale) {
+		if (!cJSON_IsNumber(scale) || !isfinite(scale->valuedouble) || scale->valuedouble == 0)
+			return kpi_error(p, name, "\"scale\" must be a non-zero number");
+		k->scale = scale->valuedouble;
+	}
+	if (parse_scopes(p, name, cJSON_GetObjectItemCaseSensitive(obj, "scopes"), &k->scopes) < 0)
+		return -1;
+	if (k->kind == KPI_AVG || k->kind == KPI_MAX) {
+		if (!k->expr || !*k->expr)
+			return kpi_error(p, name, "needs an \"expr\" (PromQL, with __SESSION__ for the session matcher)");
+	} else if (!k->metric || !is_metric_name(k->metric)) {
+		return kpi_error(p, name, "needs a \"metric\" name");
+	}
+	if (k->matchers && (strchr(k->matchers, '{') || strchr(k->matchers, '}')))
+		return kpi_error(p, name, "\"matchers\" are label matchers without braces, e.g. device!=\"lo\"");
+	if (k->kind == KPI_COUNTER_UTIL && (!k->idle_label || !k->idle_value))
+		return kpi_error(p, name, "counter_util needs \"idle_label\" and \"idle_value\"");
+	if (k->kind == KPI_HISTOGRAM_QUANTILES &&
+	    parse_quantiles(p, k, cJSON_GetObjectItemCaseSensitive(obj, "quantiles")) < 0)
+		return -1;
+	if ((peak = json_string(obj, "peak"))) {
+		char *cause = NULL;
+
+		if (k->kind != KPI_COUNTER_RATE)
+			return kpi_error(p, name, "\"peak\" is only for counter_rate");
+		if (parse_duration_ms(peak, 0, &k->peak_ms, &cause) < 0) {
+			kpi_error(p, name, cause);
+			free(cause);
+			return -1;
+		}
+		k->peak_name = xasprintf("%s_peak_%s", name, peak);
+	}
+	return 0;
+}
+
+int profile_load(const char *spec, struct profile *p)
+{
+	cJSON *root = NULL, *item;
+	const cJSON *kpis;
+	int ret = -1;
+
+	memset(p, 0, sizeof(*p));
+	if (strchr(spec, '/') || (strlen(spec) > 5 && !strcmp(spec + strlen(spec) - 5, ".json"))) {
+		p->path = xstrdup(spec);
+	} else {
+		char *dir = render_templates_dir();
+
+		p->path = xasprintf("%s/profiles/%s.json", dir, spec);
+		free(dir);
+	}
+	if (json_read_file(p->path, 1 << 20, 0, &root, NULL) != 0)
+		goto out;
+	kpis = cJSON_GetObjectItemCaseSensitive(root, "kpis");
+	if (!cJSON_IsArray(kpis) || !cJSON_GetArraySize(kpis)) {
+		error("profile '%s' has no \"kpis\" list", p->path);
+		goto out;
+	}
+	p->name = xstrdup(json_string(root, "name") ? json_string(root, "name") : spec);
+	p->kpis = xcalloc((size_t)cJSON_GetArraySize(kpis), sizeof(*p->kpis));
+	cJSON_ArrayForEach(item, kpis) {
+		if (parse_kpi(p, item, &p->kpis[p->n++]) < 0)
+			goto out;
+		for (size_t j = 0; j + 1 < p->n; j++)
+			if (!strcmp(p->kpis[j].name, p->kpis[p->n - 1].name)) {
+				kpi_error(p, p->kpis[j].name, "is defined twice");
+				goto out;
+			}
+	}
+	ret = 0;
+out:
+	cJSON_Delete(root);
+	if (ret < 0)
+		profile_release(p);
+	return ret;
+}
+
+static void kpi_release(struct kpi_def *k)
+{
+	free(k->name);
+	free(k->metric);
+	free(k->matchers);
+	free(k->expr);
+	free(k->fallback_expr);
+	free(k->idle_label);
+	free(k->idle_value);
+	free(k->unit);
+	free(k->peak_name);
+	for (size_t i = 0; i < k->nquantiles; i++)
+		free(k->quantiles[i].name);
+	free(k->quantiles);
+}
+
+void profile_release(struct profile *p)
+{
+	for (size_t i = 0; i < p->n; i++)
+		kpi_release(&p->kpis[i]);
+	free(p->kpis);
+	free(p->name);
+	free(p->path);
+	memset(p, 0, sizeof(*p));
+}
+
+char *kpi_selector(const struct kpi_def *k, const char *metric_suffix, const char *session)
+{
+	return xasprintf("%s%s{session=\"%s\"%s%s}", k->metric, metric_suffix ? metric_suffix : "", session,
+			 k->matchers ? "," : "", k->matchers ? k->matchers : "");
+}
+
+char *kpi_expand(const char *expr, const char *session)
+{
+	struct strbuf sb = STRBUF_INIT;
+	const char *p = expr, *hit;
+
+	while ((hit = strstr(p, "__SESSION__"))) {
+		strbuf_add(&sb, p, (size_t)(hit - p));
+		strbuf_addf(&sb, "session=\"%s\"", session);
+		p = hit + strlen("__SESSION__");
+	}
+	strbuf_addstr(&sb, p);
+	return strbuf_detach(&sb, NULL);
+}

@@ -1,0 +1,84 @@
+#ifndef BENCHMON_PROFILE_H
+#define BENCHMON_PROFILE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/*
+ * Query profiles: the KPIs collect computes, defined in JSON files
+ * (templates/profiles/<name>.json), so a site adds a recipe's metrics by
+ * writing a file. A KPI has a kind that says how its numbers are made:
+ *
+ *   counter_rate         increase of a counter over the window / its length
+ *                        (resets handled); "peak" adds the highest rate over
+ *                        a sliding sub-window, as <name>_peak_<peak>
+ *   counter_increase     increase of a counter over the window, times "scale"
+ *   counter_util         100 * (1 - increase of the idle series / increase of all),
+ *                        idle being the series whose idle_label is idle_value
+ *   histogram_quantiles  quantiles of <metric>_bucket counts summed over the
+ *                        window, each with the bucket bounds that hold it
+ *   avg, max             mean or maximum of every point of "expr" in the window;
+ *                        "fallback_expr" is used when expr has no data or is all zero
+ *
+ * Counter kinds select metric{session="S",<matchers>}; expressions write
+ * __SESSION__ where the session matcher goes. Scopes are "session" (all
+ * series), "service" and "node" (grouped by that label).
+ */
+
+enum kpi_kind {
+	KPI_COUNTER_RATE,
+	KPI_COUNTER_INCREASE,
+	KPI_COUNTER_UTIL,
+	KPI_HISTOGRAM_QUANTILES,
+	KPI_AVG,
+	KPI_MAX,
+};
+
+#define KPI_SCOPE_SESSION 0x1
+#define KPI_SCOPE_SERVICE 0x2
+#define KPI_SCOPE_NODE 0x4
+
+struct kpi_quantile {
+	char *name;
+	double q;
+};
+
+struct kpi_def {
+	char *name;
+	enum kpi_kind kind;
+	char *metric;          /* counter and histogram kinds */
+	char *matchers;        /* extra label matchers, or NULL */
+	char *expr;            /* avg, max */
+	char *fallback_expr;   /* or NULL */
+	char *idle_label, *idle_value;
+	char *unit;
+	double scale;          /* 1 unless given */
+	int scopes;
+	int64_t peak_ms;       /* 0 when no peak is wanted */
+	char *peak_name;       /* e.g. "throughput_qps_peak_1m" */
+	struct kpi_quantile *quantiles;
+	size_t nquantiles;
+};
+
+struct profile {
+	char *name;
+	char *path;
+	struct kpi_def *kpis;
+	size_t n;
+};
+
+/*
+ * Load a profile: spec is a path (containing '/' or ending in .json) or a
+ * name looked up in the templates' profiles/ directory. Errors name the
+ * file and the offending KPI and field.
+ */
+int profile_load(const char *spec, struct profile *p);
+void profile_release(struct profile *p);
+
+/* The PromQL of a counter or histogram KPI's series selector, for session. Caller frees. */
+char *kpi_selector(const struct kpi_def *k, const char *metric_suffix, const char *session);
+
+/* expr with __SESSION__ replaced by the session matcher. Caller frees. */
+char *kpi_expand(const char *expr, const char *session);
+
+#endif

@@ -1,0 +1,42 @@
+#ifndef BENCHMON_SERIES_H
+#define BENCHMON_SERIES_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/*
+ * Time series as Prometheus returns them from query_range (a "matrix") or
+ * an instant query (a "vector", one point per series).
+ *
+ * A series_set owns everything in it. Label names and values are
+ * NUL-terminated strings; points are sorted by time as Prometheus sends
+ * them. Values keep NaN and ±Inf as Prometheus spells them ("NaN",
+ * "+Inf", "-Inf"), so data-quality checks can see them.
+ */
+
+struct label {
+	char *name;
+	char *value;
+};
+
+struct series {
+	struct label *labels;
+	size_t nlabels;
+	int64_t *t_ms;        /* sample times, Unix milliseconds */
+	double *v;            /* sample values */
+	size_t n;
+};
+
+struct series_set {
+	struct series *items;
+	size_t n;
+	char **warnings;      /* Prometheus's "warnings" field, if any */
+	size_t nwarnings;
+};
+
+/* The value of label name, or NULL. */
+const char *series_label(const struct series *s, const char *name);
+
+void series_set_release(struct series_set *set);
+
+#endif

@@ -1,0 +1,159 @@
+#include "lib/sha256.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "lib/error.h"
+
+static const uint32_t k[64] = {
+	0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4, 0xab1c5ed5,
+	0xd807aa98, 0x12835b01, 0x243185be, 0x550c7dc3, 0x72be5d74, 0x80deb1fe, 0x9bdc06a7, 0xc19bf174,
+	0xe49b69c1, 0xefbe4786, 0x0fc19dc6, 0x240ca1cc, 0x2de92c6f, 0x4a7484aa, 0x5cb0a9dc, 0x76f988da,
+	0x983e5152, 0xa831c66d, 0xb00327c8, 0xbf597fc7, 0xc6e00bf3, 0xd5a79147, 0x06ca6351, 0x14292967,
+	0x27b70a85, 0x2e1b2138, 0x4d2c6dfc, 0x53380d13, 0x650a7354, 0x766a0abb, 0x81c2c92e, 0x92722c85,
+	0xa2bfe8a1, 0xa81a664b, 0xc24b8b70, 0xc76c51a3, 0xd192e819, 0xd6990624, 0xf40e3585, 0x106aa070,
+	0x19a4c116, 0x1e376c08, 0x2748774c, 0x34b0bcb5, 0x391c0cb3, 0x4ed8aa4a, 0x5b9cca4f, 0x682e6ff3,
+	0x748f82ee, 0x78a5636f, 0x84c87814, 0x8cc70208, 0x90befffa, 0xa4506ceb, 0xbef9a3f7, 0xc67178f2,
+};
+
+static inline uint32_t ror(uint32_t x, int n)
+{
+	return (x >> n) | (x << (32 - n));
+}
+
+/* Fold one 64-byte block into the state. */
+static void compress(uint32_t h[8], const unsigned char *block)
+{
+	uint32_t w[64], a, b, c, d, e, f, g, hh;
+
+	for (int i = 0; i < 16; i++)
+		w[i] = (uint32_t)block[4 * i] << 24 | (uint32_t)block[4 * i + 1] << 16 |
+		       (uint32_t)block[4 * i + 2] << 8 | (uint32_t)block[4 * i + 3];
+	for (int i = 16; i < 64; i++) {
+		uint32_t s0 = ror(w[i - 15], 7) ^ ror(w[i - 15], 18) ^ (w[i - 15] >> 3);
+		uint32_t s1 = ror(w[i - 2], 17) ^ ror(w[i - 2], 19) ^ (w[i - 2] >> 10);
+
+		w[i] = w[i - 16] + s0 + w[i - 7] + s1;
+	}
+	a = h[0], b = h[1], c = h[2], d = h[3], e = h[4], f = h[5], g = h[6], hh = h[7];
+	for (int i = 0; i < 64; i++) {
+		uint32_t t1 = hh + (ror(e, 6) ^ ror(e, 11) ^ ror(e, 25)) + ((e & f) ^ (~e & g)) + k[i] + w[i];
+		uint32_t t2 = (ror(a, 2) ^ ror(a, 13) ^ ror(a, 22)) + ((a & b) ^ (a & c) ^ (b & c));
+
+		hh = g;
+		g = f;
+		f = e;
+		e = d + t1;
+		d = c;
+		c = b;
+		b = a;
+		a = t1 + t2;
+	}
+	h[0] += a, h[1] += b, h[2] += c, h[3] += d, h[4] += e, h[5] += f, h[6] += g, h[7] += hh;
+}
+
+/* Start a new digest with the initial hash value of FIPS 180-4, 5.3.3. */
+void sha256_init(struct sha256_ctx *ctx)
+{
+	static const uint32_t h0[8] = {
+		0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a, 0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19,
+	};
+
+	memcpy(ctx->h, h0, sizeof(h0));
+	ctx->nbytes = 0;
+	ctx->nbuf = 0;
+}
+
+/* Add data, buffering a partial block for the next call. */
+void sha256_update(struct sha256_ctx *ctx, const void *data, size_t len)
+{
+	const unsigned char *p = data;
+
+	if (!len)
+		return;
+	ctx->nbytes += len;
+	if (ctx->nbuf) {
+		size_t take = 64 - ctx->nbuf < len ? 64 - ctx->nbuf : len;
+
+		memcpy(ctx->buf + ctx->nbuf, p, take);
+		ctx->nbuf += take;
+		p += take;
+		len -= take;
+		if (ctx->nbuf < 64)
+			return;
+		compress(ctx->h, ctx->buf);
+		ctx->nbuf = 0;
+	}
+	for (; len >= 64; p += 64, len -= 64)
+		compress(ctx->h, p);
+	if (len) {
+		memcpy(ctx->buf, p, len);
+		ctx->nbuf = len;
+	}
+}
+
+/* Pad with 0x80, zeros and the bit length, then write the digest big-endian. */
+void sha256_final(struct sha256_ctx *ctx, unsigned char out[32])
+{
+	uint64_t bits = ctx->nbytes * 8;
+
+	ctx->buf[ctx->nbuf++] = 0x80;
+	if (ctx->nbuf > 56) {
+		memset(ctx->buf + ctx->nbuf, 0, 64 - ctx->nbuf);
+		compress(ctx->h, ctx->buf);
+		ctx->nbuf = 0;
+	}
+	memset(ctx->buf + ctx->nbuf, 0, 56 - ctx->nbuf);
+	for (int i = 0; i < 8; i++)
+		ctx->buf[56 + i] = (unsigned char)(bits >> (56 - 8 * i));
+	compress(ctx->h, ctx->buf);
+	for (int i = 0; i < 8; i++) {
+		out[4 * i] = (unsigned char)(ctx->h[i] >> 24);
+		out[4 * i + 1] = (unsigned char)(ctx->h[i] >> 16);
+		out[4 * i + 2] = (unsigned char)(ctx->h[i] >> 8);
+		out[4 * i + 3] = (unsigned char)ctx->h[i];
+	}
+}
+
+/* Digest of a file, read in chunks so artifacts of any size take no memory. */
+int sha256_file_hex(const char *path, char hex[65], unsigned long long *size)
+{
+	static const char digits[] = "0123456789abcdef";
+	struct sha256_ctx ctx;
+	unsigned char chunk[65536], md[32];
+	unsigned long long total = 0;
+	int fd, ret = -1;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return error("cannot read '%s': %s", path, strerror(errno));
+	sha256_init(&ctx);
+	for (;;) {
+		ssize_t n = read(fd, chunk, sizeof(chunk));
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			error("cannot read '%s': %s", path, strerror(errno));
+			goto out;
+		}
+		if (!n)
+			break;
+		sha256_update(&ctx, chunk, (size_t)n);
+		total += (unsigned long long)n;
+	}
+	sha256_final(&ctx, md);
+	for (int i = 0; i < 32; i++) {
+		hex[2 * i] = digits[md[i] >> 4];
+		hex[2 * i + 1] = digits[md[i] & 15];
+	}
+	hex[64] = '\0';
+	if (size)
+		*size = total;
+	ret = 0;
+out:
+	close(fd);
+	return ret;
+}

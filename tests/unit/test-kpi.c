@@ -1,0 +1,251 @@
+/* KPI arithmetic on hand-made series: quantiles with bounds, counters with resets, fallbacks, no_data. */
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "collect/kpi.h"
+#include "lib/xmalloc.h"
+
+static const double le[] = { 0.005, 0.01, 0.025, 0.05, INFINITY };
+
+static void test_quantile_interpolates_inside_its_bucket(void **state)
+{
+	const double cum[] = { 30, 90, 95, 99, 100 };
+	double v, lo, hi;
+
+	(void)state;
+	assert_int_equal(histogram_quantile_bounds(0.5, le, cum, 5, &v, &lo, &hi), 0);
+	/* rank 50 is the 20th of 60 in (0.005, 0.01] */
+	assert_float_equal(v, 0.005 + 0.005 * 20.0 / 60.0, 1e-12);
+	assert_float_equal(lo, 0.005, 0);
+	assert_float_equal(hi, 0.01, 0);
+	assert_int_equal(histogram_quantile_bounds(0.99, le, cum, 5, &v, &lo, &hi), 0);
+	assert_float_equal(lo, 0.025, 0);
+	assert_float_equal(hi, 0.05, 0);
+}
+
+static void test_quantile_in_first_bucket_starts_at_zero(void **state)
+{
+	const double cum[] = { 100, 100, 100, 100, 100 };
+	double v, lo, hi;
+
+	(void)state;
+	assert_int_equal(histogram_quantile_bounds(0.5, le, cum, 5, &v, &lo, &hi), 0);
+	assert_float_equal(lo, 0, 0);
+	assert_float_equal(hi, 0.005, 0);
+	assert_float_equal(v, 0.0025, 1e-12);
+}
+
+static void test_quantile_in_inf_bucket_has_open_upper_bound(void **state)
+{
+	const double cum[] = { 0, 0, 0, 10, 100 };
+	double v, lo, hi;
+
+	(void)state;
+	assert_int_equal(histogram_quantile_bounds(0.99, le, cum, 5, &v, &lo, &hi), 0);
+	assert_float_equal(v, 0.05, 0);
+	assert_float_equal(lo, 0.05, 0);
+	assert_true(isinf(hi));
+}
+
+static void test_quantile_without_requests_is_no_answer(void **state)
+{
+	const double cum[] = { 0, 0, 0, 0, 0 };
+	double v, lo, hi;
+
+	(void)state;
+	assert_int_equal(histogram_quantile_bounds(0.5, le, cum, 5, &v, &lo, &hi), -1);
+	assert_int_equal(histogram_quantile_bounds(0.5, le, cum, 1, &v, &lo, &hi), -1);
+}
+
+/* One series of raw samples, every second from t0, with labels name=value pairs. */
+static void add_series(struct series_set *set, const double *v, size_t n, int64_t t0, const char *metric,
+		       const char *node)
+{
+	struct series *s;
+
+	set->items = xrealloc(set->items, (set->n + 1) * sizeof(*set->items));
+	s = &set->items[set->n++];
+	memset(s, 0, sizeof(*s));
+	s->nlabels = 2;
+	s->labels = xcalloc(2, sizeof(*s->labels));
+	s->labels[0].name = xstrdup("__name__");
+	s->labels[0].value = xstrdup(metric);
+	s->labels[1].name = xstrdup("node");
+	s->labels[1].value = xstrdup(node);
+	s->n = n;
+	s->t_ms = xcalloc(n, sizeof(int64_t));
+	s->v = xcalloc(n, sizeof(double));
+	for (size_t i = 0; i < n; i++) {
+		s->t_ms[i] = t0 + (int64_t)i * 1000;
+		s->v[i] = v[i];
+	}
+}
+
+static struct kpi_window window(int64_t from, int64_t to)
+{
+	struct kpi_window w = { .from_ms = from, .start_ms = from, .end_ms = to, .step_ms = 1000 };
+
+	w.nsteps = (size_t)((to - from) / 1000) + 1;
+	return w;
+}
+
+static const struct kpi_result *result(const struct kpi_report *r, const char *kpi, const char *scope)
+{
+	for (size_t i = 0; i < r->nresults; i++)
+		if (!strcmp(r->results[i].kpi, kpi) && !strcmp(r->results[i].scope, scope))
+			return &r->results[i];
+	return NULL;
+}
+
+static int has_finding(const struct kpi_report *r, const char *kind)
+{
+	for (size_t i = 0; i < r->nfindings; i++)
+		if (!strcmp(r->findings[i].kind, kind))
+			return 1;
+	return 0;
+}
+
+static void test_counter_rate_handles_a_reset(void **state)
+{
+	/* +10 per second, restarting from 0 at t=5 s: 10 s of 10/s = 100 */
+	const double v[] = { 0, 10, 20, 30, 40, 5, 15, 25, 35, 45, 55, 65 };
+	struct kpi_def k = { .name = "qps", .kind = KPI_COUNTER_RATE, .metric = "x", .unit = "req/s",
+			     .scale = 1, .scopes = KPI_SCOPE_SESSION | KPI_SCOPE_NODE };
+	struct kpi_window w = window(1000000, 1010000);
+	struct series_set set = { 0 };
+	struct kpi_report r = { 0 };
+	const struct kpi_result *res;
+
+	(void)state;
+	add_series(&set, v, 12, 1000000, "x", "n1");
+	kpi_compute(&k, &w, &set, NULL, &r);
+	res = result(&r, "qps", "session");
+	assert_non_null(res);
+	assert_string_equal(res->status, "ok");
+	/* the reset loses the 5 requests between the last sample before it and the restart */
+	assert_float_equal(res->value, 9.5, 1e-9);
+	assert_true(res->has_bounds && res->lower <= res->value && res->value <= res->upper);
+	assert_non_null(result(&r, "qps", "node=n1"));
+	assert_true(has_finding(&r, "counter_reset"));
+	kpi_report_release(&r);
+	series_set_release(&set);
+}
+
+static void test_counter_edges_are_interpolated(void **state)
+{
+	/* 10/s; the window starts and ends half-way between samples */
+	const double v[] = { 0, 10, 20, 30, 40, 50 };
+	struct kpi_def k = { .name = "qps", .kind = KPI_COUNTER_RATE, .metric = "x", .unit = "",
+			     .scale = 1, .scopes = KPI_SCOPE_SESSION };
+	struct kpi_window w = window(1000500, 1004500);
+	struct series_set set = { 0 };
+	struct kpi_report r = { 0 };
+
+	(void)state;
+	add_series(&set, v, 6, 1000000, "x", "n1");
+	kpi_compute(&k, &w, &set, NULL, &r);
+	assert_float_equal(result(&r, "qps", "session")->value, 10, 1e-9);
+	assert_float_equal(result(&r, "qps", "session")->lower, 30.0 / 4, 1e-9);
+	assert_float_equal(result(&r, "qps", "session")->upper, 50.0 / 4, 1e-9);
+	kpi_report_release(&r);
+	series_set_release(&set);
+}
+
+static void test_no_increase_is_no_data_not_zero(void **state)
+{
+	const double v[] = { 7, 7, 7, 7, 7 };
+	struct kpi_def k = { .name = "qps", .kind = KPI_COUNTER_RATE, .metric = "x", .unit = "",
+			     .scale = 1, .scopes = KPI_SCOPE_SESSION };
+	struct kpi_window w = window(1000000, 1004000);
+	struct series_set set = { 0 };
+	struct kpi_report r = { 0 };
+
+	(void)state;
+	add_series(&set, v, 5, 1000000, "x", "n1");
+	kpi_compute(&k, &w, &set, NULL, &r);
+	assert_string_equal(result(&r, "qps", "session")->status, "no_data");
+	assert_false(result(&r, "qps", "session")->has_value);
+	assert_true(has_finding(&r, "no_data"));
+	kpi_report_release(&r);
+	series_set_release(&set);
+}
+
+static void test_no_series_is_no_data(void **state)
+{
+	struct kpi_quantile q[] = { { "p50", 0.5 }, { "p99", 0.99 } };
+	struct kpi_def k = { .name = "lat", .kind = KPI_HISTOGRAM_QUANTILES, .metric = "h", .unit = "ms",
+			     .scale = 1000, .scopes = KPI_SCOPE_SESSION, .quantiles = q, .nquantiles = 2 };
+	struct kpi_window w = window(1000000, 1004000);
+	struct series_set set = { 0 };
+	struct kpi_report r = { 0 };
+
+	(void)state;
+	kpi_compute(&k, &w, &set, NULL, &r);
+	assert_string_equal(result(&r, "p50", "session")->status, "no_data");
+	assert_string_equal(result(&r, "p99", "session")->status, "no_data");
+	kpi_report_release(&r);
+}
+
+static void test_all_zero_gauge_uses_the_fallback(void **state)
+{
+	const double zero[] = { 0, 0, 0, 0, 0 }, active[] = { 40, 40, 60, 60, 50 };
+	struct kpi_def k = { .name = "gpu", .kind = KPI_AVG, .expr = "a", .fallback_expr = "b", .unit = "%",
+			     .scale = 1, .scopes = KPI_SCOPE_SESSION };
+	struct kpi_window w = window(1000000, 1004000);
+	struct series_set main_set = { 0 }, fallback = { 0 };
+	struct kpi_report r = { 0 };
+
+	(void)state;
+	add_series(&main_set, zero, 5, 1000000, "a", "n1");
+	add_series(&fallback, active, 5, 1000000, "b", "n1");
+	kpi_compute(&k, &w, &main_set, &fallback, &r);
+	assert_float_equal(result(&r, "gpu", "session")->value, 50, 1e-9);
+	assert_true(has_finding(&r, "fallback"));
+	kpi_report_release(&r);
+	series_set_release(&main_set);
+	series_set_release(&fallback);
+}
+
+static void test_nan_points_are_left_out_and_reported(void **state)
+{
+	const double v[] = { 10, NAN, 30, INFINITY, 50 };
+	struct kpi_def k = { .name = "g", .kind = KPI_MAX, .expr = "a", .unit = "", .scale = 1,
+			     .scopes = KPI_SCOPE_SESSION };
+	struct kpi_window w = window(1000000, 1004000);
+	struct series_set set = { 0 };
+	struct kpi_report r = { 0 };
+
+	(void)state;
+	add_series(&set, v, 5, 1000000, "a", "n1");
+	kpi_compute(&k, &w, &set, NULL, &r);
+	assert_float_equal(result(&r, "g", "session")->value, 50, 0);
+	assert_int_equal(result(&r, "g", "session")->samples, 3);
+	assert_true(has_finding(&r, "nan_value"));
+	kpi_report_release(&r);
+	series_set_release(&set);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_quantile_interpolates_inside_its_bucket),
+		cmocka_unit_test(test_quantile_in_first_bucket_starts_at_zero),
+		cmocka_unit_test(test_quantile_in_inf_bucket_has_open_upper_bound),
+		cmocka_unit_test(test_quantile_without_requests_is_no_answer),
+		cmocka_unit_test(test_counter_rate_handles_a_reset),
+		cmocka_unit_test(test_counter_edges_are_interpolated),
+		cmocka_unit_test(test_no_increase_is_no_data_not_zero),
+		cmocka_unit_test(test_no_series_is_no_data),
+		cmocka_unit_test(test_all_zero_gauge_uses_the_fallback),
+		cmocka_unit_test(test_nan_points_are_left_out_and_reported),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
