@@ -9,8 +9,8 @@
 #   3. service-register --from-file with 100,000 rows (< 5 s), peak RSS
 #   4. 32 concurrent client-connect processes: none may be lost
 #
-# Usage: bench/registration.sh            (run from anywhere; uses ./benchmon
-#        BENCH_QUICK=1 bench/registration.sh   of the repo, built by 'make')
+# Usage: bench/registration.sh  or  BENCH_QUICK=1 bench/registration.sh
+# Runs from anywhere; times a copy of the repo's ./benchmon (build it with make).
 #
 # BENCH_QUICK=1 scales the counts (and the time targets with them) down
 # about 10x for a smoke run. Timing targets inform and never fail the script;

@@ -176,6 +176,37 @@ test_expect_success 'bad windows get clear errors and write nothing' '
 	test_path_is_missing bad/MANIFEST.json
 '
 
+test_expect_success 'a query Prometheus rejects is named with its KPI and Prometheus'"'"'s message' '
+	cat >broken.json <<-\EOF &&
+	{ "name": "broken", "kpis": [ { "name": "oops", "kind": "avg", "expr": "sum((node_load1{__SESSION__}" } ] }
+	EOF
+	test_expect_code 1 benchmon collect --session col --from-iso "$(cat from)" --to-iso "$(cat to)" \
+		--profile ./broken.json --out broken 2>err &&
+	cat err &&
+	grep -q "KPI .oops.: Prometheus answered 400 to query sum((node_load1{session=\"col\"}" err &&
+	grep -q "bad_data" err &&
+	test_path_is_missing broken/MANIFEST.json
+'
+
+test_expect_success 'a malformed profile is named with the KPI and field' '
+	echo "{ \"kpis\": [ { \"name\": \"x\", \"kind\": \"median\" } ] }" >bad-kind.json &&
+	test_expect_code 1 benchmon collect --session col --last 1m --profile ./bad-kind.json --out bk 2>err &&
+	grep -q "bad-kind.json.: KPI .x.: \"kind\" must be" err &&
+	test_expect_code 1 benchmon collect --session col --last 1m --profile nosuch --out bk 2>err &&
+	grep -q "profiles/nosuch.json" err
+'
+
+test_expect_success 'the vLLM profile loads and reports no_data for metrics this run lacks' '
+	benchmon collect --session col --from-iso "$(cat from)" --to-iso "$(cat to)" --profile vllm --out vllm >/dev/null &&
+	[ "$(field vllm/kpis.csv ttft_p50_ms session 8)" = no_data ] &&
+	[ "$(field vllm/kpis.csv gpu_util_avg_pct session 8)" = ok ]
+'
+
+test_expect_success 'a repeated collect replaces the artifacts atomically' '
+	benchmon collect --session col --from-iso "$(cat from)" --to-iso "$(cat to)" --out out --run-id run01 >/dev/null &&
+	[ -z "$(ls out | grep tmp)" ]
+'
+
 test_expect_success 'after stop, collect reads the saved TSDB and gives the same numbers' '
 	benchmon stop --session col &&
 	benchmon collect --session col --from-iso "$(cat from)" --to-iso "$(cat to)" --out after --run-id run01 >/dev/null 2>err;
