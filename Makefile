@@ -67,7 +67,7 @@ check:
 
 demo:
 	@sh scripts/install-deps.sh
-	@$(MAKE) --no-print-directory all
+	@$(MAKE) --no-print-directory all $(FIXTURES)
 	@bash scripts/demo.sh
 
 lint:
