@@ -301,6 +301,31 @@ static double *counter_increments(const struct kpi_def *k, const struct series *
 	return inc;
 }
 
+/* Every series of a counter KPI: per-step increases and window totals. */
+struct counters {
+	double **incs;
+	struct counter_total *totals;
+	size_t n;
+};
+
+static void counters_load(struct counters *c, const struct kpi_def *k, const struct kpi_window *w,
+			  const struct series_set *set, struct kpi_report *r)
+{
+	c->n = set->n;
+	c->incs = xcalloc(set->n + 1, sizeof(*c->incs));
+	c->totals = xcalloc(set->n + 1, sizeof(*c->totals));
+	for (size_t i = 0; i < set->n; i++)
+		c->incs[i] = counter_increments(k, &set->items[i], w, r, &c->totals[i]);
+}
+
+static void counters_release(struct counters *c)
+{
+	for (size_t i = 0; i < c->n; i++)
+		free(c->incs[i]);
+	free(c->incs);
+	free(c->totals);
+}
+
 static double window_seconds(const struct kpi_window *w)
 {
 	return (double)(w->end_ms - w->from_ms) / 1000.0;
@@ -345,12 +370,14 @@ static void set_value(struct kpi_result *res, double value)
 static void compute_counter(const struct kpi_def *k, const struct kpi_window *w, const struct series_set *set,
 			    struct kpi_report *r)
 {
-	double **incs = xcalloc(set->n + 1, sizeof(*incs));
-	struct counter_total *totals = xcalloc(set->n + 1, sizeof(*totals));
+	struct counters c;
+	double **incs;
+	struct counter_total *totals;
 	struct groups g;
 
-	for (size_t i = 0; i < set->n; i++)
-		incs[i] = counter_increments(k, &set->items[i], w, r, &totals[i]);
+	counters_load(&c, k, w, set, r);
+	incs = c.incs;
+	totals = c.totals;
 	make_groups(k, set, &g);
 	for (size_t gi = 0; gi < g.n; gi++) {
 		struct kpi_result *res = add_result(r, k->name, g.items[gi].scope, k->unit, w->nsteps);
@@ -423,21 +450,20 @@ static void compute_counter(const struct kpi_def *k, const struct kpi_window *w,
 		}
 	}
 	groups_release(&g);
-	for (size_t i = 0; i < set->n; i++)
-		free(incs[i]);
-	free(incs);
-	free(totals);
+	counters_release(&c);
 }
 
 static void compute_util(const struct kpi_def *k, const struct kpi_window *w, const struct series_set *set,
 			 struct kpi_report *r)
 {
-	double **incs = xcalloc(set->n + 1, sizeof(*incs));
-	struct counter_total *totals = xcalloc(set->n + 1, sizeof(*totals));
+	struct counters c;
+	double **incs;
+	struct counter_total *totals;
 	struct groups g;
 
-	for (size_t i = 0; i < set->n; i++)
-		incs[i] = counter_increments(k, &set->items[i], w, r, &totals[i]);
+	counters_load(&c, k, w, set, r);
+	incs = c.incs;
+	totals = c.totals;
 	make_groups(k, set, &g);
 	for (size_t gi = 0; gi < g.n; gi++) {
 		const struct group *grp = &g.items[gi];
@@ -477,10 +503,7 @@ static void compute_util(const struct kpi_def *k, const struct kpi_window *w, co
 		free(all_step);
 	}
 	groups_release(&g);
-	for (size_t i = 0; i < set->n; i++)
-		free(incs[i]);
-	free(incs);
-	free(totals);
+	counters_release(&c);
 }
 
 /* Is every point of every series zero (the MIG GPU_UTIL case)? */
@@ -595,12 +618,14 @@ static int compare_buckets(const void *a, const void *b)
 static void compute_histogram(const struct kpi_def *k, const struct kpi_window *w, const struct series_set *set,
 			      struct kpi_report *r)
 {
-	double **incs = xcalloc(set->n + 1, sizeof(*incs));
-	struct counter_total *totals = xcalloc(set->n + 1, sizeof(*totals));
+	struct counters c;
+	double **incs;
+	struct counter_total *totals;
 	struct groups g;
 
-	for (size_t i = 0; i < set->n; i++)
-		incs[i] = counter_increments(k, &set->items[i], w, r, &totals[i]);
+	counters_load(&c, k, w, set, r);
+	incs = c.incs;
+	totals = c.totals;
 	make_groups(k, set, &g);
 	for (size_t gi = 0; gi < g.n; gi++) {
 		const struct group *grp = &g.items[gi];
@@ -676,10 +701,7 @@ static void compute_histogram(const struct kpi_def *k, const struct kpi_window *
 		free(cum);
 	}
 	groups_release(&g);
-	for (size_t i = 0; i < set->n; i++)
-		free(incs[i]);
-	free(incs);
-	free(totals);
+	counters_release(&c);
 }
 
 /* Names of the results a KPI produces, for no_data rows when it has no series at all. */
