@@ -78,9 +78,10 @@ bench: all
 	sh bench/registration.sh
 
 install: all
-	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(DATADIR)/templates
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(DATADIR)/templates/profiles
 	install -m 0755 benchmon $(DESTDIR)$(BINDIR)/benchmon
 	install -m 0644 templates/*.in $(DESTDIR)$(DATADIR)/templates/
+	install -m 0644 templates/profiles/*.json $(DESTDIR)$(DATADIR)/templates/profiles/
 
 clean:
 	rm -f benchmon $(OBJS) $(OBJS:.o=.d) tests/unit/*.o tests/unit/*.d $(UNIT_TESTS) $(FIXTURES)

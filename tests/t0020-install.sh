@@ -6,7 +6,9 @@ test_expect_success 'make install honours PREFIX and DESTDIR' '
 	make -C "$SRC_DIR" --no-print-directory install PREFIX=/opt/bm DESTDIR="$TEST_DIR/root" >/dev/null &&
 	test -x "$TEST_DIR/root/opt/bm/bin/benchmon" &&
 	test_path_is_file "$TEST_DIR/root/opt/bm/share/benchmon/templates/prometheus.yml.in" &&
-	test_path_is_file "$TEST_DIR/root/opt/bm/share/benchmon/templates/prometheus-job.sh.in"
+	test_path_is_file "$TEST_DIR/root/opt/bm/share/benchmon/templates/prometheus-job.sh.in" &&
+	test_path_is_file "$TEST_DIR/root/opt/bm/share/benchmon/templates/profiles/default.json" &&
+	test_path_is_file "$TEST_DIR/root/opt/bm/share/benchmon/templates/profiles/vllm.json"
 '
 
 test_expect_success 'the installed binary renders from the installed templates' '
