@@ -24,10 +24,11 @@ LIB_OBJS = lib/xmalloc.o lib/strbuf.o lib/error.o lib/fsutil.o lib/jsonfile.o li
 SESSION_OBJS = session/validate.o session/session.o session/registry.o session/lifecycle.o \
 	session/launch-slurm.o session/launch-local.o
 RENDER_OBJS = render/render.o
-COLLECT_OBJS = collect/collect.o collect/kpi.o collect/profile.o collect/promjson.o collect/series.o
+COLLECT_OBJS = collect/collect.o collect/kpi.o collect/profile.o collect/promjson.o collect/series.o \
+	collect/window.o
 CLI_OBJS = cli/main.o cli/cmd.o cli/cmd-session-create.o cli/cmd-client-connect.o \
 	cli/cmd-service-register.o cli/cmd-start.o cli/cmd-status.o cli/cmd-stop.o \
-	cli/cmd-delete.o cli/cmd-sessions.o cli/cmd-reload.o cli/cmd-collect.o
+	cli/cmd-delete.o cli/cmd-sessions.o cli/cmd-reload.o cli/cmd-collect.o cli/cmd-run.o
 OBJS = $(LIB_OBJS) $(SESSION_OBJS) $(RENDER_OBJS) $(COLLECT_OBJS) $(CLI_OBJS)
 
 FIXTURES = tests/fixtures/load-target tests/fixtures/dcgm-exporter

@@ -7,6 +7,7 @@
 
 #include "cli/cmd.h"
 #include "collect/collect.h"
+#include "collect/window.h"
 #include "lib/error.h"
 #include "lib/timeparse.h"
 #include "lib/xmalloc.h"
@@ -18,8 +19,9 @@ static const struct cmd_opt opts[] = {
 	{ "from-iso", "TIME", "window start: RFC 3339 (2025-10-01T10:00:00Z, +02:00, fractions) or epoch seconds" },
 	{ "to-iso", "TIME", "window end, included" },
 	{ "last", "DURATION", "instead of --from-iso/--to-iso: the window ending now, e.g. 10m" },
+	{ "window", "FILE", "instead of the times: the window.json a 'benchmon run' kept (its session and run id too)" },
 	{ "out", "DIR", "where to write the artifacts (created if missing)" },
-	{ "run-id", "R", "the run's id in the artifacts (default: the session id)" },
+	{ "run-id", "R", "the run's id in the artifacts (default: $SLURM_JOB_ID[.$SLURM_STEP_ID], else the session id)" },
 	{ "profile", "NAME|FILE", "query profile: a name in templates/profiles, or a JSON file (default: default)" },
 	{ "step", "DURATION", "resolution of the queries (default: the scrape interval; raised to stay under 11,000 points)" },
 	{ "strict", NULL, "exit 1 when there is any data-quality finding (for CI gating)" },
@@ -128,27 +130,55 @@ static void print_json(const struct collect_result *res)
 	cJSON_Delete(root);
 }
 
+void collect_print(const struct collect_result *res, const char *out_dir, int json)
+{
+	if (json)
+		print_json(res);
+	else
+		print_table(res, out_dir);
+}
+
 static int exec_collect(struct cmd_args *args)
 {
-	const char *id = args_session(args), *v;
+	const char *window = args_get(args, "window"), *id, *v;
 	struct collect_options o = { 0 };
 	struct collect_result res;
+	struct window_file wf = { 0 };
+	char *run_id = NULL, *cause = NULL;
 	struct session s;
-	char *cause = NULL;
 	int ret;
 
-	if (!id)
+	if (window) {
+		if (args_get(args, "from-iso") || args_get(args, "to-iso") || args_get(args, "last"))
+			return cmd_usage_error(args->entry, "--window cannot be combined with --from-iso, --to-iso or --last");
+		if (window_file_read(window, &wf) < 0)
+			return CMD_FAIL;
+		o.from_ms = wf.from_ms;
+		o.to_ms = wf.to_ms;
+		if (!args_get(args, "session"))
+			setenv("BENCHMON_SESSION", wf.session, 1);
+	}
+	id = args_session(args);
+	if (!id) {
+		window_file_release(&wf);
 		return CMD_USAGE;
-	if (parse_window(args, &o, &cause) < 0)
+	}
+	if (!window && parse_window(args, &o, &cause) < 0)
 		goto usage;
 	o.out_dir = args_get(args, "out");
-	if (!o.out_dir)
-		return cmd_usage_error(args->entry, "missing --out DIR");
+	if (!o.out_dir) {
+		cause = xstrdup("missing --out DIR");
+		goto usage;
+	}
 	if (!*o.out_dir) {
 		cause = xstrdup("--out must not be empty");
 		goto usage;
 	}
-	o.run_id = args_get(args, "run-id") ? args_get(args, "run-id") : id;
+	if (args_get(args, "run-id"))
+		run_id = xstrdup(args_get(args, "run-id"));
+	else
+		run_id = wf.run_id ? xstrdup(wf.run_id) : default_run_id(id);
+	o.run_id = run_id;
 	if (validate_id("run id", o.run_id, &cause) < 0)
 		goto usage;
 	o.profile = args_get(args, "profile") ? args_get(args, "profile") : "default";
@@ -156,14 +186,12 @@ static int exec_collect(struct cmd_args *args)
 		goto usage;
 	if (args_flag(args, "json"))
 		progress_quiet = 1;
+	ret = CMD_FAIL;
 	if (session_load(id, &s) < 0)
-		return CMD_FAIL;
+		goto out;
 	ret = collect_run(&s, &o, &res) < 0 ? CMD_FAIL : CMD_OK;
 	if (ret == CMD_OK) {
-		if (args_flag(args, "json"))
-			print_json(&res);
-		else
-			print_table(&res, o.out_dir);
+		collect_print(&res, o.out_dir, args_flag(args, "json"));
 		if (args_flag(args, "strict") && res.nfindings) {
 			error("%zu data-quality finding%s (--strict)", res.nfindings, res.nfindings == 1 ? "" : "s");
 			ret = CMD_FAIL;
@@ -171,17 +199,20 @@ static int exec_collect(struct cmd_args *args)
 		collect_result_release(&res);
 	}
 	session_release(&s);
-	return ret;
+	goto out;
 usage:
 	ret = cmd_usage_error(args->entry, "%s", cause);
+out:
 	free(cause);
+	free(run_id);
+	window_file_release(&wf);
 	return ret;
 }
 
 const struct cmd_entry cmd_collect_entry = {
 	.name = "collect",
 	.summary = "compute a benchmark window's KPIs into metrics_summary.csv and MANIFEST.json",
-	.usage = "--session ID (--from-iso T --to-iso T | --last 10m) --out DIR [--run-id R] [--profile FILE] [--step S] [--strict] [--json]",
+	.usage = "--session ID (--from-iso T --to-iso T | --last 10m | --window FILE) --out DIR [--run-id R] [--profile FILE] [--step S] [--strict] [--json]",
 	.description = "Query the session's Prometheus for one benchmark window and compute its KPIs over\n"
 		       "the whole window: throughput from counter increases (resets handled), latency\n"
 		       "percentiles from histogram buckets summed over the window, each with the bucket\n"

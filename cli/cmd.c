@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "lib/xmalloc.h"
 #include "session/validate.h"
@@ -15,6 +16,7 @@ const struct cmd_entry *const cmd_table[] = {
 	&cmd_start_entry,
 	&cmd_status_entry,
 	&cmd_collect_entry,
+	&cmd_run_entry,
 	&cmd_stop_entry,
 	&cmd_delete_entry,
 	&cmd_sessions_entry,
@@ -167,4 +169,33 @@ const char *args_session(const struct cmd_args *args)
 		return NULL;
 	}
 	return id;
+}
+
+char *default_run_id(const char *fallback)
+{
+	const char *job = getenv("SLURM_JOB_ID"), *step = getenv("SLURM_STEP_ID");
+	char *cause = NULL, *id;
+
+	if (!job || !*job)
+		return xstrdup(fallback);
+	/* the batch script and the extern step have non-numeric step ids: the job id says it all */
+	if (step && *step && strspn(step, "0123456789") == strlen(step))
+		id = xasprintf("%s.%s", job, step);
+	else
+		id = xstrdup(job);
+	if (validate_id("run id", id, &cause) < 0) {
+		free(cause);
+		free(id);
+		return xstrdup(fallback);
+	}
+	return id;
+}
+
+char *this_node(void)
+{
+	char name[256] = "localhost";
+
+	gethostname(name, sizeof(name) - 1);
+	name[strcspn(name, ".")] = '\0';
+	return xstrdup(name);
 }

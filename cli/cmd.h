@@ -73,6 +73,19 @@ int args_flag(const struct cmd_args *args, const char *name);
  */
 const char *args_session(const struct cmd_args *args);
 
+/*
+ * The run id to use when none is given: inside a Slurm job
+ * $SLURM_JOB_ID (with .$SLURM_STEP_ID in a step), else fallback. Caller frees.
+ */
+char *default_run_id(const char *fallback);
+
+/* This node's short host name. Caller frees. */
+char *this_node(void);
+
+struct collect_result;
+/* Print a collect's KPIs and findings as a table, or as JSON. */
+void collect_print(const struct collect_result *res, const char *out_dir, int json);
+
 extern const char benchmon_version[];
 
 extern const struct cmd_entry cmd_session_create_entry;
@@ -81,6 +94,7 @@ extern const struct cmd_entry cmd_service_register_entry;
 extern const struct cmd_entry cmd_start_entry;
 extern const struct cmd_entry cmd_status_entry;
 extern const struct cmd_entry cmd_collect_entry;
+extern const struct cmd_entry cmd_run_entry;
 extern const struct cmd_entry cmd_stop_entry;
 extern const struct cmd_entry cmd_delete_entry;
 extern const struct cmd_entry cmd_sessions_entry;

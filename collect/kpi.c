@@ -286,7 +286,7 @@ static double *counter_increments(const struct kpi_def *k, const struct series *
 				       "%zu NaN or Inf values in %s were left out", bad, name);
 		free(name);
 	}
-	for (size_t i = 0; i < w->nsteps; i++) {
+	for (size_t i = 0, lo = 0; i < w->nsteps; i++) {
 		int64_t a = w->start_ms + (int64_t)(i ? i - 1 : 0) * w->step_ms;
 		int64_t b = w->start_ms + (int64_t)i * w->step_ms;
 
@@ -294,7 +294,10 @@ static double *counter_increments(const struct kpi_def *k, const struct series *
 		/* only where samples exist on both sides of the step, or the step holds samples */
 		if (!i || n < 2 || b <= t[0] || a >= t[n - 1])
 			continue;
-		inc[i] = counter_at(t, c, n, b) - counter_at(t, c, n, a);
+		/* grid points only move forward: search from where the last one was found */
+		while (lo + 1 < n && t[lo + 1] <= a)
+			lo++;
+		inc[i] = counter_at(t + lo, c + lo, n - lo, b) - counter_at(t + lo, c + lo, n - lo, a);
 	}
 	free(t);
 	free(c);
