@@ -1,0 +1,104 @@
+#!/bin/bash
+# benchmon run: wraps a benchmark command, collects exactly its window, passes its status through.
+. "$(dirname "$0")/lib.sh"
+
+for bin in prometheus wrk load-target; do
+	command -v "$bin" >/dev/null || test_skip_all "$bin is not available"
+done
+LT_PORT=$(free_port 19660)
+PROM_PORT=$(free_port 19670)
+sess="$BENCHMON_HOME/sessions/r1"
+test_cleanup 'BENCHMON_SESSION=r1 benchmon delete --force; pkill -f -- "--config.file=$sess/prometheus.yml"'
+export BENCHMON_SESSION=r1
+
+test_expect_success 'setup: a load target and a running session' '
+	load-target --listen "127.0.0.1:$LT_PORT" --latency-ms 2:1 --service web 2>lt.log &
+	test_cleanup "kill $!"
+	wait_for 10 curl -sf "http://127.0.0.1:$LT_PORT/metrics" -o /dev/null &&
+	benchmon session-create --run-id r1 --launcher local --listen 127.0.0.1 --port "$PROM_PORT" --scrape-interval 500ms &&
+	benchmon client-connect --client-id c1 --node "$(hostname)" &&
+	benchmon service-register --client-id c1 --name web --endpoint "http://127.0.0.1:$LT_PORT/metrics" &&
+	benchmon start --wait 60 &&
+	wait_for 30 "benchmon status --json | grep -q \"\\\"health\\\":[[:space:]]*\\\"up\\\"\"" && sleep 1
+'
+
+test_expect_success 'run passes the command output through and collects its window' '
+	benchmon run --run-id w1 --out out -- wrk -t1 -c4 -d5s "http://127.0.0.1:$LT_PORT/" >stdout 2>stderr &&
+	grep -q "^Requests/sec:" stdout &&
+	grep -q "^throughput_qps  *session" stdout &&
+	test_path_is_file out/window.json && test_path_is_file out/MANIFEST.json &&
+	grep -q "\"command\":" out/window.json && grep -q "\"wrk\"" out/window.json &&
+	[ "$(awk -F, "\$1 == \"throughput_qps\" && \$2 == \"session\" { print \$8 }" out/kpis.csv)" = ok ]
+'
+
+test_expect_success 'the window is the command'"'"'s run' '
+	python3 - <<-\PY
+	import json, datetime
+	w = json.load(open("out/window.json"))
+	t = lambda s: datetime.datetime.fromisoformat(s.replace("Z", "+00:00")).timestamp()
+	span = t(w["to"]) - t(w["from"])
+	assert 4.9 < span < 6.5, span
+	assert w["from"] == w["started"] and w["to"] == w["ended"], w
+	assert w["exit_status"] == 0 and w["interrupted_by"] is None, w
+	PY
+'
+
+test_expect_success 'collect --window redoes the same numbers' '
+	benchmon collect --window out/window.json --out redo >/dev/null &&
+	test_cmp out/kpis.csv redo/kpis.csv
+'
+
+test_expect_success 'warm-up and cool-down shape the window' '
+	benchmon run --run-id w2 --out out2 --warmup 1s --cooldown 1s -- sleep 3 >/dev/null 2>&1;
+	python3 - <<-\PY
+	import json, datetime
+	w = json.load(open("out2/window.json"))
+	t = lambda s: datetime.datetime.fromisoformat(s.replace("Z", "+00:00")).timestamp()
+	assert abs(t(w["from"]) - t(w["started"]) - 1) < 0.01, w
+	assert abs(t(w["to"]) - t(w["ended"]) - 1) < 0.01, w
+	PY
+'
+
+test_expect_success 'the command'"'"'s exit status is passed through, after collecting' '
+	test_expect_code 3 benchmon run --run-id w3 --out out3 -- sh -c "sleep 2; exit 3" >/dev/null 2>&1 &&
+	test_path_is_file out3/MANIFEST.json
+'
+
+test_expect_success 'a command that cannot run is exit 127' '
+	test_expect_code 127 benchmon run --out out4 -- /nonexistent/bench 2>err &&
+	grep -q "cannot run ./nonexistent/bench." err
+'
+
+test_expect_success 'a warm-up longer than the run is an error' '
+	test_expect_code 1 benchmon run --out out5 --warmup 10s -- true 2>err &&
+	grep -q "no window to collect" err
+'
+
+test_expect_success '--strict fails a successful run that has findings' '
+	test_expect_code 1 benchmon run --out out6 --strict -- sleep 2 >/dev/null 2>err &&
+	grep -q "strict" err
+'
+
+test_expect_success 'SIGTERM (scancel) still collects what ran, and says so' '
+	benchmon run --run-id w7 --out out7 -- sleep 60 >stdout7 2>stderr7 &
+	pid=$! &&
+	sleep 3 && kill -TERM "$pid" &&
+	{ wait "$pid"; status=$?; } ;
+	cat stderr7 &&
+	[ "$status" = 143 ] &&
+	grep -q "interrupted by SIGTERM: collecting the" stderr7 &&
+	grep -q "\"interrupted_by\":[[:space:]]*\"SIGTERM\"" out7/window.json &&
+	test_path_is_file out7/MANIFEST.json
+'
+
+test_expect_success 'inside a Slurm job the run id comes from SLURM_JOB_ID and SLURM_STEP_ID' '
+	SLURM_JOB_ID=4242 SLURM_STEP_ID=3 benchmon run -- sleep 2 >/dev/null 2>&1 &&
+	test_path_is_file benchmon-results/4242.3/MANIFEST.json &&
+	grep -q "\"run_id\":[[:space:]]*\"4242.3\"" benchmon-results/4242.3/MANIFEST.json
+'
+
+test_expect_success 'no command is a usage error' '
+	test_expect_code 2 benchmon run --out x 2>err && grep -q "no command" err
+'
+
+test_done
