@@ -291,71 +291,87 @@ static void raw_query_add(struct query **qs, size_t *n, const char *kpi, const c
 	q->url = strbuf_detach(&sb, NULL);
 }
 
+struct query_batch {
+	struct query *qs;
+	size_t *todo;            /* todo[i]: the query behind transfer i */
+	size_t *retry;           /* the queries that answered 503, to send again */
+	size_t nretry;
+	int failed;
+};
+
+/* Parse one response as soon as it arrives, and free its body. */
+static void on_query_done(size_t i, struct http_response *resp, const char *cause, void *ctx)
+{
+	struct query_batch *b = ctx;
+	struct query *q = &b->qs[b->todo[i]];
+	char *perr = NULL;
+
+	if (b->failed)
+		goto out;
+	if (cause) {
+		error("KPI '%s': query %s got no answer: %s", q->kpi, q->promql, cause);
+		b->failed = 1;
+		goto out;
+	}
+	if (resp->status == 503) {
+		b->retry[b->nretry++] = b->todo[i];
+		goto out;
+	}
+	if (promjson_parse(resp->body.buf, resp->body.len, &q->data, &perr) < 0 || resp->status != 200) {
+		error("KPI '%s': Prometheus answered %ld to query %s: %s", q->kpi, resp->status, q->promql,
+		      perr ? perr : resp->body.buf);
+		b->failed = 1;
+	}
+out:
+	free(perr);
+	strbuf_release(&resp->body);
+}
+
 /*
- * Send every query at once and parse each response once. A 503 (Prometheus
- * starting) is retried with backoff; anything else that is not an answer
- * fails the collect with the KPI and the query named.
+ * Send every query at once and parse each response once, as it arrives. A
+ * 503 (Prometheus starting) is retried with backoff; anything else that is
+ * not an answer fails the collect with the KPI and the query named.
  */
 static int run_queries(struct query *qs, size_t n)
 {
 	const char **urls = xcalloc(n + 1, sizeof(*urls));
 	struct http_response *resps = xcalloc(n + 1, sizeof(*resps));
 	char **causes = xcalloc(n + 1, sizeof(*causes));
-	size_t *todo = xcalloc(n + 1, sizeof(*todo)), ntodo = n;
-	int ret = -1;
+	struct query_batch b = { .qs = qs, .todo = xcalloc(n + 1, sizeof(size_t)),
+				 .retry = xcalloc(n + 1, sizeof(size_t)) };
+	size_t ntodo = n;
 
 	for (size_t i = 0; i < n; i++) {
-		todo[i] = i;
+		b.todo[i] = i;
 		http_response_init(&resps[i]);
 	}
-	for (int attempt = 0; ntodo; attempt++) {
-		size_t again = 0;
-
+	for (int attempt = 0; ntodo && !b.failed; attempt++) {
 		for (size_t i = 0; i < ntodo; i++)
-			urls[i] = qs[todo[i]].url;
-		http_get_many(urls, ntodo, QUERY_TIMEOUT_MS, resps, causes);
-		for (size_t i = 0; i < ntodo; i++) {
-			struct query *q = &qs[todo[i]];
-			char *perr = NULL;
-
-			if (causes[i]) {
-				error("KPI '%s': query %s got no answer: %s", q->kpi, q->promql, causes[i]);
-				goto out;
-			}
-			if (resps[i].status == 503 && attempt < RETRIES_503) {
-				todo[again++] = todo[i];
-				continue;
-			}
-			if (promjson_parse(resps[i].body.buf, resps[i].body.len, &q->data, &perr) < 0 ||
-			    resps[i].status != 200) {
-				error("KPI '%s': Prometheus answered %ld to query %s: %s", q->kpi, resps[i].status, q->promql,
-				      perr ? perr : resps[i].body.buf);
-				free(perr);
-				goto out;
-			}
-			strbuf_release(&resps[i].body);
-		}
+			urls[i] = qs[b.todo[i]].url;
+		b.nretry = 0;
+		http_get_many(urls, ntodo, QUERY_TIMEOUT_MS, resps, causes, on_query_done, &b);
 		for (size_t i = 0; i < ntodo; i++) {
 			free(causes[i]);
 			causes[i] = NULL;
 		}
-		ntodo = again;
-		if (ntodo) {
+		ntodo = b.nretry;
+		memcpy(b.todo, b.retry, ntodo * sizeof(size_t));
+		if (ntodo && attempt >= RETRIES_503) {
+			error("Prometheus still answered 503 (starting up) after %d tries", RETRIES_503 + 1);
+			b.failed = 1;
+		} else if (ntodo) {
 			progress("Prometheus is starting (503); retrying %zu queries", ntodo);
 			sleep_ms(500L << attempt);
 		}
 	}
-	ret = 0;
-out:
-	for (size_t i = 0; i < n; i++) {
+	for (size_t i = 0; i < n; i++)
 		http_response_release(&resps[i]);
-		free(causes[i]);
-	}
 	free(causes);
 	free(resps);
 	free(urls);
-	free(todo);
-	return ret;
+	free(b.todo);
+	free(b.retry);
+	return b.failed ? -1 : 0;
 }
 
 /* Choose the step and align the window so its last point is exactly to. */
@@ -558,9 +574,10 @@ static void kpis_csv(const struct kpi_report *r, struct strbuf *sb)
 }
 
 /*
- * timeseries.csv can hold millions of rows: times are formatted once per
- * step, and rows go straight into the buffer. KPI names, scopes and units
- * are validated identifiers, so only they could need CSV quoting, and do not.
+ * timeseries.csv: every KPI's session-wide value at every step, for
+ * plotting. Per-service and per-node values are in kpis.csv; their series
+ * would multiply this file by the number of nodes and services. Times are
+ * formatted once per step, and rows go straight into the buffer.
  */
 static void timeseries_csv(const struct kpi_window *w, const struct kpi_report *r, struct strbuf *sb)
 {
@@ -575,6 +592,8 @@ static void timeseries_csv(const struct kpi_window *w, const struct kpi_report *
 		struct strbuf prefix = STRBUF_INIT;
 		const char *cells[] = { res->kpi, res->scope };
 
+		if (strcmp(res->scope, "session"))
+			continue;
 		csv_append_row(&prefix, cells, 2);
 		prefix.buf[--prefix.len] = '\0';  /* drop the newline: the row goes on */
 		for (size_t j = 0; j < w->nsteps; j++) {

@@ -157,16 +157,28 @@ int http_request(const char *method, const char *url, const char *body, long tim
 	return 0;
 }
 
-size_t http_get_many(const char *const *urls, size_t n, long timeout_ms,
-		     struct http_response *resps, char **causes)
+/* Record how transfer i ended, and hand it to done. */
+static void finish_transfer(CURL *h, CURLcode result, size_t i, const char *url, const char *errbuf,
+			    struct http_response *resp, char **cause, http_done_fn done, void *ctx)
+{
+	if (result != CURLE_OK)
+		*cause = describe_failure(result, errbuf, url, resp);
+	else
+		curl.easy_getinfo(h, CURLINFO_RESPONSE_CODE, &resp->status);
+	if (!*cause && !resp->status)
+		*cause = xasprintf("%s: no response", url);
+	if (done)
+		done(i, resp, *cause, ctx);
+}
+
+size_t http_get_many(const char *const *urls, size_t n, long timeout_ms, struct http_response *resps,
+		     char **causes, http_done_fn done, void *ctx)
 {
 	CURLM *multi = curl.multi_init();
-	CURL **handles = xcalloc(n, sizeof(*handles));
-	char (*errbufs)[CURL_ERROR_SIZE] = xcalloc(n, CURL_ERROR_SIZE);
-	size_t failed = 0;
+	CURL **handles = xcalloc(n + 1, sizeof(*handles));
+	char (*errbufs)[CURL_ERROR_SIZE] = xcalloc(n + 1, CURL_ERROR_SIZE);
+	size_t failed = 0, finished = 0;
 	int running = 0;
-	CURLMsg *msg;
-	int left;
 
 	for (size_t i = 0; i < n; i++) {
 		causes[i] = NULL;
@@ -175,24 +187,28 @@ size_t http_get_many(const char *const *urls, size_t n, long timeout_ms,
 		handles[i] = make_handle("GET", urls[i], NULL, timeout_ms, &resps[i], errbufs[i]);
 		curl.multi_add_handle(multi, handles[i]);
 	}
-	do {
+	while (finished < n) {
+		CURLMsg *msg;
+		int left;
+
 		curl.multi_perform(multi, &running);
+		while ((msg = curl.multi_info_read(multi, &left))) {
+			size_t i;
+
+			if (msg->msg != CURLMSG_DONE)
+				continue;
+			for (i = 0; i < n && handles[i] != msg->easy_handle; i++)
+				;
+			if (i == n)
+				continue;
+			finish_transfer(handles[i], msg->data.result, i, urls[i], errbufs[i], &resps[i], &causes[i],
+					done, ctx);
+			finished++;
+		}
 		if (running)
 			curl.multi_poll(multi, NULL, 0, 1000, NULL);
-	} while (running);
-	while ((msg = curl.multi_info_read(multi, &left))) {
-		size_t i;
-
-		if (msg->msg != CURLMSG_DONE)
-			continue;
-		for (i = 0; i < n && handles[i] != msg->easy_handle; i++)
-			;
-		if (i == n)
-			continue;
-		if (msg->data.result != CURLE_OK)
-			causes[i] = describe_failure(msg->data.result, errbufs[i], urls[i], &resps[i]);
-		else
-			curl.easy_getinfo(handles[i], CURLINFO_RESPONSE_CODE, &resps[i].status);
+		else if (finished < n)
+			break; /* libcurl lost track of a transfer: report it below rather than spin */
 	}
 	for (size_t i = 0; i < n; i++) {
 		if (!causes[i] && !resps[i].status)

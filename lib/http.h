@@ -38,10 +38,13 @@ int http_request(const char *method, const char *url, const char *body, long tim
 
 /*
  * Send many GET requests at once and wait for all (libcurl multi).
- * resps[i] and causes[i] are filled as by http_request; returns the number
- * that got no response.
+ * resps[i] and causes[i] are filled as by http_request. When done is not
+ * NULL it is called for each request as soon as that one completes, so its
+ * body can be consumed (and released) while the others still arrive.
+ * Returns the number that got no response.
  */
-size_t http_get_many(const char *const *urls, size_t n, long timeout_ms,
-		     struct http_response *resps, char **causes);
+typedef void (*http_done_fn)(size_t index, struct http_response *resp, const char *cause, void *ctx);
+size_t http_get_many(const char *const *urls, size_t n, long timeout_ms, struct http_response *resps,
+		     char **causes, http_done_fn done, void *ctx);
 
 #endif
