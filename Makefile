@@ -83,6 +83,7 @@ install: all
 	install -m 0755 benchmon $(DESTDIR)$(BINDIR)/benchmon
 	install -m 0644 templates/*.in $(DESTDIR)$(DATADIR)/templates/
 	install -m 0644 templates/profiles/*.json $(DESTDIR)$(DATADIR)/templates/profiles/
+	install -m 0644 templates/grafana-dashboard.json $(DESTDIR)$(DATADIR)/templates/
 
 clean:
 	rm -f benchmon $(OBJS) $(OBJS:.o=.d) tests/unit/*.o tests/unit/*.d $(UNIT_TESTS) $(FIXTURES)

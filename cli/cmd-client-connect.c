@@ -1,7 +1,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include <string.h>
+
 #include "cli/cmd.h"
+#include "lib/error.h"
 #include "lib/xmalloc.h"
 #include "session/registry.h"
 #include "session/session.h"
@@ -10,13 +13,31 @@
 static const struct cmd_opt opts[] = {
 	{ "session", "ID", "the session (default: $BENCHMON_SESSION)" },
 	{ "client-id", "C", "the client's id, unique in the session" },
-	{ "node", "NODE", "the node the client runs on" },
+	{ "node", "NODE", "the node the client runs on; 'auto' for this node" },
 	{ "node-exporter", "HOST:PORT", "scrape this node_exporter as the client's node metrics" },
 	{ "dcgm-exporter", "HOST:PORT", "scrape this dcgm-exporter as the client's GPU metrics" },
 	{ "enable-node", NULL, "accepted for compatibility; --node-exporter enables it" },
 	{ "enable-dcgm", NULL, "accepted for compatibility; --dcgm-exporter enables it" },
 	{ NULL, NULL, NULL },
 };
+
+/*
+ * An exporter on 127.0.0.1 answers only on its own node; Prometheus may run
+ * on another, so register it under the node's name, and say so.
+ */
+static void rewrite_loopback(struct hostport *hp, const char *node, char **address)
+{
+	char *was;
+
+	if (!hp->address || !host_is_loopback(hp->host))
+		return;
+	was = hp->address;
+	hp->address = xasprintf("%s:%d", node, hp->port);
+	progress("note: %s registered as %s, which Prometheus can reach from the node Slurm gives it", was,
+		 hp->address);
+	free(was);
+	*address = hp->address;
+}
 
 static int exec_client_connect(struct cmd_args *args)
 {
@@ -25,13 +46,15 @@ static int exec_client_connect(struct cmd_args *args)
 	struct client c = { 0 };
 	struct hostport node_exp = { 0 }, dcgm_exp = { 0 };
 	struct session s = { 0 };
-	char *cause = NULL;
+	char *cause = NULL, *node_auto = NULL;
 	int ret = CMD_USAGE;
 
 	if (!id)
 		return CMD_USAGE;
 	c.client_id = (char *)args_get(args, "client-id");
 	c.node = (char *)args_get(args, "node");
+	if (c.node && !strcmp(c.node, "auto"))
+		c.node = node_auto = this_node();
 	if (!c.client_id)
 		return cmd_usage_error(e, "missing --client-id");
 	if (!c.node)
@@ -49,7 +72,13 @@ static int exec_client_connect(struct cmd_args *args)
 		c.dcgm_exporter = dcgm_exp.address;
 	}
 	ret = CMD_FAIL;
-	if (session_load(id, &s) < 0 || registry_put_client(&s, &c) < 0)
+	if (session_load(id, &s) < 0)
+		goto out;
+	if (session_prometheus_is_remote(&s) && !host_is_loopback(c.node)) {
+		rewrite_loopback(&node_exp, c.node, &c.node_exporter);
+		rewrite_loopback(&dcgm_exp, c.node, &c.dcgm_exporter);
+	}
+	if (registry_put_client(&s, &c) < 0)
 		goto out;
 	printf("client '%s' on node %s connected to session '%s'", c.client_id, c.node, s.id);
 	if (c.node_exporter)
@@ -63,6 +92,7 @@ usage:
 	ret = cmd_usage_error(e, "%s", cause);
 out:
 	free(cause);
+	free(node_auto);
 	hostport_release(&node_exp);
 	hostport_release(&dcgm_exp);
 	session_release(&s);

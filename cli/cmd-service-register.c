@@ -65,7 +65,7 @@ static int exec_service_register(struct cmd_args *args)
 	struct service one = { 0 }, *svcs = &one;
 	struct csv_rows csv = { 0 };
 	struct session s = { 0 };
-	size_t n = 1, bad = 0;
+	size_t n = 1, bad = 0, rewritten = 0;
 	char *cause = NULL;
 	int ret = CMD_FAIL;
 
@@ -96,13 +96,17 @@ static int exec_service_register(struct cmd_args *args)
 		if (csv_read_file(file, &csv) < 0 || services_from_csv(file, &csv, &svcs, &n) < 0)
 			goto out;
 	}
-	if (registry_put_services(&s, svcs, n, &bad, &cause) < 0) {
+	if (registry_put_services(&s, svcs, n, &rewritten, &bad, &cause) < 0) {
 		if (file && bad < n)
 			error("%s:%zu: %s; no service was registered", file, csv.line[bad + (csv.n > n)], cause);
 		else
 			error("%s; nothing was registered", cause);
 		goto out;
 	}
+	if (rewritten)
+		progress("note: %zu endpoint%s on 127.0.0.1/localhost registered under %s client's node name, "
+			 "which Prometheus can reach from the node Slurm gives it", rewritten, rewritten == 1 ? "" : "s",
+			 rewritten == 1 ? "its" : "their");
 	if (file)
 		printf("%zu services registered in session '%s'\n", n, s.id);
 	else

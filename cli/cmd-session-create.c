@@ -11,7 +11,7 @@
 #include "session/validate.h"
 
 static const struct cmd_opt opts[] = {
-	{ "run-id", "ID", "the session's id (letters, digits, '_', '.', '-'; at most 64)" },
+	{ "run-id", "ID", "the session's id (letters, digits, '_', '.', '-'; at most 64; default in a Slurm job: $SLURM_JOB_ID)" },
 	{ "prom-host", "HOST", "reach Prometheus at HOST instead of the node Slurm picks" },
 	{ "port", "N", "Prometheus's port (default 9090)" },
 	{ "listen", "ADDR", "address Prometheus binds to (default 0.0.0.0; 127.0.0.1 for loopback only)" },
@@ -32,6 +32,8 @@ static int exec_session_create(struct cmd_args *args)
 	char *cause = NULL;
 	int ret = CMD_USAGE;
 
+	if (!run_id)
+		run_id = getenv("SLURM_JOB_ID");
 	if (!run_id)
 		return cmd_usage_error(e, "missing --run-id");
 	if (validate_id("run id", run_id, &cause) < 0)

@@ -176,8 +176,10 @@ static void free_strings(char **v, size_t n)
 static unsigned batch_serial;
 
 int registry_put_services(const struct session *s, const struct service *svcs, size_t n,
-			  size_t *bad_index, char **cause)
+			  size_t *rewritten, size_t *bad_index, char **cause)
 {
+	int remote = session_prometheus_is_remote(s);
+
 	int64_t now = now_ms();
 	cJSON *groups = cJSON_CreateArray();
 	const char **nodes = xcalloc(n + 1, sizeof(char *));
@@ -186,6 +188,7 @@ int registry_put_services(const struct session *s, const struct service *svcs, s
 	int ret = -1;
 
 	*cause = NULL;
+	*rewritten = 0;
 	for (size_t i = 0; i < n; i++) {
 		*bad_index = i;
 		if (validate_id("client id", svcs[i].client_id, cause) < 0 ||
@@ -201,6 +204,10 @@ int registry_put_services(const struct session *s, const struct service *svcs, s
 		*bad_index = i;
 		if (endpoint_parse(svcs[i].endpoint, &ep, cause) < 0)
 			goto out;
+		if (remote && host_is_loopback(ep.host) && !host_is_loopback(nodes[i])) {
+			endpoint_set_host(&ep, nodes[i]);
+			(*rewritten)++;
+		}
 		one = service_group(s, &svcs[i], nodes[i], &ep, now);
 		cJSON_AddItemToArray(groups, cJSON_DetachItemFromArray(one, 0));
 		cJSON_Delete(one);

@@ -75,9 +75,12 @@ int registry_put_client(const struct session *s, const struct client *c);
  * every endpoint must parse: otherwise *bad_index is set to the offending
  * entry, *cause explains, and nothing is written. n == 1 writes a
  * per-service file; more write one batch file, so the call is all or nothing.
+ * When Prometheus may run elsewhere (session_prometheus_is_remote), an
+ * endpoint on loopback is registered under its client's node instead, and
+ * *rewritten counts those.
  */
 int registry_put_services(const struct session *s, const struct service *svcs, size_t n,
-			  size_t *bad_index, char **cause);
+			  size_t *rewritten, size_t *bad_index, char **cause);
 
 /* Read and merge the whole registry. Release with target_list_release. */
 int registry_load(const struct session *s, struct target_list *list);

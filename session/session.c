@@ -49,6 +49,12 @@ char *session_dir_for(const char *id)
 	return dir;
 }
 
+int session_prometheus_is_remote(const struct session *s)
+{
+	return !strcmp(s->launcher, "slurm") && strcmp(s->listen, "localhost") && strncmp(s->listen, "127.", 4) &&
+	       strcmp(s->listen, "::1");
+}
+
 char *session_path(const struct session *s, const char *name)
 {
 	return xasprintf("%s/%s", s->dir, name);

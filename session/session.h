@@ -87,6 +87,13 @@ int session_remove(const struct session *s);
 int session_list_ids(char ***ids);
 void session_ids_free(char **ids);
 
+/*
+ * May Prometheus run on another node than the one registering? True for the
+ * Slurm launcher unless Prometheus listens on loopback only. Then a target
+ * on 127.0.0.1 must be registered under its node's name instead.
+ */
+int session_prometheus_is_remote(const struct session *s);
+
 /* A path inside the session directory. Caller frees. */
 char *session_path(const struct session *s, const char *name);
 

@@ -3,6 +3,7 @@
 #include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "lib/strbuf.h"
 #include "lib/xmalloc.h"
@@ -376,4 +377,17 @@ char *endpoint_url(const struct endpoint *ep)
 		}
 	}
 	return strbuf_detach(&sb, NULL);
+}
+
+int host_is_loopback(const char *host)
+{
+	return !strcasecmp(host, "localhost") || !strncmp(host, "127.", 4) || !strcmp(host, "::1");
+}
+
+void endpoint_set_host(struct endpoint *ep, const char *host)
+{
+	free(ep->host);
+	free(ep->address);
+	ep->host = xstrdup(host);
+	ep->address = join_hostport(ep->host, ep->port);
 }

@@ -59,6 +59,15 @@ void endpoint_release(struct endpoint *ep);
 /* The endpoint back as a URL (caller frees). */
 char *endpoint_url(const struct endpoint *ep);
 
+/* Is host this machine's loopback (localhost, 127.0.0.0/8, ::1)? */
+int host_is_loopback(const char *host);
+
+/*
+ * Point ep at host instead (keeping port, path and parameters). Used to turn
+ * "127.0.0.1" into the node's name, which Prometheus can reach from elsewhere.
+ */
+void endpoint_set_host(struct endpoint *ep, const char *host);
+
 /* Shorten value for quoting in a message: at most 60 characters, escaped. Caller frees. */
 char *quote_for_message(const char *value);
 

@@ -175,6 +175,35 @@ test_expect_success 'concurrent service registrations into one session lose noth
 	[ "$(ls "$targets" | grep -c "^service+c1+p")" = 200 ]
 '
 
+test_expect_success '--node auto uses this node'"'"'s name' '
+	benchmon client-connect --session reg --client-id auto1 --node auto >out &&
+	grep -q "on node $(hostname -s) connected" out
+'
+
+test_expect_success 'loopback targets are registered under the node name when Prometheus may run elsewhere' '
+	benchmon session-create --run-id remote --launcher slurm >/dev/null &&
+	benchmon client-connect --session remote --client-id c1 --node nodeA \
+		--node-exporter 127.0.0.1:9100 --dcgm-exporter localhost:9400 2>err &&
+	grep -q "note: 127.0.0.1:9100 registered as nodeA:9100" err &&
+	grep -q "\"nodeA:9100\"" "$BENCHMON_HOME/sessions/remote/targets/client+c1.json" &&
+	grep -q "\"nodeA:9400\"" "$BENCHMON_HOME/sessions/remote/targets/client+c1.json" &&
+	benchmon service-register --session remote --client-id c1 --name svc --endpoint http://localhost:8000/m 2>err &&
+	grep -q "note: 1 endpoint on 127.0.0.1/localhost" err &&
+	grep -q "\"nodeA:8000\"" "$BENCHMON_HOME/sessions/remote/targets/service+c1+svc.json"
+'
+
+test_expect_success 'loopback targets stay as given when Prometheus runs on loopback too' '
+	benchmon session-create --run-id local1 --launcher slurm --listen 127.0.0.1 >/dev/null &&
+	benchmon client-connect --session local1 --client-id c1 --node nodeA --node-exporter 127.0.0.1:9100 2>err &&
+	! grep -q note err &&
+	grep -q "\"127.0.0.1:9100\"" "$BENCHMON_HOME/sessions/local1/targets/client+c1.json"
+'
+
+test_expect_success 'inside a Slurm job session-create defaults the id to the job id' '
+	SLURM_JOB_ID=777 benchmon session-create --launcher local >/dev/null &&
+	test_path_is_dir "$BENCHMON_HOME/sessions/777"
+'
+
 test_expect_success 'leftover temporary files are ignored by readers' '
 	echo "[{\"targets\":[\"half" >"$targets/service+c1+x.json.tmp.12345" &&
 	BENCHMON_SESSION=reg benchmon status --json >/dev/null

@@ -207,10 +207,10 @@ static void put_client(const struct session *s, const char *id, const char *node
 static void put_service(const struct session *s, const char *client, const char *name, const char *endpoint)
 {
 	struct service svc = { (char *)client, (char *)name, (char *)endpoint };
-	size_t bad = 99;
+	size_t bad = 99, rewritten = 0;
 	char *cause = NULL;
 
-	if (registry_put_services(s, &svc, 1, &bad, &cause) != 0)
+	if (registry_put_services(s, &svc, 1, &rewritten, &bad, &cause) != 0)
 		fail_msg("registering %s/%s failed: %s", client, name, cause ? cause : "(no cause)");
 	free(cause);
 }
@@ -588,14 +588,14 @@ static void test_put_batch_writes_one_file(void **state)
 		{ "c2", "cache", "http://node02:9121/metrics" },
 	};
 	struct target_list list;
-	size_t bad = 99;
+	size_t bad = 99, rewritten = 0;
 	char *cause = NULL, *tdir = targets_dir(&f->s);
 	struct dirent **ents;
 	int nents, batches = 0;
 
 	put_client(&f->s, "c1", "node01", NULL, NULL);
 	put_client(&f->s, "c2", "node02", NULL, NULL);
-	assert_int_equal(registry_put_services(&f->s, svcs, 3, &bad, &cause), 0);
+	assert_int_equal(registry_put_services(&f->s, svcs, 3, &rewritten, &bad, &cause), 0);
 	assert_null(cause);
 	nents = scandir(tdir, &ents, NULL, alphasort);
 	assert_true(nents >= 0);
@@ -628,12 +628,12 @@ static void test_service_for_unknown_client_fails(void **state)
 {
 	struct fixture *f = *state;
 	const struct service svc = { "ghost", "web", "http://node01:8000" };
-	size_t bad = 99;
+	size_t bad = 99, rewritten = 0;
 	char *cause = NULL, *before, *after;
 
 	put_client(&f->s, "c1", "node01", NULL, NULL);
 	before = targets_listing(&f->s);
-	assert_int_equal(registry_put_services(&f->s, &svc, 1, &bad, &cause), -1);
+	assert_int_equal(registry_put_services(&f->s, &svc, 1, &rewritten, &bad, &cause), -1);
 	assert_int_equal(bad, 0);
 	assert_non_null(cause);
 	assert_non_null(strstr(cause, "'ghost'"));
@@ -652,12 +652,12 @@ static void test_batch_with_unknown_client_writes_nothing(void **state)
 		{ "c1", "db", "http://node01:9187" },
 		{ "ghost", "cache", "http://node02:9121" },
 	};
-	size_t bad = 99;
+	size_t bad = 99, rewritten = 0;
 	char *cause = NULL, *before, *after;
 
 	put_client(&f->s, "c1", "node01", NULL, NULL);
 	before = targets_listing(&f->s);
-	assert_int_equal(registry_put_services(&f->s, svcs, 3, &bad, &cause), -1);
+	assert_int_equal(registry_put_services(&f->s, svcs, 3, &rewritten, &bad, &cause), -1);
 	assert_int_equal(bad, 2);
 	assert_non_null(strstr(cause, "'ghost'"));
 	after = targets_listing(&f->s);
@@ -675,12 +675,12 @@ static void test_batch_with_bad_endpoint_writes_nothing(void **state)
 		{ "c1", "db", "http://user:pw@node01:9187" },
 		{ "c1", "cache", "http://node01:9121" },
 	};
-	size_t bad = 99;
+	size_t bad = 99, rewritten = 0;
 	char *cause = NULL, *before, *after;
 
 	put_client(&f->s, "c1", "node01", NULL, NULL);
 	before = targets_listing(&f->s);
-	assert_int_equal(registry_put_services(&f->s, svcs, 3, &bad, &cause), -1);
+	assert_int_equal(registry_put_services(&f->s, svcs, 3, &rewritten, &bad, &cause), -1);
 	assert_int_equal(bad, 1);
 	assert_non_null(cause);
 	assert_non_null(strstr(cause, "endpoint"));
@@ -698,12 +698,12 @@ static void test_batch_with_bad_service_name_writes_nothing(void **state)
 		{ "c1", "web", "http://node01:8000" },
 		{ "c1", "../x", "http://node01:9187" },
 	};
-	size_t bad = 99;
+	size_t bad = 99, rewritten = 0;
 	char *cause = NULL, *before, *after;
 
 	put_client(&f->s, "c1", "node01", NULL, NULL);
 	before = targets_listing(&f->s);
-	assert_int_equal(registry_put_services(&f->s, svcs, 2, &bad, &cause), -1);
+	assert_int_equal(registry_put_services(&f->s, svcs, 2, &rewritten, &bad, &cause), -1);
 	assert_int_equal(bad, 1);
 	assert_non_null(cause);
 	after = targets_listing(&f->s);
@@ -721,14 +721,14 @@ static void test_load_merges_and_sorts(void **state)
 		{ "a", "alpha", "http://node01:8001" },
 	};
 	struct target_list list;
-	size_t bad;
+	size_t bad, rewritten;
 	char *cause = NULL;
 
 	put_client(&f->s, "b", "node02", "node02:9100", "node02:9400");
 	put_client(&f->s, "a", "node01", NULL, NULL);
 	put_client(&f->s, "c", "node03", NULL, NULL);
 	put_service(&f->s, "a", "zeta", "http://node01:8002");
-	assert_int_equal(registry_put_services(&f->s, batch, 2, &bad, &cause), 0);
+	assert_int_equal(registry_put_services(&f->s, batch, 2, &rewritten, &bad, &cause), 0);
 	assert_int_equal(registry_load(&f->s, &list), 0);
 	assert_int_equal(list.nclients, 3);
 	assert_int_equal(list.n, 5);
@@ -756,13 +756,13 @@ static void test_load_newest_wins_single_then_batch(void **state)
 	};
 	struct target_list list;
 	const struct target *web;
-	size_t bad;
+	size_t bad, rewritten;
 	char *cause = NULL;
 
 	put_client(&f->s, "c1", "node01", NULL, NULL);
 	put_service(&f->s, "c1", "web", "http://node01:8000/old");
 	sleep_ms(5);
-	assert_int_equal(registry_put_services(&f->s, batch, 2, &bad, &cause), 0);
+	assert_int_equal(registry_put_services(&f->s, batch, 2, &rewritten, &bad, &cause), 0);
 	assert_int_equal(registry_load(&f->s, &list), 0);
 	assert_int_equal(list.n, 2);
 	web = find_service(&list, "c1", "web");
@@ -782,11 +782,11 @@ static void test_load_newest_wins_batch_then_single(void **state)
 	};
 	struct target_list list;
 	const struct target *web;
-	size_t bad;
+	size_t bad, rewritten;
 	char *cause = NULL;
 
 	put_client(&f->s, "c1", "node01", NULL, NULL);
-	assert_int_equal(registry_put_services(&f->s, batch, 2, &bad, &cause), 0);
+	assert_int_equal(registry_put_services(&f->s, batch, 2, &rewritten, &bad, &cause), 0);
 	sleep_ms(5);
 	put_service(&f->s, "c1", "web", "http://node01:8080/new");
 	assert_int_equal(registry_load(&f->s, &list), 0);
