@@ -48,6 +48,11 @@ all: benchmon
 benchmon: $(OBJS)
 	$(CC) $(LDFLAGS) -o $@ $(OBJS) $(LIBS)
 
+# the data directory is compiled in: rebuild what embeds it when PREFIX changes
+.datadir-stamp: FORCE
+	@echo '$(DATADIR)' | cmp -s - $@ || echo '$(DATADIR)' >$@
+render/render.o: .datadir-stamp
+
 %.o: %.c
 	$(CC) $(CPPFLAGS_ALL) $(WARNINGS) $(CFLAGS) -MMD -MP -c -o $@ $<
 
@@ -84,9 +89,14 @@ install: all
 	install -m 0644 templates/*.in $(DESTDIR)$(DATADIR)/templates/
 	install -m 0644 templates/profiles/*.json $(DESTDIR)$(DATADIR)/templates/profiles/
 	install -m 0644 templates/grafana-dashboard.json $(DESTDIR)$(DATADIR)/templates/
+	install -d $(DESTDIR)$(PREFIX)/share/man/man1 $(DESTDIR)$(PREFIX)/share/bash-completion/completions \
+		$(DESTDIR)$(PREFIX)/share/lmod/benchmon
+	install -m 0644 doc/benchmon.1 $(DESTDIR)$(PREFIX)/share/man/man1/benchmon.1
+	install -m 0644 doc/benchmon.bash-completion $(DESTDIR)$(PREFIX)/share/bash-completion/completions/benchmon
+	install -m 0644 packaging/lmod/benchmon/$(VERSION).lua $(DESTDIR)$(PREFIX)/share/lmod/benchmon/$(VERSION).lua
 
 clean:
-	rm -f benchmon $(OBJS) $(OBJS:.o=.d) tests/unit/*.o tests/unit/*.d $(UNIT_TESTS) $(FIXTURES)
+	rm -f benchmon .datadir-stamp $(OBJS) $(OBJS:.o=.d) tests/unit/*.o tests/unit/*.d $(UNIT_TESTS) $(FIXTURES)
 
-.PHONY: all deps check demo lint bench install clean
+.PHONY: all deps check demo lint bench install clean FORCE
 -include $(OBJS:.o=.d) $(wildcard tests/unit/*.d)
