@@ -11,8 +11,9 @@ WARNINGS = -std=c11 -Wall -Wextra -Wshadow -Wmissing-prototypes -Wstrict-prototy
 # the libslurm ABI we link against (its soname), checked against slurm_api_version() at run time
 SLURM_API_MAJOR := $(shell objdump -p $$($(CC) -print-file-name=libslurm.so) 2>/dev/null | sed -n 's/.*SONAME *libslurm\.so\.\([0-9]*\).*/\1/p')
 CPPFLAGS_ALL = -I. -D_GNU_SOURCE -DBENCHMON_SLURM_API_MAJOR=$(or $(SLURM_API_MAJOR),0) -DBENCHMON_VERSION='"$(VERSION)"' -DBENCHMON_DATADIR='"$(DATADIR)"' $(CPPFLAGS)
-# libcurl is loaded at run time by lib/http.c (dlopen), so commands without HTTP start fast
-LIBS = -lslurm -lcjson -lcsv -ldl -lm
+# libcurl and libslurm are loaded at run time (dlopen) by lib/http.c and session/launch-slurm.c,
+# so the commands that need neither start fast
+LIBS = -lcjson -lcsv -ldl -lm
 
 ifeq ($(SANITIZE),1)
 CFLAGS += -fsanitize=address,undefined -fno-omit-frame-pointer

@@ -1,9 +1,12 @@
 /*
- * The Slurm launcher: the one file that calls libslurm.
+ * The Slurm launcher: the one file that calls libslurm. The library is
+ * loaded with dlopen on first use, so the commands that never talk to Slurm
+ * (registrations, above all) do not pay for loading it.
  */
 #include "session/launcher.h"
 
 #include <ctype.h>
+#include <dlfcn.h>
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
@@ -27,6 +30,69 @@ extern char *slurm_job_state_string(uint32_t inx);
 
 extern char **environ;
 
+/* The libslurm functions we use, resolved at run time; the types come from slurm.h. */
+static struct {
+	void *handle;
+	__typeof__(&slurm_api_version) api_version;
+	__typeof__(&slurm_init) init;
+	__typeof__(&slurm_get_errno) get_errno;
+	__typeof__(&slurm_strerror) strerror;
+	__typeof__(&slurm_init_job_desc_msg) init_job_desc_msg;
+	__typeof__(&slurm_submit_batch_job) submit_batch_job;
+	__typeof__(&slurm_free_submit_response_response_msg) free_submit_response_response_msg;
+	__typeof__(&slurm_load_job) load_job;
+	__typeof__(&slurm_load_jobs) load_jobs;
+	__typeof__(&slurm_free_job_info_msg) free_job_info_msg;
+	__typeof__(&slurm_kill_job) kill_job;
+	__typeof__(&slurm_job_reason_string) job_reason_string;
+	__typeof__(&slurm_job_state_string) job_state_string;
+} lib;
+
+#define STRINGIFY2(x) #x
+#define STRINGIFY(x) STRINGIFY2(x)
+
+/* Load libslurm, the ABI benchmon was built against, and resolve what we use. */
+static int slurm_load_library(void)
+{
+	static const char soname[] = "libslurm.so." STRINGIFY(BENCHMON_SLURM_API_MAJOR);
+	const char *missing = NULL;
+
+	if (lib.handle)
+		return 0;
+	/* global: the plugins libslurm loads in turn resolve their symbols against it */
+	lib.handle = dlopen(BENCHMON_SLURM_API_MAJOR ? soname : "libslurm.so", RTLD_NOW | RTLD_GLOBAL);
+	if (!lib.handle)
+		return error("cannot load libslurm: %s (install Slurm's client library, or use --launcher local)",
+			     dlerror());
+#define RESOLVE(field)                                                                     \
+	do {                                                                               \
+		*(void **)&lib.field = dlsym(lib.handle, "slurm_" #field);                 \
+		if (!lib.field && !missing)                                                \
+			missing = "slurm_" #field;                                         \
+	} while (0)
+	RESOLVE(api_version);
+	RESOLVE(init);
+	RESOLVE(get_errno);
+	RESOLVE(strerror);
+	RESOLVE(init_job_desc_msg);
+	RESOLVE(submit_batch_job);
+	RESOLVE(free_submit_response_response_msg);
+	RESOLVE(load_job);
+	RESOLVE(load_jobs);
+	RESOLVE(free_job_info_msg);
+	RESOLVE(kill_job);
+	RESOLVE(job_reason_string);
+	RESOLVE(job_state_string);
+#undef RESOLVE
+	if (missing) {
+		error("libslurm lacks %s, which benchmon needs", missing);
+		dlclose(lib.handle);
+		lib.handle = NULL;
+		return -1;
+	}
+	return 0;
+}
+
 char *slurm_config_path(void)
 {
 	static const char *const candidates[] = {
@@ -49,11 +115,14 @@ char *slurm_config_path(void)
 static int slurm_ensure_init(void)
 {
 	static int done;
-	long version = slurm_api_version();
+	long version;
 	char *conf;
 
 	if (done)
 		return 0;
+	if (slurm_load_library() < 0)
+		return -1;
+	version = lib.api_version();
 	/* slurm_api_version() is the library's ABI (its soname), not the Slurm release */
 	if (BENCHMON_SLURM_API_MAJOR && SLURM_VERSION_MAJOR(version) != BENCHMON_SLURM_API_MAJOR)
 		return error("libslurm has API version %ld but benchmon was built against %d (Slurm %d.%02d); rebuild benchmon",
@@ -65,7 +134,7 @@ static int slurm_ensure_init(void)
 			return error("cannot read the Slurm configuration '%s' named by SLURM_CONF", getenv("SLURM_CONF"));
 		return error("no Slurm configuration found (set SLURM_CONF, or create the session with --launcher local)");
 	}
-	slurm_init(conf);
+	lib.init(conf);
 	free(conf);
 	done = 1;
 	return 0;
@@ -73,7 +142,7 @@ static int slurm_ensure_init(void)
 
 static const char *slurm_error_text(void)
 {
-	return slurm_strerror(slurm_get_errno());
+	return lib.strerror(lib.get_errno());
 }
 
 /* Slurm's time formats: MM, MM:SS, HH:MM:SS, D-HH, D-HH:MM, D-HH:MM:SS, or UNLIMITED. */
@@ -128,7 +197,7 @@ static int find_job_by_name(const char *name, uint32_t *job_id)
 	job_info_msg_t *msg = NULL;
 	int ret = -1;
 
-	if (slurm_load_jobs(0, &msg, SHOW_ALL) != SLURM_SUCCESS)
+	if (lib.load_jobs(0, &msg, SHOW_ALL) != SLURM_SUCCESS)
 		return error("cannot list Slurm jobs: %s", slurm_error_text());
 	for (uint32_t i = 0; i < msg->record_count; i++) {
 		if (msg->job_array[i].name && !strcmp(msg->job_array[i].name, name) &&
@@ -137,7 +206,7 @@ static int find_job_by_name(const char *name, uint32_t *job_id)
 			ret = 0;
 		}
 	}
-	slurm_free_job_info_msg(msg);
+	lib.free_job_info_msg(msg);
 	if (ret < 0)
 		error("Slurm accepted job '%s' but returned no job id, and no such job is listed", name);
 	return ret;
@@ -157,7 +226,7 @@ static int slurm_submit(const struct session *s, const struct launch_request *re
 		return -1;
 	if (read_file(req->script, &script, 1 << 20, 0) < 0)
 		return -1;
-	slurm_init_job_desc_msg(&desc);
+	lib.init_job_desc_msg(&desc);
 	unique_name = xasprintf("%s.%lld", req->job_name, (long long)now_ms());
 	desc.name = unique_name;
 	desc.script = script.buf;
@@ -187,13 +256,13 @@ static int slurm_submit(const struct session *s, const struct launch_request *re
 		desc.environment = environ;
 		desc.env_size = env_size;
 	}
-	if (slurm_submit_batch_job(&desc, &resp) != SLURM_SUCCESS) {
+	if (lib.submit_batch_job(&desc, &resp) != SLURM_SUCCESS) {
 		error("Slurm refused the Prometheus job: %s", slurm_error_text());
 		goto out;
 	}
 	if (resp) {
 		id = resp->job_id;
-		slurm_free_submit_response_response_msg(resp);
+		lib.free_submit_response_response_msg(resp);
 	} else if (find_job_by_name(unique_name, &id) < 0) {
 		goto out;
 	}
@@ -240,8 +309,8 @@ static int slurm_query(const struct session *s, const char *job_id, struct job_s
 	memset(info, 0, sizeof(*info));
 	if (slurm_ensure_init() < 0 || parse_job_id(job_id, &id) < 0)
 		return -1;
-	if (slurm_load_job(&msg, id, SHOW_ALL) != SLURM_SUCCESS) {
-		int err = slurm_get_errno();
+	if (lib.load_job(&msg, id, SHOW_ALL) != SLURM_SUCCESS) {
+		int err = lib.get_errno();
 
 		if (err == ESLURM_INVALID_JOB_ID) {
 			/* finished jobs vanish after MinJobAge */
@@ -249,17 +318,17 @@ static int slurm_query(const struct session *s, const char *job_id, struct job_s
 			info->state_name = xstrdup("GONE");
 			return 0;
 		}
-		return error("cannot query Slurm job %s: %s", job_id, slurm_strerror(err));
+		return error("cannot query Slurm job %s: %s", job_id, lib.strerror(err));
 	}
 	if (msg->record_count < 1) {
-		slurm_free_job_info_msg(msg);
+		lib.free_job_info_msg(msg);
 		info->state = LAUNCH_GONE;
 		info->state_name = xstrdup("GONE");
 		return 0;
 	}
 	job = &msg->job_array[0];
 	base = job->job_state & JOB_STATE_BASE;
-	info->state_name = xstrdup(slurm_job_state_string(base));
+	info->state_name = xstrdup(lib.job_state_string(base));
 	if (base == JOB_PENDING) {
 		info->state = LAUNCH_PENDING;
 	} else if (base == JOB_RUNNING || base == JOB_SUSPENDED) {
@@ -269,10 +338,10 @@ static int slurm_query(const struct session *s, const char *job_id, struct job_s
 		info->exit_code = WIFEXITED(job->exit_code) ? WEXITSTATUS(job->exit_code) : 128 + WTERMSIG(job->exit_code);
 	}
 	if (job->state_reason != WAIT_NO_REASON)
-		info->reason = xstrdup(slurm_job_reason_string(job->state_reason));
+		info->reason = xstrdup(lib.job_reason_string(job->state_reason));
 	if (job->batch_host && *job->batch_host)
 		info->node = xstrdup(job->batch_host);
-	slurm_free_job_info_msg(msg);
+	lib.free_job_info_msg(msg);
 	return 0;
 }
 
@@ -282,13 +351,13 @@ static int slurm_signal(const char *job_id, uint16_t signal, uint16_t flags)
 
 	if (slurm_ensure_init() < 0 || parse_job_id(job_id, &id) < 0)
 		return -1;
-	if (slurm_kill_job(id, signal, flags) != SLURM_SUCCESS) {
-		int err = slurm_get_errno();
+	if (lib.kill_job(id, signal, flags) != SLURM_SUCCESS) {
+		int err = lib.get_errno();
 
 		/* a job that already finished needs no signal */
 		if (err == ESLURM_ALREADY_DONE || err == ESLURM_INVALID_JOB_ID)
 			return 0;
-		return error("cannot signal Slurm job %s: %s", job_id, slurm_strerror(err));
+		return error("cannot signal Slurm job %s: %s", job_id, lib.strerror(err));
 	}
 	return 0;
 }
