@@ -18,6 +18,7 @@ static const struct cmd_opt opts[] = {
 	{ "scrape-interval", "DURATION", "how often targets are scraped (default 5s; e.g. 1s, 500ms)" },
 	{ "retention", "DURATION", "how long Prometheus keeps data (default 6h; a bare number is hours)" },
 	{ "launcher", "slurm|local", "run Prometheus as a Slurm job, or as a local process (default: slurm when a Slurm configuration is found)" },
+	{ "json", NULL, "print the new session as JSON" },
 	{ "enable-node", NULL, "accepted for compatibility; exporters are given to client-connect" },
 	{ "enable-dcgm", NULL, "accepted for compatibility; exporters are given to client-connect" },
 	{ NULL, NULL, NULL },
@@ -85,6 +86,10 @@ static int exec_session_create(struct cmd_args *args)
 	ret = CMD_FAIL;
 	if (session_create(&s) < 0)
 		goto out;
+	if (args_flag(args, "json")) {
+		ret = print_session_json(&s) < 0 ? CMD_FAIL : CMD_OK;
+		goto out;
+	}
 	v = cause = format_duration_ms(s.scrape_interval_ms);
 	printf("session '%s' created in %s (launcher %s, port %d, scrape interval %s)\n", s.id, s.dir,
 	       s.launcher, s.port, v);

@@ -12,6 +12,7 @@ static const struct cmd_opt opts[] = {
 	{ "account", "A", "Slurm account to charge" },
 	{ "wait", "SECONDS", "how long to wait for Prometheus to be ready, queueing included (default 300)" },
 	{ "dry-run", NULL, "only render prometheus.yml and the job script, and print their paths" },
+	{ "json", NULL, "print the session's state as JSON when done (progress stays on stderr)" },
 	{ NULL, NULL, NULL },
 };
 
@@ -38,6 +39,8 @@ static int exec_start(struct cmd_args *args)
 	if (session_load(id, &s) < 0)
 		return CMD_FAIL;
 	ret = lifecycle_start(&s, &o) < 0 ? CMD_FAIL : CMD_OK;
+	if (args_flag(args, "json") && !o.dry_run && print_session_json(&s) < 0)
+		ret = CMD_FAIL;
 	session_release(&s);
 	return ret;
 }

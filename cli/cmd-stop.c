@@ -8,6 +8,7 @@
 static const struct cmd_opt opts[] = {
 	{ "session", "ID", "the session (default: $BENCHMON_SESSION)" },
 	{ "wait", "SECONDS", "how long the TSDB copy may take (default 600)" },
+	{ "json", NULL, "print the session's state as JSON when done (progress stays on stderr)" },
 	{ NULL, NULL, NULL },
 };
 
@@ -29,6 +30,8 @@ static int exec_stop(struct cmd_args *args)
 	if (session_load(id, &s) < 0)
 		return CMD_FAIL;
 	ret = lifecycle_stop(&s, wait_ms) < 0 ? CMD_FAIL : CMD_OK;
+	if (args_flag(args, "json") && print_session_json(&s) < 0)
+		ret = CMD_FAIL;
 	session_release(&s);
 	return ret;
 }

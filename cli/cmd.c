@@ -6,7 +6,11 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <cjson/cJSON.h>
+
+#include "lib/jsonfile.h"
 #include "lib/xmalloc.h"
+#include "session/session.h"
 #include "session/validate.h"
 
 const struct cmd_entry *const cmd_table[] = {
@@ -198,4 +202,33 @@ char *this_node(void)
 	gethostname(name, sizeof(name) - 1);
 	name[strcspn(name, ".")] = '\0';
 	return xstrdup(name);
+}
+
+int print_session_json(const struct session *s)
+{
+	struct session_run run;
+	cJSON *root;
+	char *text;
+
+	if (session_run_load(s, &run) < 0)
+		return -1;
+	root = cJSON_CreateObject();
+	cJSON_AddStringToObject(root, "session", s->id);
+	cJSON_AddStringToObject(root, "dir", s->dir);
+	cJSON_AddStringToObject(root, "launcher", s->launcher);
+	cJSON_AddStringToObject(root, "state", run_state_name(run.state));
+	json_add_string_or_null(root, "job_id", run.job_id);
+	json_add_string_or_null(root, "node", run.node);
+	json_add_string_or_null(root, "prometheus_url", run.url);
+	json_add_string_or_null(root, "log", run.log_path);
+	json_add_string_or_null(root, "tsdb_copy", run.tsdb_copy);
+	json_add_string_or_null(root, "last_error", run.last_error);
+	cJSON_AddNumberToObject(root, "port", s->port);
+	cJSON_AddNumberToObject(root, "scrape_interval_seconds", (double)s->scrape_interval_ms / 1000.0);
+	text = cJSON_Print(root);
+	printf("%s\n", text);
+	cJSON_free(text);
+	cJSON_Delete(root);
+	session_run_release(&run);
+	return 0;
 }

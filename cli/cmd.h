@@ -82,6 +82,10 @@ char *default_run_id(const char *fallback);
 /* This node's short host name. Caller frees. */
 char *this_node(void);
 
+struct session;
+/* Print the session's settings and run state as one JSON object (for --json). */
+int print_session_json(const struct session *s);
+
 struct collect_result;
 /* Print a collect's KPIs and findings as a table, or as JSON. */
 void collect_print(const struct collect_result *res, const char *out_dir, int json);

@@ -121,8 +121,9 @@ test_expect_success 'stopping again is a harmless no-op' '
 	benchmon stop --session life 2>err && grep -q "not running" err
 '
 
-test_expect_success 'a stopped session starts again' '
-	benchmon start --session life --wait 120 2>err &&
+test_expect_success 'a stopped session starts again; --json gives its state' '
+	benchmon start --session life --wait 120 --json >start.json 2>err &&
+	grep -q "\"state\":[[:space:]]*\"running\"" start.json &&
 	benchmon stop --session life 2>err &&
 	[ -z "$(prometheus_pids)" ]
 '

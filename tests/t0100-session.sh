@@ -63,6 +63,11 @@ test_expect_success 'sessions lists each session with state and age' '
 	python3 -c "import json,sys; d=json.load(open(\"out.json\")); assert {s[\"session\"] for s in d} >= {\"bench01\",\"mvp\",\"auto\"}, d"
 '
 
+test_expect_success 'session-create --json prints the new session' '
+	benchmon session-create --run-id js1 --launcher local --json >out.json &&
+	python3 -c "import json; d = json.load(open(\"out.json\")); assert d[\"session\"] == \"js1\" and d[\"state\"] == \"created\", d"
+'
+
 test_expect_success 'delete removes a stopped session' '
 	benchmon delete --session mvp >out &&
 	test_path_is_missing "$BENCHMON_HOME/sessions/mvp"
