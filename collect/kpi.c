@@ -374,13 +374,9 @@ static void compute_counter(const struct kpi_def *k, const struct kpi_window *w,
 			    struct kpi_report *r)
 {
 	struct counters c;
-	double **incs;
-	struct counter_total *totals;
 	struct groups g;
 
 	counters_load(&c, k, w, set, r);
-	incs = c.incs;
-	totals = c.totals;
 	make_groups(k, set, &g);
 	for (size_t gi = 0; gi < g.n; gi++) {
 		struct kpi_result *res = add_result(r, k->name, g.items[gi].scope, k->unit, w->nsteps);
@@ -388,9 +384,9 @@ static void compute_counter(const struct kpi_def *k, const struct kpi_window *w,
 		double total = 0, inner = 0, outer = 0, per;
 		size_t with_total = 0;
 
-		sum_increments(incs, &g.items[gi], w->nsteps, res->steps);
+		sum_increments(c.incs, &g.items[gi], w->nsteps, res->steps);
 		for (size_t j = 0; j < g.items[gi].n; j++) {
-			const struct counter_total *ct = &totals[g.items[gi].idx[j]];
+			const struct counter_total *ct = &c.totals[g.items[gi].idx[j]];
 
 			res->samples += ct->samples;
 			if (!isnan(ct->value)) {
@@ -460,13 +456,9 @@ static void compute_util(const struct kpi_def *k, const struct kpi_window *w, co
 			 struct kpi_report *r)
 {
 	struct counters c;
-	double **incs;
-	struct counter_total *totals;
 	struct groups g;
 
 	counters_load(&c, k, w, set, r);
-	incs = c.incs;
-	totals = c.totals;
 	make_groups(k, set, &g);
 	for (size_t gi = 0; gi < g.n; gi++) {
 		const struct group *grp = &g.items[gi];
@@ -479,13 +471,13 @@ static void compute_util(const struct kpi_def *k, const struct kpi_window *w, co
 			const char *v = series_label(&set->items[grp->idx[j]], k->idle_label);
 			int is_idle = v && !strcmp(v, k->idle_value);
 
-			if (!isnan(totals[grp->idx[j]].value)) {
-				all += totals[grp->idx[j]].value;
-				idle += is_idle ? totals[grp->idx[j]].value : 0;
+			if (!isnan(c.totals[grp->idx[j]].value)) {
+				all += c.totals[grp->idx[j]].value;
+				idle += is_idle ? c.totals[grp->idx[j]].value : 0;
 			}
-			res->samples += totals[grp->idx[j]].samples;
+			res->samples += c.totals[grp->idx[j]].samples;
 			for (size_t i = 0; i < w->nsteps; i++) {
-				double inc = incs[grp->idx[j]][i];
+				double inc = c.incs[grp->idx[j]][i];
 
 				if (isnan(inc))
 					continue;
@@ -622,13 +614,9 @@ static void compute_histogram(const struct kpi_def *k, const struct kpi_window *
 			      struct kpi_report *r)
 {
 	struct counters c;
-	double **incs;
-	struct counter_total *totals;
 	struct groups g;
 
 	counters_load(&c, k, w, set, r);
-	incs = c.incs;
-	totals = c.totals;
 	make_groups(k, set, &g);
 	for (size_t gi = 0; gi < g.n; gi++) {
 		const struct group *grp = &g.items[gi];
@@ -654,11 +642,11 @@ static void compute_histogram(const struct kpi_def *k, const struct kpi_window *
 				b[nb].steps = xcalloc(w->nsteps + 1, sizeof(double));
 				nb++;
 			}
-			if (!isnan(totals[grp->idx[j]].value))
-				b[at].count += totals[grp->idx[j]].value;
-			nsamples += totals[grp->idx[j]].samples;
+			if (!isnan(c.totals[grp->idx[j]].value))
+				b[at].count += c.totals[grp->idx[j]].value;
+			nsamples += c.totals[grp->idx[j]].samples;
 			for (size_t i = 0; i < w->nsteps; i++) {
-				double inc = incs[grp->idx[j]][i];
+				double inc = c.incs[grp->idx[j]][i];
 
 				if (!isnan(inc))
 					b[at].steps[i] += inc;
