@@ -159,7 +159,7 @@ int lifecycle_start(const struct session *s, const struct start_options *opts)
 	char *state_file = session_path(s, "prometheus.json");
 	char *job_name = xasprintf("benchmon-%s", s->id);
 	char *last_reason = NULL, *why = NULL, *not_ready = NULL;
-	int64_t deadline, last_note = 0;
+	int64_t deadline, last_note;
 	enum launch_state last_state = (enum launch_state)-1;
 	int ret = -1;
 
@@ -198,6 +198,7 @@ int lifecycle_start(const struct session *s, const struct start_options *opts)
 	}
 	progress("submitted Prometheus as %s job %s (log: %s)", l->name, run.job_id, run.log_path);
 	deadline = run.started_ms + opts->wait_ms;
+	last_note = run.started_ms;
 	for (;;) {
 		cJSON *job_state;
 		const char *script_state;
@@ -258,12 +259,15 @@ int lifecycle_start(const struct session *s, const struct start_options *opts)
 			free(tail);
 			break;
 		}
-		if (now_ms() - last_note >= 10000 && job.state == LAUNCH_RUNNING && last_note) {
-			progress("still waiting for Prometheus on %s%s%s", job.node ? job.node : "?",
-				 not_ready ? ": " : "", not_ready ? not_ready : "");
-		}
-		if (!last_note || now_ms() - last_note >= 10000)
+		/* a heartbeat every 10 s, so a slow start never looks like a hang */
+		if (now_ms() - last_note >= 10000) {
+			if (last_note && job.state == LAUNCH_RUNNING)
+				progress("still waiting for Prometheus on %s%s%s", job.node ? job.node : "?",
+					 not_ready ? ": " : "", not_ready ? not_ready : "");
+			else if (last_note)
+				progress("job %s still pending (%s)", run.job_id, job.reason ? job.reason : "no reason given");
 			last_note = now_ms();
+		}
 		sleep_ms(POLL_MS);
 	}
 	if (why) {
@@ -299,7 +303,7 @@ int lifecycle_stop(const struct session *s, int64_t wait_ms)
 	const struct launcher *l = launcher_find(s->launcher);
 	struct session_run run = { 0 };
 	struct job_status job = { 0 };
-	int64_t deadline, confirm_deadline;
+	int64_t deadline, confirm_deadline, last_note;
 	char *tsdb_copy = session_path(s, "tsdb");
 	const char *saved = NULL;
 	cJSON *job_state = NULL;
@@ -329,7 +333,12 @@ int lifecycle_stop(const struct session *s, int64_t wait_ms)
 	}
 	/* wait for the job script's verdict on the copy, then for the job to end */
 	deadline = now_ms() + wait_ms;
+	last_note = now_ms();
 	for (;;) {
+		if (now_ms() - last_note >= 10000) {
+			progress("still saving the TSDB (%llds so far)", (long long)((now_ms() - deadline + wait_ms) / 1000));
+			last_note = now_ms();
+		}
 		cJSON_Delete(job_state);
 		job_state = read_job_state(s);
 		saved = job_state ? json_string(job_state, "state") : NULL;
