@@ -167,15 +167,18 @@ int lifecycle_start(const struct session *s, const struct start_options *opts)
 		error("session '%s' names an unknown launcher '%s'", s->id, s->launcher);
 		goto out;
 	}
-	if (session_run_load(s, &run) < 0 || check_not_running(l, s, &run) < 0)
-		goto out;
-	if (render_prometheus_config(s) < 0 || render_job_script(s) < 0)
-		goto out;
 	if (opts->dry_run) {
+		/* rendering is harmless while Prometheus runs: it reads the file only on reload */
+		if (render_prometheus_config(s) < 0 || render_job_script(s) < 0)
+			goto out;
 		printf("%s/prometheus.yml\n%s\n", s->dir, script);
 		ret = 0;
 		goto out;
 	}
+	if (session_run_load(s, &run) < 0 || check_not_running(l, s, &run) < 0)
+		goto out;
+	if (render_prometheus_config(s) < 0 || render_job_script(s) < 0)
+		goto out;
 	if (unlink(state_file) < 0 && errno != ENOENT) {
 		error("cannot remove '%s': %s", state_file, strerror(errno));
 		goto out;
