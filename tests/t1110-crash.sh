@@ -45,8 +45,8 @@ test_expect_success 'setup' '
 
 test_expect_success '100 client-connects and 100 service-registers killed at random instants' '
 	for i in $(seq 1 100); do
-		[ "$(run_and_kill 9 benchmon client-connect --client-id "k$i" --node "n$i")" = 0 ] && echo "k$i" >>acked-clients
-		[ "$(run_and_kill 9 benchmon service-register --client-id base --name "s$i" --endpoint "http://h:$((1000 + i))/m")" = 0 ] &&
+		[ "$(run_and_kill 2 benchmon client-connect --client-id "k$i" --node "n$i")" = 0 ] && echo "k$i" >>acked-clients
+		[ "$(run_and_kill 2 benchmon service-register --client-id base --name "s$i" --endpoint "http://h:$((1000 + i))/m")" = 0 ] &&
 			echo "s$i" >>acked-services
 	done
 	touch acked-clients acked-services &&
@@ -66,7 +66,7 @@ test_expect_success '100 client-connects and 100 service-registers killed at ran
 
 test_expect_success '50 session-creates killed: no half session is visible' '
 	for i in $(seq 1 50); do
-		run_and_kill 9 benchmon session-create --run-id "half$i" --launcher local >/dev/null
+		run_and_kill 3 benchmon session-create --run-id "half$i" --launcher local >/dev/null
 	done
 	all_json_parses &&
 	benchmon sessions >list &&
@@ -112,7 +112,7 @@ test_expect_success '50 collects killed: no MANIFEST.json without the files it v
 	wait_for 30 health_up && sleep 3 &&
 	benchmon collect --last 2s --out probe >/dev/null && test_path_is_file probe/MANIFEST.json &&
 	for i in $(seq 1 50); do
-		run_and_kill 300 benchmon collect --last 2s --out "out$i" >/dev/null
+		run_and_kill 150 benchmon collect --last 2s --out "out$i" >/dev/null
 		if [ -f "out$i/MANIFEST.json" ]; then
 			python3 - "out$i" <<-\PY || exit 1
 			import hashlib, json, os, sys
