@@ -72,6 +72,10 @@ check:
 	@$(MAKE) --no-print-directory all $(UNIT_TESTS) $(FIXTURES)
 	@sh tests/run-all.sh $(UNIT_TESTS)
 
+# every benchmon the shell tests run goes through valgrind (slow: pick tests with TESTS=)
+check-valgrind: all $(FIXTURES)
+	@VALGRIND=1 sh tests/run-all.sh
+
 demo:
 	@sh scripts/install-deps.sh
 	@$(MAKE) --no-print-directory all $(FIXTURES)
@@ -99,5 +103,5 @@ install: all
 clean:
 	rm -f benchmon .datadir-stamp $(OBJS) $(OBJS:.o=.d) tests/unit/*.o tests/unit/*.d $(UNIT_TESTS) $(FIXTURES)
 
-.PHONY: all deps check demo lint bench install clean FORCE
+.PHONY: all deps check check-valgrind demo lint bench install clean FORCE
 -include $(OBJS:.o=.d) $(wildcard tests/unit/*.d)

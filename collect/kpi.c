@@ -452,6 +452,21 @@ static void compute_counter(const struct kpi_def *k, const struct kpi_window *w,
 	counters_release(&c);
 }
 
+/* Is value one of the '|'-separated words of list? */
+static int value_in_list(const char *value, const char *list)
+{
+	size_t len = strlen(value);
+
+	for (const char *p = list; *p;) {
+		size_t n = strcspn(p, "|");
+
+		if (n == len && !strncmp(p, value, n))
+			return 1;
+		p += n + (p[n] == '|');
+	}
+	return 0;
+}
+
 static void compute_util(const struct kpi_def *k, const struct kpi_window *w, const struct series_set *set,
 			 struct kpi_report *r)
 {
@@ -469,7 +484,7 @@ static void compute_util(const struct kpi_def *k, const struct kpi_window *w, co
 
 		for (size_t j = 0; j < grp->n; j++) {
 			const char *v = series_label(&set->items[grp->idx[j]], k->idle_label);
-			int is_idle = v && !strcmp(v, k->idle_value);
+			int is_idle = v && value_in_list(v, k->idle_value);
 
 			if (!isnan(c.totals[grp->idx[j]].value)) {
 				all += c.totals[grp->idx[j]].value;

@@ -14,7 +14,8 @@
  *                        a sliding sub-window, as <name>_peak_<peak>
  *   counter_increase     increase of a counter over the window, times "scale"
  *   counter_util         100 * (1 - increase of the idle series / increase of all),
- *                        idle being the series whose idle_label is idle_value
+ *                        idle being the series whose idle_label is one of the
+ *                        '|'-separated idle_value words (CPU: "idle|iowait")
  *   histogram_quantiles  quantiles of <metric>_bucket counts summed over the
  *                        window, each with the bucket bounds that hold it
  *   avg, max             mean or maximum of every point of "expr" in the window;

@@ -29,6 +29,18 @@ export HOME="$TEST_DIR"
 export BENCHMON_HOME="$TEST_DIR/home"
 export BENCHMON_DATADIR="$SRC_DIR"
 export PATH="$SRC_DIR:$SRC_DIR/tests/fixtures:$PATH"
+# VALGRIND=1: every benchmon the tests run goes through valgrind, and a
+# definitely-lost block or a memory error fails that command (exit 99)
+if [ "${VALGRIND:-}" = 1 ]; then
+	mkdir -p "$TEST_DIR/valgrind-bin"
+	cat >"$TEST_DIR/valgrind-bin/benchmon" <<-EOF
+	#!/bin/sh
+	exec valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite --child-silent-after-fork=yes \\
+		--log-file="$TEST_DIR/valgrind.%p.log" "$SRC_DIR/benchmon" "\$@"
+	EOF
+	chmod +x "$TEST_DIR/valgrind-bin/benchmon"
+	export PATH="$TEST_DIR/valgrind-bin:$PATH"
+fi
 export NO_COLOR=1
 unset SLURM_CONF SLURM_JOB_ID
 
