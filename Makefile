@@ -44,6 +44,17 @@ UNIT_test-kpi = collect/kpi.o collect/series.o lib/timeparse.o lib/strbuf.o lib/
 UNIT_test-registry = session/registry.o session/session.o session/validate.o lib/jsonfile.o lib/fsutil.o \
 	lib/timeparse.o lib/strbuf.o lib/xmalloc.o lib/error.o
 
+# fuzz targets (tests/fuzz/fuzz-<name>.c), replayed over their corpora without libFuzzer
+FUZZ_TARGETS = timeparse endpoint promjson profile registry
+FUZZ_REPLAYS = $(FUZZ_TARGETS:%=tests/fuzz/replay-%)
+FUZZ_timeparse = lib/timeparse.o lib/xmalloc.o
+FUZZ_endpoint = session/validate.o lib/strbuf.o lib/xmalloc.o lib/error.o
+FUZZ_promjson = collect/promjson.o collect/series.o lib/strbuf.o lib/xmalloc.o lib/error.o
+FUZZ_profile = collect/profile.o render/render.o session/session.o lib/jsonfile.o lib/fsutil.o lib/timeparse.o \
+	lib/strbuf.o lib/xmalloc.o lib/error.o
+FUZZ_registry = session/registry.o session/session.o session/validate.o lib/jsonfile.o lib/fsutil.o \
+	lib/timeparse.o lib/strbuf.o lib/xmalloc.o lib/error.o
+
 all: benchmon
 
 benchmon: $(OBJS)
@@ -60,6 +71,10 @@ render/render.o: .datadir-stamp
 tests/unit/test-%: tests/unit/test-%.o $(LIB_OBJS) $(SESSION_OBJS) $(RENDER_OBJS) $(COLLECT_OBJS)
 	$(CC) $(LDFLAGS) -o $@ $< $(UNIT_test-$*) $(LIBS) -lcmocka
 
+.PRECIOUS: tests/fuzz/%.o
+tests/fuzz/replay-%: tests/fuzz/fuzz-%.o tests/fuzz/replay.o $(LIB_OBJS) $(SESSION_OBJS) $(RENDER_OBJS) $(COLLECT_OBJS)
+	$(CC) $(LDFLAGS) -o $@ $< tests/fuzz/replay.o $(FUZZ_$*) $(LIBS)
+
 tests/fixtures/%: tests/fixtures/%.c
 	$(CC) $(CPPFLAGS_ALL) $(WARNINGS) $(CFLAGS) -o $@ $<
 
@@ -69,8 +84,8 @@ deps:
 # check and demo install what they need first, then build
 check:
 	@sh scripts/install-deps.sh
-	@$(MAKE) --no-print-directory all $(UNIT_TESTS) $(FIXTURES)
-	@sh tests/run-all.sh $(UNIT_TESTS)
+	@$(MAKE) --no-print-directory all $(UNIT_TESTS) $(FIXTURES) $(FUZZ_REPLAYS)
+	@FUZZ_TARGETS="$(FUZZ_TARGETS)" sh tests/run-all.sh $(UNIT_TESTS)
 
 # every benchmon the shell tests run goes through valgrind (slow: pick tests with TESTS=)
 check-valgrind: all $(FIXTURES)
@@ -80,6 +95,10 @@ demo:
 	@sh scripts/install-deps.sh
 	@$(MAKE) --no-print-directory all $(FIXTURES)
 	@bash scripts/demo.sh
+
+# replay every fuzz corpus through a plain build of its target (no clang needed)
+fuzz-smoke: $(FUZZ_REPLAYS)
+	@sh tests/fuzz/smoke.sh $(FUZZ_TARGETS)
 
 lint:
 	@! grep -nE '\b(sprintf|strcpy|strcat|strtok|atoi|gets|localtime)\s*\(' $$(git ls-files '*.c' '*.h') \
@@ -101,7 +120,8 @@ install: all
 	install -m 0644 packaging/lmod/benchmon/$(VERSION).lua $(DESTDIR)$(PREFIX)/share/lmod/benchmon/$(VERSION).lua
 
 clean:
+	rm -f tests/fuzz/*.o tests/fuzz/*.d $(FUZZ_REPLAYS)
 	rm -f benchmon .datadir-stamp $(OBJS) $(OBJS:.o=.d) tests/unit/*.o tests/unit/*.d $(UNIT_TESTS) $(FIXTURES)
 
-.PHONY: all deps check check-valgrind demo lint bench install clean FORCE
--include $(OBJS:.o=.d) $(wildcard tests/unit/*.d)
+.PHONY: all deps check check-valgrind demo fuzz-smoke lint bench install clean FORCE
+-include $(OBJS:.o=.d) $(wildcard tests/unit/*.d tests/fuzz/*.d)

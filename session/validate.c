@@ -1,5 +1,6 @@
 #include "session/validate.h"
 
+#include <arpa/inet.h>
 #include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
@@ -93,12 +94,9 @@ int parse_port(const char *what, const char *value, int *port, char **cause)
 
 static int validate_ipv6(const char *s)
 {
-	if (!*s || strlen(s) > 45)
-		return -1;
-	for (; *s; s++)
-		if (!isxdigit((unsigned char)*s) && *s != ':' && *s != '.')
-			return -1;
-	return 0;
+	struct in6_addr addr;
+
+	return inet_pton(AF_INET6, s, &addr) == 1 ? 0 : -1;
 }
 
 /*

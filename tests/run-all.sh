@@ -9,8 +9,8 @@ log_dir=tests/out
 mkdir -p "$log_dir"
 
 tally() { # output file, exit status
-	p=$(sed -n 's/^# \([0-9]*\) passed, \([0-9]*\) failed.*/\1/p' "$1" | tail -1)
-	f=$(sed -n 's/^# \([0-9]*\) passed, \([0-9]*\) failed.*/\2/p' "$1" | tail -1)
+	p=$(sed -n 's/^#* *\([0-9]*\) passed, \([0-9]*\) failed.*/\1/p' "$1" | tail -1)
+	f=$(sed -n 's/^#* *\([0-9]*\) passed, \([0-9]*\) failed.*/\2/p' "$1" | tail -1)
 	if [ -z "$p" ]; then
 		# no tally line: the script died; count it as one failure
 		p=0 f=1
@@ -36,6 +36,15 @@ for t in "$@"; do
 	passed=$((passed + p))
 	failed=$((failed + f))
 done
+
+# the fuzz corpora, replayed through plain builds of the fuzz targets
+if [ -n "${FUZZ_TARGETS:-}" ]; then
+	# shellcheck disable=SC2086 # a list of names
+	sh tests/fuzz/smoke.sh $FUZZ_TARGETS >"$log_dir/fuzz-smoke.out" 2>&1
+	status=$?
+	tally "$log_dir/fuzz-smoke.out" "$status"
+	printf '%-40s %s\n' "fuzz-smoke" "$(tail -1 "$log_dir/fuzz-smoke.out")"
+fi
 
 for t in tests/t[0-9]*.sh; do
 	name=$(basename "$t" .sh)
