@@ -36,7 +36,7 @@ if [ "${VALGRIND:-}" = 1 ]; then
 	cat >"$TEST_DIR/valgrind-bin/benchmon" <<-EOF
 	#!/bin/sh
 	exec valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite --child-silent-after-fork=yes \\
-		--log-file="$TEST_DIR/valgrind.%p.log" "$SRC_DIR/benchmon" "\$@"
+		--suppressions="$SRC_DIR/tests/valgrind.supp" --log-file="$TEST_DIR/valgrind.%p.log" "$SRC_DIR/benchmon" "\$@"
 	EOF
 	chmod +x "$TEST_DIR/valgrind-bin/benchmon"
 	export PATH="$TEST_DIR/valgrind-bin:$PATH"
