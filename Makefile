@@ -87,6 +87,10 @@ check:
 	@$(MAKE) --no-print-directory all $(UNIT_TESTS) $(FIXTURES) $(FUZZ_REPLAYS)
 	@FUZZ_TARGETS="$(FUZZ_TARGETS)" sh tests/run-all.sh $(UNIT_TESTS)
 
+# the fault campaign (Slurm and Prometheus failures, full and read-only disks): minutes, not seconds
+check-long: all $(FIXTURES)
+	@TEST_SCRIPTS="tests/long/t*.sh" sh tests/run-all.sh
+
 # every benchmon the shell tests run goes through valgrind (slow: pick tests with TESTS=)
 check-valgrind: all $(FIXTURES)
 	@VALGRIND=1 sh tests/run-all.sh
@@ -123,5 +127,5 @@ clean:
 	rm -f tests/fuzz/*.o tests/fuzz/*.d $(FUZZ_REPLAYS)
 	rm -f benchmon .datadir-stamp $(OBJS) $(OBJS:.o=.d) tests/unit/*.o tests/unit/*.d $(UNIT_TESTS) $(FIXTURES)
 
-.PHONY: all deps check check-valgrind demo fuzz-smoke lint bench install clean FORCE
+.PHONY: all deps check check-long check-valgrind demo fuzz-smoke lint bench install clean FORCE
 -include $(OBJS:.o=.d) $(wildcard tests/unit/*.d tests/fuzz/*.d)

@@ -1,7 +1,9 @@
 #include <stdio.h>
+#include <stdlib.h>
 
 #include "cli/cmd.h"
 #include "lib/error.h"
+#include "lib/fsutil.h"
 #include "session/lifecycle.h"
 #include "session/session.h"
 
@@ -20,8 +22,20 @@ static int exec_delete(struct cmd_args *args)
 
 	if (!id)
 		return CMD_USAGE;
-	if (session_load(id, &s) < 0)
-		return CMD_FAIL;
+	if (session_load(id, &s) < 0) {
+		char *dir = session_dir_for(id);
+		int exists = path_exists(dir);
+
+		free(dir);
+		/* --force is the way out of a corrupted session, so it must not need session.json */
+		if (!args_flag(args, "force") || !exists)
+			return CMD_FAIL;
+		warning("removing session '%s' although its settings cannot be read", id);
+		if (lifecycle_force_remove(id) < 0)
+			return CMD_FAIL;
+		printf("session '%s' deleted\n", id);
+		return CMD_OK;
+	}
 	if (session_run_load(&s, &run) < 0 && !args_flag(args, "force"))
 		goto out;
 	if ((run.state == RUN_STARTING || run.state == RUN_RUNNING) && !args_flag(args, "force")) {

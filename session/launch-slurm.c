@@ -288,6 +288,15 @@ out:
 	return ret;
 }
 
+/* Was this job submitted for session s? Job ids are reused after a controller loses its state. */
+static int job_is_ours(const struct session *s, const slurm_job_info_t *job)
+{
+	size_t len = strlen("benchmon-") + strlen(s->id);
+
+	return job->name && !strncmp(job->name, "benchmon-", 9) && !strncmp(job->name + 9, s->id, strlen(s->id)) &&
+	       job->name[len] == '.';
+}
+
 static int parse_job_id(const char *text, uint32_t *id)
 {
 	char *end;
@@ -305,7 +314,6 @@ static int slurm_query(const struct session *s, const char *job_id, struct job_s
 	slurm_job_info_t *job;
 	uint32_t id, base;
 
-	(void)s;
 	memset(info, 0, sizeof(*info));
 	if (slurm_ensure_init() < 0 || parse_job_id(job_id, &id) < 0)
 		return -1;
@@ -327,6 +335,14 @@ static int slurm_query(const struct session *s, const char *job_id, struct job_s
 		return 0;
 	}
 	job = &msg->job_array[0];
+	if (!job_is_ours(s, job)) {
+		/* the controller forgot our job and gave its id to another one */
+		lib.free_job_info_msg(msg);
+		info->state = LAUNCH_GONE;
+		info->state_name = xstrdup("GONE");
+		info->reason = xasprintf("job id %s now belongs to another job", job_id);
+		return 0;
+	}
 	base = job->job_state & JOB_STATE_BASE;
 	info->state_name = xstrdup(lib.job_state_string(base));
 	if (base == JOB_PENDING) {
@@ -345,12 +361,21 @@ static int slurm_query(const struct session *s, const char *job_id, struct job_s
 	return 0;
 }
 
-static int slurm_signal(const char *job_id, uint16_t signal, uint16_t flags)
+static int slurm_signal(const struct session *s, const char *job_id, uint16_t signal, uint16_t flags)
 {
+	struct job_status info;
 	uint32_t id;
 
 	if (slurm_ensure_init() < 0 || parse_job_id(job_id, &id) < 0)
 		return -1;
+	/* never signal a job that is not this session's, whatever its id */
+	if (slurm_query(s, job_id, &info) < 0)
+		return -1;
+	if (info.state == LAUNCH_GONE || info.state == LAUNCH_ENDED) {
+		job_status_release(&info);
+		return 0;
+	}
+	job_status_release(&info);
 	if (lib.kill_job(id, signal, flags) != SLURM_SUCCESS) {
 		int err = lib.get_errno();
 
@@ -364,15 +389,13 @@ static int slurm_signal(const char *job_id, uint16_t signal, uint16_t flags)
 
 static int slurm_request_stop(const struct session *s, const char *job_id)
 {
-	(void)s;
 	/* the batch shell alone: it stops Prometheus itself and then saves the TSDB */
-	return slurm_signal(job_id, SIGTERM, KILL_JOB_BATCH);
+	return slurm_signal(s, job_id, SIGTERM, KILL_JOB_BATCH);
 }
 
 static int slurm_cancel(const struct session *s, const char *job_id)
 {
-	(void)s;
-	return slurm_signal(job_id, SIGKILL, 0);
+	return slurm_signal(s, job_id, SIGKILL, 0);
 }
 
 const struct launcher launcher_slurm = {

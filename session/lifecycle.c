@@ -119,6 +119,35 @@ static void record_failure(const struct session *s, struct session_run *run, con
 	session_run_save(s, run);
 }
 
+/*
+ * run.json cannot be read: rebuild what stop and kill need from what the job
+ * itself wrote (prometheus.json), so a corrupted run.json never strands a
+ * running Prometheus.
+ */
+static int run_from_job_state(const struct session *s, struct session_run *run)
+{
+	cJSON *state = read_job_state(s);
+	const char *job = state ? json_string(state, "job") : NULL;
+	int ret = -1;
+
+	memset(run, 0, sizeof(*run));
+	if (!job) {
+		error("neither run.json nor prometheus.json of session '%s' names its job; if Prometheus still runs, "
+		      "cancel it by hand", s->id);
+		goto out;
+	}
+	run->state = RUN_RUNNING;
+	if (!strncmp(job, "local-", 6))
+		run->job_id = xasprintf("%lld", (long long)json_int(state, "script_pid", 0));
+	else
+		run->job_id = xstrdup(job);
+	warning("run.json of session '%s' is unreadable; found its job %s in prometheus.json", s->id, run->job_id);
+	ret = 0;
+out:
+	cJSON_Delete(state);
+	return ret;
+}
+
 /* Is the session's job still alive? 1 yes, 0 no, -1 cannot tell. */
 static int job_alive(const struct launcher *l, const struct session *s, const struct session_run *run,
 		     struct job_status *job)
@@ -316,7 +345,7 @@ int lifecycle_stop(const struct session *s, int64_t wait_ms)
 		error("session '%s' names an unknown launcher '%s'", s->id, s->launcher);
 		goto out;
 	}
-	if (session_run_load(s, &run) < 0)
+	if (session_run_load(s, &run) < 0 && run_from_job_state(s, &run) < 0)
 		goto out;
 	if (run.state == RUN_CREATED || run.state == RUN_STOPPED || run.state == RUN_FAILED || !run.job_id) {
 		/* a failed run may have left a job behind; make sure it is gone */
@@ -415,13 +444,36 @@ int lifecycle_kill(const struct session *s)
 	struct session_run run = { 0 };
 	int ret = -1;
 
-	if (!l || session_run_load(s, &run) < 0)
+	if (!l || (session_run_load(s, &run) < 0 && run_from_job_state(s, &run) < 0))
 		goto out;
 	if (run.job_id && (run.state == RUN_STARTING || run.state == RUN_RUNNING) && l->kill(s, run.job_id) < 0)
 		goto out;
 	ret = 0;
 out:
 	session_run_release(&run);
+	return ret;
+}
+
+int lifecycle_force_remove(const char *id)
+{
+	struct session s = { 0 };
+	cJSON *state;
+	const char *job;
+	int ret;
+
+	s.id = xstrdup(id);
+	s.dir = session_dir_for(id);
+	state = read_job_state(&s);
+	job = state ? json_string(state, "job") : NULL;
+	if (job) {
+		/* the job script names the job "local-<pid>" when it is not a Slurm job */
+		s.launcher = xstrdup(strncmp(job, "local-", 6) ? "slurm" : "local");
+		if (lifecycle_kill(&s) < 0)
+			warning("could not cancel job %s of session '%s'; cancel it by hand", job, id);
+	}
+	cJSON_Delete(state);
+	ret = session_remove(&s);
+	session_release(&s);
 	return ret;
 }
 
@@ -491,17 +543,18 @@ int lifecycle_status(const struct session *s, struct session_status *st)
 			}
 		}
 	}
-	if (st->run.state == RUN_RUNNING && st->run.url && !st->problem) {
+	/* Prometheus may well answer while Slurm does not: ask it either way, unless its job ended */
+	if (st->run.state == RUN_RUNNING && st->run.url &&
+	    !(st->have_job && (st->job.state == LAUNCH_ENDED || st->job.state == LAUNCH_GONE))) {
 		st->ready = prom_ready(st->run.url, 3000, &cause) == 1;
-		if (!st->ready) {
+		if (!st->ready && !st->problem)
 			st->problem = xasprintf("Prometheus at %s does not answer: %s", st->run.url, cause);
-			free(cause);
-			cause = NULL;
-		} else if (prom_targets(st->run.url, s->id, &st->prom, &st->nprom, &cause) < 0) {
+		free(cause);
+		cause = NULL;
+		if (st->ready && prom_targets(st->run.url, s->id, &st->prom, &st->nprom, &cause) < 0 && !st->problem)
 			st->problem = xasprintf("cannot read targets from Prometheus: %s", cause);
-			free(cause);
-			cause = NULL;
-		}
+		free(cause);
+		cause = NULL;
 	}
 	st->targets = xcalloc(st->registry.n + 1, sizeof(*st->targets));
 	for (size_t i = 0; i < st->registry.n; i++) {

@@ -42,6 +42,12 @@ int lifecycle_stop(const struct session *s, int64_t wait_ms);
 /* End the job at once, without saving the TSDB (delete --force). */
 int lifecycle_kill(const struct session *s);
 
+/*
+ * For a session whose session.json cannot be read: cancel the job its
+ * prometheus.json names, if any, and remove the session directory.
+ */
+int lifecycle_force_remove(const char *id);
+
 /* Re-render prometheus.yml and have the running Prometheus reload it. */
 int lifecycle_reload(const struct session *s);
 

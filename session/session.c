@@ -192,7 +192,8 @@ void session_release(struct session *s)
 int session_run_load(const struct session *s, struct session_run *run)
 {
 	char *path = session_path(s, "run.json");
-	char *hint = xasprintf("run 'benchmon stop --session %s' or remove that file", s->id);
+	char *hint = xasprintf("'benchmon stop --session %s' finds the job from prometheus.json, and "
+			       "'benchmon delete --session %s --force' cancels it", s->id, s->id);
 	cJSON *root = NULL;
 	const char *state;
 	int ret;

@@ -15,7 +15,7 @@
 
 set -u
 TEST_NAME=$(basename "$0" .sh)
-SRC_DIR=$(cd "$(dirname "$0")/.." && pwd)
+SRC_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 TEST_ROOT=${TEST_ROOT:-$SRC_DIR/tests/out}
 TEST_DIR=$TEST_ROOT/$TEST_NAME
 rm -rf "$TEST_DIR"

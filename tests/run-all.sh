@@ -46,7 +46,7 @@ if [ -n "${FUZZ_TARGETS:-}" ]; then
 	printf '%-40s %s\n' "fuzz-smoke" "$(tail -1 "$log_dir/fuzz-smoke.out")"
 fi
 
-for t in tests/t[0-9]*.sh; do
+for t in ${TEST_SCRIPTS:-tests/t[0-9]*.sh}; do
 	name=$(basename "$t" .sh)
 	if [ -n "${TESTS:-}" ]; then
 		case " $TESTS " in *" ${name%%-*} "*) ;; *) continue ;; esac
