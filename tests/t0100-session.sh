@@ -68,6 +68,16 @@ test_expect_success 'session-create --json prints the new session' '
 	python3 -c "import json; d = json.load(open(\"out.json\")); assert d[\"session\"] == \"js1\" and d[\"state\"] == \"created\", d"
 '
 
+test_expect_success 'another user cannot read a session' '
+	if [ "$(id -u)" != 0 ] || ! id nobody >/dev/null 2>&1; then echo "needs root and a nobody user"; exit 0; fi
+	benchmon client-connect --session js1 --client-id c1 --node n1 >/dev/null &&
+	! runuser -u nobody -- cat "$BENCHMON_HOME/sessions/js1/session.json" 2>err &&
+	! runuser -u nobody -- ls "$BENCHMON_HOME/sessions/js1/targets" 2>>err &&
+	! runuser -u nobody -- ls "$BENCHMON_HOME/sessions" 2>>err &&
+	grep -q "Permission denied" err &&
+	[ -z "$(find "$BENCHMON_HOME" -perm /077 -print)" ]
+'
+
 test_expect_success 'delete removes a stopped session' '
 	benchmon delete --session mvp >out &&
 	test_path_is_missing "$BENCHMON_HOME/sessions/mvp"
