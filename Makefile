@@ -37,11 +37,12 @@ UNIT_TESTS = tests/unit/test-validate tests/unit/test-timeparse tests/unit/test-
 	tests/unit/test-promjson tests/unit/test-sha256 tests/unit/test-kpi
 UNIT_test-validate = session/validate.o lib/strbuf.o lib/xmalloc.o
 UNIT_test-timeparse = lib/timeparse.o lib/xmalloc.o
-UNIT_test-render = render/render.o session/session.o lib/jsonfile.o lib/fsutil.o lib/timeparse.o lib/strbuf.o lib/xmalloc.o lib/error.o
+UNIT_test-render = render/render.o session/session.o session/registry.o session/validate.o lib/sha256.o \
+	lib/jsonfile.o lib/fsutil.o lib/timeparse.o lib/strbuf.o lib/xmalloc.o lib/error.o
 UNIT_test-promjson = collect/promjson.o collect/series.o lib/strbuf.o lib/xmalloc.o lib/error.o
 UNIT_test-sha256 = lib/sha256.o lib/fsutil.o lib/strbuf.o lib/xmalloc.o lib/error.o
 UNIT_test-kpi = collect/kpi.o collect/series.o lib/timeparse.o lib/strbuf.o lib/xmalloc.o
-UNIT_test-registry = session/registry.o session/session.o session/validate.o lib/jsonfile.o lib/fsutil.o \
+UNIT_test-registry = session/registry.o session/session.o session/validate.o lib/sha256.o lib/jsonfile.o lib/fsutil.o \
 	lib/timeparse.o lib/strbuf.o lib/xmalloc.o lib/error.o
 
 # fuzz targets (tests/fuzz/fuzz-<name>.c), replayed over their corpora without libFuzzer
@@ -50,9 +51,10 @@ FUZZ_REPLAYS = $(FUZZ_TARGETS:%=tests/fuzz/replay-%)
 FUZZ_timeparse = lib/timeparse.o lib/xmalloc.o
 FUZZ_endpoint = session/validate.o lib/strbuf.o lib/xmalloc.o lib/error.o
 FUZZ_promjson = collect/promjson.o collect/series.o lib/strbuf.o lib/xmalloc.o lib/error.o
-FUZZ_profile = collect/profile.o render/render.o session/session.o lib/jsonfile.o lib/fsutil.o lib/timeparse.o \
+FUZZ_profile = collect/profile.o render/render.o session/session.o session/registry.o session/validate.o \
+	lib/sha256.o lib/jsonfile.o lib/fsutil.o lib/timeparse.o \
 	lib/strbuf.o lib/xmalloc.o lib/error.o
-FUZZ_registry = session/registry.o session/session.o session/validate.o lib/jsonfile.o lib/fsutil.o \
+FUZZ_registry = session/registry.o session/session.o session/validate.o lib/sha256.o lib/jsonfile.o lib/fsutil.o \
 	lib/timeparse.o lib/strbuf.o lib/xmalloc.o lib/error.o
 
 all: benchmon

@@ -1,11 +1,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "cli/cmd.h"
 #include "lib/csvfile.h"
 #include "lib/error.h"
+#include "lib/http.h"
 #include "lib/xmalloc.h"
+#include "session/lifecycle.h"
 #include "session/registry.h"
 #include "session/session.h"
 #include "session/validate.h"
@@ -15,6 +19,7 @@ static const struct cmd_opt opts[] = {
 	{ "client-id", "C", "the client the service belongs to (connect it first)" },
 	{ "name", "NAME", "the service's name, unique for its client" },
 	{ "endpoint", "URL", "the service's metrics URL, e.g. http://nodeA:8000/metrics" },
+	{ "bearer-token-file", "PATH", "scrape with the bearer token in this file (absolute path, readable where Prometheus runs); the token is never copied" },
 	{ "from-file", "FILE.csv", "register many services: CSV with columns client_id,name,endpoint (a header row is optional); all or nothing" },
 	{ NULL, NULL, NULL },
 };
@@ -57,6 +62,29 @@ static int check_service(const struct service *svc, char **cause)
 	return 0;
 }
 
+/*
+ * A token file is referenced by path in prometheus.yml, so the path must be
+ * absolute and plain, and the file must exist: Prometheus would otherwise
+ * fail the reload.
+ */
+static int check_token_file(const char *path, char **cause)
+{
+	struct stat st;
+	char *q = quote_for_message(path);
+	int ret = -1;
+
+	if (path[0] != '/')
+		*cause = xasprintf("invalid --bearer-token-file '%s': must be an absolute path", q);
+	else if (strlen(path) > 1024 || strpbrk(path, "\n\r\t\"\\"))
+		*cause = xasprintf("invalid --bearer-token-file '%s': too long, or has quotes or control characters", q);
+	else if (stat(path, &st) < 0 || !S_ISREG(st.st_mode) || access(path, R_OK) < 0)
+		*cause = xasprintf("invalid --bearer-token-file '%s': not a readable file", q);
+	else
+		ret = 0;
+	free(q);
+	return ret;
+}
+
 static int exec_service_register(struct cmd_args *args)
 {
 	const struct cmd_entry *e = args->entry;
@@ -66,13 +94,16 @@ static int exec_service_register(struct cmd_args *args)
 	struct csv_rows csv = { 0 };
 	struct session s = { 0 };
 	size_t n = 1, bad = 0, rewritten = 0;
+	int new_auth = 0;
 	char *cause = NULL;
 	int ret = CMD_FAIL;
 
 	if (!id)
 		return CMD_USAGE;
-	if (file && (args_get(args, "client-id") || args_get(args, "name") || args_get(args, "endpoint")))
-		return cmd_usage_error(e, "--from-file cannot be combined with --client-id, --name or --endpoint");
+	if (file && (args_get(args, "client-id") || args_get(args, "name") || args_get(args, "endpoint") ||
+		     args_get(args, "bearer-token-file")))
+		return cmd_usage_error(e, "--from-file cannot be combined with --client-id, --name, --endpoint or "
+				       "--bearer-token-file");
 	if (!file) {
 		one.client_id = (char *)args_get(args, "client-id");
 		one.name = (char *)args_get(args, "name");
@@ -83,7 +114,8 @@ static int exec_service_register(struct cmd_args *args)
 			return cmd_usage_error(e, "missing --name");
 		if (!one.endpoint)
 			return cmd_usage_error(e, "missing --endpoint");
-		if (check_service(&one, &cause) < 0) {
+		one.token_file = (char *)args_get(args, "bearer-token-file");
+		if (check_service(&one, &cause) < 0 || (one.token_file && check_token_file(one.token_file, &cause) < 0)) {
 			ret = cmd_usage_error(e, "%s", cause);
 			free(cause);
 			return ret;
@@ -96,12 +128,27 @@ static int exec_service_register(struct cmd_args *args)
 		if (csv_read_file(file, &csv) < 0 || services_from_csv(file, &csv, &svcs, &n) < 0)
 			goto out;
 	}
+	new_auth = one.token_file && !registry_has_auth(&s, one.token_file);
 	if (registry_put_services(&s, svcs, n, &rewritten, &bad, &cause) < 0) {
 		if (file && bad < n)
 			error("%s:%zu: %s; no service was registered", file, csv.line[bad + (csv.n > n)], cause);
 		else
 			error("%s; nothing was registered", cause);
 		goto out;
+	}
+	if (one.token_file && new_auth) {
+		struct session_run run;
+
+		/* a new token file needs a scrape job of its own: reload a running Prometheus */
+		if (session_run_load(&s, &run) == 0 && run.state == RUN_RUNNING) {
+			if (http_global_init() < 0 || lifecycle_reload(&s) < 0)
+				warning("registered, but Prometheus was not reloaded; run 'benchmon reload --session %s'",
+					s.id);
+			else
+				progress("Prometheus reloaded with a scrape job for %s", one.token_file);
+			http_global_cleanup();
+		}
+		session_run_release(&run);
 	}
 	if (rewritten)
 		progress("note: %zu endpoint%s on 127.0.0.1/localhost registered under %s client's node name, "
@@ -124,7 +171,7 @@ out:
 const struct cmd_entry cmd_service_register_entry = {
 	.name = "service-register",
 	.summary = "register a service's /metrics endpoint",
-	.usage = "--session ID --client-id C --name NAME --endpoint URL | --session ID --from-file FILE.csv",
+	.usage = "--session ID --client-id C --name NAME --endpoint URL [--bearer-token-file PATH] | --session ID --from-file FILE.csv",
 	.description = "Register a service under test by its metrics URL. Scheme, host:port, path and\n"
 		       "query parameters are kept as Prometheus needs them. Registering the same client\n"
 		       "and name again replaces the endpoint. --from-file registers many services in one\n"

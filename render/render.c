@@ -10,6 +10,7 @@
 #include "lib/fsutil.h"
 #include "lib/timeparse.h"
 #include "lib/xmalloc.h"
+#include "session/registry.h"
 
 #ifndef BENCHMON_DATADIR
 #define BENCHMON_DATADIR "/usr/local/share/benchmon"
@@ -111,6 +112,45 @@ char *shell_quote(const char *s)
 	return strbuf_detach(&sb, NULL);
 }
 
+/*
+ * One scrape job per bearer token file: file_sd cannot carry credentials,
+ * so services that need a token are grouped by token file, and Prometheus
+ * reads the token from the file's path (it is never copied).
+ */
+static int auth_jobs(const struct session *s, const char *interval, struct strbuf *out)
+{
+	struct auth_dir *dirs = NULL;
+	size_t n = 0;
+
+	if (registry_auth_dirs(s, &dirs, &n) < 0)
+		return -1;
+	for (size_t i = 0; i < n; i++) {
+		char *glob = xasprintf("%s/*.json", dirs[i].dir);
+		char *glob_q = yaml_quote(glob), *token_q = yaml_quote(dirs[i].token_file);
+		const char *key = strrchr(dirs[i].dir, '/') + 1;
+
+		strbuf_addf(out,
+			    "\n  - job_name: benchmon-auth-%s\n"
+			    "    scrape_interval: %s\n"
+			    "    authorization:\n"
+			    "      type: Bearer\n"
+			    "      credentials_file: %s\n"
+			    "    file_sd_configs:\n"
+			    "      - files:\n"
+			    "          - %s\n"
+			    "        refresh_interval: 5s\n"
+			    "    relabel_configs:\n"
+			    "      - source_labels: [kind]\n"
+			    "        target_label: job\n",
+			    key, interval, token_q, glob_q);
+		free(token_q);
+		free(glob_q);
+		free(glob);
+	}
+	auth_dirs_free(dirs, n);
+	return 0;
+}
+
 int render_prometheus_config(const struct session *s)
 {
 	int64_t timeout_ms = s->scrape_interval_ms < 10000 ? s->scrape_interval_ms : 10000;
@@ -119,20 +159,25 @@ int render_prometheus_config(const struct session *s)
 	char *glob = xasprintf("%s/targets/*.json", s->dir);
 	char *glob_q = yaml_quote(glob);
 	char *path = session_path(s, "prometheus.yml");
-	struct strbuf out = STRBUF_INIT;
-	const struct render_var vars[] = {
+	struct strbuf out = STRBUF_INIT, auth = STRBUF_INIT;
+	struct render_var vars[] = {
 		{ "SESSION", s->id },
 		{ "SCRAPE_INTERVAL", interval },
 		{ "SCRAPE_TIMEOUT", timeout },
 		{ "TARGETS_GLOB", glob_q },
+		{ "AUTH_JOBS", "" },
 		{ NULL, NULL },
 	};
 	int ret = -1;
 
+	if (auth_jobs(s, interval, &auth) < 0)
+		goto out;
+	vars[4].value = auth.buf;
 	if (render_template("prometheus.yml.in", vars, &out) < 0)
 		goto out;
 	ret = write_file_atomic(path, out.buf, out.len, 0600);
 out:
+	strbuf_release(&auth);
 	strbuf_release(&out);
 	free(path);
 	free(glob_q);

@@ -2,6 +2,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -9,7 +10,10 @@
 #include <cjson/cJSON.h>
 
 #include "lib/error.h"
+#include "lib/fsutil.h"
 #include "lib/jsonfile.h"
+#include "lib/sha256.h"
+#include "lib/strbuf.h"
 #include "lib/timeparse.h"
 #include "lib/xmalloc.h"
 #include "session/validate.h"
@@ -172,6 +176,70 @@ static void free_strings(char **v, size_t n)
 	free(v);
 }
 
+/* targets/auth/<first 16 hex digits of sha256(token_file)>. Caller frees. */
+static char *auth_dir_for(const struct session *s, const char *token_file)
+{
+	struct sha256_ctx ctx;
+	unsigned char digest[32];
+	char hex[17];
+
+	sha256_init(&ctx);
+	sha256_update(&ctx, token_file, strlen(token_file));
+	sha256_final(&ctx, digest);
+	for (int i = 0; i < 8; i++)
+		snprintf(hex + 2 * i, 3, "%02x", digest[i]);
+	return xasprintf("%s/targets/auth/%s", s->dir, hex);
+}
+
+int registry_has_auth(const struct session *s, const char *token_file)
+{
+	char *dir = auth_dir_for(s, token_file);
+	char *path = xasprintf("%s/token-file", dir);
+	int ret = path_exists(path);
+
+	free(path);
+	free(dir);
+	return ret;
+}
+
+/* Create the auth directory of token_file, with the path recorded in it. */
+static int auth_dir_create(const struct session *s, const char *token_file, char **dir)
+{
+	char *path;
+	int ret = 0;
+
+	*dir = auth_dir_for(s, token_file);
+	path = xasprintf("%s/token-file", *dir);
+	if (!path_exists(path) &&
+	    (mkdir_p(*dir, 0700) < 0 || write_file_atomic(path, token_file, strlen(token_file), 0600) < 0))
+		ret = -1;
+	free(path);
+	return ret;
+}
+
+/* Remove other registrations of the service, so it is scraped once, with or without a token. */
+static void remove_other_registrations(const struct session *s, const struct service *svc, const char *keep)
+{
+	char *name = xasprintf("service+%s+%s.json", svc->client_id, svc->name);
+	char *path = xasprintf("%s/targets/%s", s->dir, name);
+	struct auth_dir *dirs = NULL;
+	size_t n = 0;
+
+	if (strcmp(path, keep))
+		unlink(path);
+	free(path);
+	if (registry_auth_dirs(s, &dirs, &n) == 0) {
+		for (size_t i = 0; i < n; i++) {
+			path = xasprintf("%s/%s", dirs[i].dir, name);
+			if (strcmp(path, keep))
+				unlink(path);
+			free(path);
+		}
+	}
+	auth_dirs_free(dirs, n);
+	free(name);
+}
+
 /* distinguishes batches one process writes within a millisecond */
 static unsigned batch_serial;
 
@@ -213,7 +281,18 @@ int registry_put_services(const struct session *s, const struct service *svcs, s
 		cJSON_Delete(one);
 		endpoint_release(&ep);
 	}
-	if (n == 1)
+	if (n == 1 && svcs[0].token_file) {
+		char *dir;
+
+		if (auth_dir_create(s, svcs[0].token_file, &dir) < 0) {
+			free(dir);
+			*cause = xstrdup("the registry was not changed");
+			*bad_index = n;
+			goto out;
+		}
+		path = xasprintf("%s/service+%s+%s.json", dir, svcs[0].client_id, svcs[0].name);
+		free(dir);
+	} else if (n == 1)
 		path = xasprintf("%s/targets/service+%s+%s.json", s->dir, svcs[0].client_id, svcs[0].name);
 	else
 		path = xasprintf("%s/targets/batch+%lld+%ld+%u.json", s->dir, (long long)now, (long)getpid(),
@@ -223,6 +302,8 @@ int registry_put_services(const struct session *s, const struct service *svcs, s
 		*bad_index = n;
 		goto out;
 	}
+	if (n == 1)
+		remove_other_registrations(s, &svcs[0], path);
 	ret = 0;
 out:
 	free_strings(owned, nowned);
@@ -356,21 +437,16 @@ static void drop_duplicates(struct target_list *list)
 	list->n = out;
 }
 
-int registry_load(const struct session *s, struct target_list *list)
+/* Load every *.json registry file of dirpath into list. */
+static int load_dir(const char *dirpath, struct target_list *list, size_t *alloc)
 {
-	char *dirpath = xasprintf("%s/targets", s->dir);
-	size_t alloc = 0;
-	DIR *dir;
+	DIR *dir = opendir(dirpath);
 	struct dirent *de;
-	int ret = -1;
+	int ret = 0;
 
-	memset(list, 0, sizeof(*list));
-	dir = opendir(dirpath);
-	if (!dir) {
-		error("cannot open directory '%s': %s", dirpath, strerror(errno));
-		goto out;
-	}
-	while ((de = readdir(dir))) {
+	if (!dir)
+		return error("cannot open directory '%s': %s", dirpath, strerror(errno));
+	while (ret == 0 && (de = readdir(dir))) {
 		size_t len = strlen(de->d_name);
 		char *path;
 
@@ -378,20 +454,83 @@ int registry_load(const struct session *s, struct target_list *list)
 		if (len < 6 || strcmp(de->d_name + len - 5, ".json"))
 			continue;
 		path = xasprintf("%s/%s", dirpath, de->d_name);
-		if (load_file(path, list, &alloc) < 0) {
-			free(path);
-			closedir(dir);
-			target_list_release(list);
-			goto out;
-		}
+		ret = load_file(path, list, alloc);
 		free(path);
 	}
 	closedir(dir);
+	return ret;
+}
+
+int registry_auth_dirs(const struct session *s, struct auth_dir **dirs, size_t *n)
+{
+	char *root = xasprintf("%s/targets/auth", s->dir);
+	DIR *dir = opendir(root);
+	struct dirent *de;
+	int ret = 0;
+
+	*dirs = NULL;
+	*n = 0;
+	if (!dir) {
+		if (errno != ENOENT)
+			ret = error("cannot open directory '%s': %s", root, strerror(errno));
+		free(root);
+		return ret;
+	}
+	while ((de = readdir(dir))) {
+		struct strbuf token = STRBUF_INIT;
+		char *sub, *path;
+
+		if (de->d_name[0] == '.')
+			continue;
+		sub = xasprintf("%s/%s", root, de->d_name);
+		path = xasprintf("%s/token-file", sub);
+		if (read_file(path, &token, 4096, 1) == 0 && token.len) {
+			*dirs = xrealloc(*dirs, (*n + 1) * sizeof(**dirs));
+			(*dirs)[*n].dir = sub;
+			(*dirs)[*n].token_file = strbuf_detach(&token, NULL);
+			(*n)++;
+			sub = NULL;
+		}
+		strbuf_release(&token);
+		free(path);
+		free(sub);
+	}
+	closedir(dir);
+	free(root);
+	return 0;
+}
+
+void auth_dirs_free(struct auth_dir *dirs, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		free(dirs[i].dir);
+		free(dirs[i].token_file);
+	}
+	free(dirs);
+}
+
+int registry_load(const struct session *s, struct target_list *list)
+{
+	char *dirpath = xasprintf("%s/targets", s->dir);
+	struct auth_dir *auth = NULL;
+	size_t alloc = 0, nauth = 0;
+	int ret = -1;
+
+	memset(list, 0, sizeof(*list));
+	if (load_dir(dirpath, list, &alloc) < 0 || registry_auth_dirs(s, &auth, &nauth) < 0)
+		goto fail;
+	for (size_t i = 0; i < nauth; i++)
+		if (load_dir(auth[i].dir, list, &alloc) < 0)
+			goto fail;
 	if (list->n)
 		qsort(list->items, list->n, sizeof(*list->items), compare_targets);
 	drop_duplicates(list);
 	ret = 0;
+	goto out;
+fail:
+	target_list_release(list);
 out:
+	auth_dirs_free(auth, nauth);
 	free(dirpath);
 	return ret;
 }

@@ -47,7 +47,26 @@ struct service {
 	char *client_id;
 	char *name;
 	char *endpoint;        /* http(s) URL */
+	char *token_file;      /* absolute path of a bearer token file, or NULL; only the path is stored */
 };
+
+/*
+ * Services scraped with a bearer token live in targets/auth/<key>/, one
+ * directory per token file (key: a hash of its path), which also holds
+ * "token-file", the path itself. prometheus.yml gets one scrape job per
+ * directory, reading the token from that path: the token is never copied.
+ */
+struct auth_dir {
+	char *dir;
+	char *token_file;
+};
+
+/* The auth directories of session s. Free with auth_dirs_free. */
+int registry_auth_dirs(const struct session *s, struct auth_dir **dirs, size_t *n);
+void auth_dirs_free(struct auth_dir *dirs, size_t n);
+
+/* Does an auth directory for token_file exist yet (then Prometheus already has a job for it)? */
+int registry_has_auth(const struct session *s, const char *token_file);
 
 struct target {
 	enum target_kind kind;

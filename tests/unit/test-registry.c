@@ -206,7 +206,7 @@ static void put_client(const struct session *s, const char *id, const char *node
 
 static void put_service(const struct session *s, const char *client, const char *name, const char *endpoint)
 {
-	struct service svc = { (char *)client, (char *)name, (char *)endpoint };
+	struct service svc = { (char *)client, (char *)name, (char *)endpoint, NULL };
 	size_t bad = 99, rewritten = 0;
 	char *cause = NULL;
 
@@ -583,9 +583,9 @@ static void test_put_batch_writes_one_file(void **state)
 {
 	struct fixture *f = *state;
 	const struct service svcs[] = {
-		{ "c1", "web", "http://node01:8000/metrics" },
-		{ "c1", "db", "http://node01:9187" },
-		{ "c2", "cache", "http://node02:9121/metrics" },
+		{ "c1", "web", "http://node01:8000/metrics", NULL },
+		{ "c1", "db", "http://node01:9187", NULL },
+		{ "c2", "cache", "http://node02:9121/metrics", NULL },
 	};
 	struct target_list list;
 	size_t bad = 99, rewritten = 0;
@@ -627,7 +627,7 @@ static void test_put_batch_writes_one_file(void **state)
 static void test_service_for_unknown_client_fails(void **state)
 {
 	struct fixture *f = *state;
-	const struct service svc = { "ghost", "web", "http://node01:8000" };
+	const struct service svc = { "ghost", "web", "http://node01:8000", NULL };
 	size_t bad = 99, rewritten = 0;
 	char *cause = NULL, *before, *after;
 
@@ -648,9 +648,9 @@ static void test_batch_with_unknown_client_writes_nothing(void **state)
 {
 	struct fixture *f = *state;
 	const struct service svcs[] = {
-		{ "c1", "web", "http://node01:8000" },
-		{ "c1", "db", "http://node01:9187" },
-		{ "ghost", "cache", "http://node02:9121" },
+		{ "c1", "web", "http://node01:8000", NULL },
+		{ "c1", "db", "http://node01:9187", NULL },
+		{ "ghost", "cache", "http://node02:9121", NULL },
 	};
 	size_t bad = 99, rewritten = 0;
 	char *cause = NULL, *before, *after;
@@ -671,9 +671,9 @@ static void test_batch_with_bad_endpoint_writes_nothing(void **state)
 {
 	struct fixture *f = *state;
 	const struct service svcs[] = {
-		{ "c1", "web", "http://node01:8000" },
-		{ "c1", "db", "http://user:pw@node01:9187" },
-		{ "c1", "cache", "http://node01:9121" },
+		{ "c1", "web", "http://node01:8000", NULL },
+		{ "c1", "db", "http://user:pw@node01:9187", NULL },
+		{ "c1", "cache", "http://node01:9121", NULL },
 	};
 	size_t bad = 99, rewritten = 0;
 	char *cause = NULL, *before, *after;
@@ -695,8 +695,8 @@ static void test_batch_with_bad_service_name_writes_nothing(void **state)
 {
 	struct fixture *f = *state;
 	const struct service svcs[] = {
-		{ "c1", "web", "http://node01:8000" },
-		{ "c1", "../x", "http://node01:9187" },
+		{ "c1", "web", "http://node01:8000", NULL },
+		{ "c1", "../x", "http://node01:9187", NULL },
 	};
 	size_t bad = 99, rewritten = 0;
 	char *cause = NULL, *before, *after;
@@ -717,8 +717,8 @@ static void test_load_merges_and_sorts(void **state)
 {
 	struct fixture *f = *state;
 	const struct service batch[] = {
-		{ "b", "web", "http://node02:8000" },
-		{ "a", "alpha", "http://node01:8001" },
+		{ "b", "web", "http://node02:8000", NULL },
+		{ "a", "alpha", "http://node01:8001", NULL },
 	};
 	struct target_list list;
 	size_t bad, rewritten;
@@ -751,8 +751,8 @@ static void test_load_newest_wins_single_then_batch(void **state)
 {
 	struct fixture *f = *state;
 	const struct service batch[] = {
-		{ "c1", "web", "http://node01:8080/new" },
-		{ "c1", "api", "http://node01:8081" },
+		{ "c1", "web", "http://node01:8080/new", NULL },
+		{ "c1", "api", "http://node01:8081", NULL },
 	};
 	struct target_list list;
 	const struct target *web;
@@ -777,8 +777,8 @@ static void test_load_newest_wins_batch_then_single(void **state)
 {
 	struct fixture *f = *state;
 	const struct service batch[] = {
-		{ "c1", "web", "http://node01:8000/old" },
-		{ "c1", "api", "http://node01:8081" },
+		{ "c1", "web", "http://node01:8000/old", NULL },
+		{ "c1", "api", "http://node01:8081", NULL },
 	};
 	struct target_list list;
 	const struct target *web;
