@@ -106,6 +106,17 @@ demo:
 fuzz-smoke: $(FUZZ_REPLAYS)
 	@sh tests/fuzz/smoke.sh $(FUZZ_TARGETS)
 
+# fuzz one target with libFuzzer, ASan and UBSan, growing its corpus:
+# make fuzz FUZZ=promjson FUZZ_SECONDS=600 (needs clang)
+FUZZ ?= timeparse
+FUZZ_SECONDS ?= 60
+fuzz:
+	clang $(CPPFLAGS_ALL) -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
+		-o tests/fuzz/libfuzzer-$(FUZZ) tests/fuzz/fuzz-$(FUZZ).c $(FUZZ_$(FUZZ):.o=.c) $(LIBS)
+	mkdir -p tests/fuzz/crashes
+	tests/fuzz/libfuzzer-$(FUZZ) -max_total_time=$(FUZZ_SECONDS) -max_len=65536 -print_final_stats=1 \
+		-artifact_prefix=tests/fuzz/crashes/$(FUZZ)- tests/fuzz/corpus/$(FUZZ)
+
 lint:
 	@! grep -nE '\b(sprintf|strcpy|strcat|strtok|atoi|gets|localtime)\s*\(' $$(git ls-files '*.c' '*.h') \
 		|| { echo "lint: banned function (see STYLE)"; exit 1; }
@@ -126,8 +137,8 @@ install: all
 	install -m 0644 packaging/lmod/benchmon/$(VERSION).lua $(DESTDIR)$(PREFIX)/share/lmod/benchmon/$(VERSION).lua
 
 clean:
-	rm -f tests/fuzz/*.o tests/fuzz/*.d $(FUZZ_REPLAYS)
+	rm -f tests/fuzz/*.o tests/fuzz/*.d $(FUZZ_REPLAYS) tests/fuzz/libfuzzer-*
 	rm -f benchmon .datadir-stamp $(OBJS) $(OBJS:.o=.d) tests/unit/*.o tests/unit/*.d $(UNIT_TESTS) $(FIXTURES)
 
-.PHONY: all deps check check-long check-valgrind demo fuzz-smoke lint bench install clean FORCE
+.PHONY: all deps check check-long check-valgrind demo fuzz fuzz-smoke lint bench install clean FORCE
 -include $(OBJS:.o=.d) $(wildcard tests/unit/*.d tests/fuzz/*.d)

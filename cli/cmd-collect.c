@@ -223,6 +223,6 @@ const struct cmd_entry cmd_collect_entry = {
 	.opts = opts,
 	.example = "  benchmon collect --session bench01 --from-iso 2025-10-01T10:00:00Z \\\n"
 		   "      --to-iso 2025-10-01T10:10:00Z --out results/metrics --run-id run01",
-	.flags = CMD_NEEDS_HTTP,
+	.flags = CMD_NEEDS_HTTP | CMD_HUGE_PAGES,
 	.exec = exec_collect,
 };

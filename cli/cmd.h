@@ -14,6 +14,7 @@
 #define CMD_HELP_SHOWN -1 /* cmd_parse printed the help: exit 0 without running */
 
 #define CMD_NEEDS_HTTP 0x1  /* load libcurl before running (others never pay for it) */
+#define CMD_HUGE_PAGES 0x2  /* holds millions of points: run with malloc on transparent huge pages */
 
 struct cmd_opt {
 	const char *name;      /* long option without "--"; NULL ends the list */

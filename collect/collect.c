@@ -294,16 +294,23 @@ static void raw_query_add(struct query **qs, size_t *n, const char *kpi, const c
 struct query_batch {
 	struct query *qs;
 	size_t *todo;            /* todo[i]: the query behind transfer i */
+	struct promjson_stream **streams; /* streams[i]: transfer i's body, parsed as it arrives */
 	size_t *retry;           /* the queries that answered 503, to send again */
 	size_t nretry;
 	int failed;
 };
 
-/* Parse one response as soon as it arrives, and free its body. */
+static void feed_stream(const char *data, size_t len, void *ctx)
+{
+	promjson_stream_feed(ctx, data, len);
+}
+
+/* Take the parsed answer of transfer i when it completes. */
 static void on_query_done(size_t i, struct http_response *resp, const char *cause, void *ctx)
 {
 	struct query_batch *b = ctx;
 	struct query *q = &b->qs[b->todo[i]];
+	struct promjson_stream *st = b->streams[i];
 	char *perr = NULL;
 
 	if (b->failed)
@@ -317,20 +324,22 @@ static void on_query_done(size_t i, struct http_response *resp, const char *caus
 		b->retry[b->nretry++] = b->todo[i];
 		goto out;
 	}
-	if (promjson_parse(resp->body.buf, resp->body.len, &q->data, &perr) < 0 || resp->status != 200) {
+	if (promjson_stream_finish(st, &q->data, &perr) < 0 || resp->status != 200) {
 		error("KPI '%s': Prometheus answered %ld to query %s: %s", q->kpi, resp->status, q->promql,
-		      perr ? perr : resp->body.buf);
+		      perr ? perr : promjson_stream_text(st));
 		b->failed = 1;
 	}
 out:
 	free(perr);
-	strbuf_release(&resp->body);
+	promjson_stream_free(st);
+	b->streams[i] = NULL;
 }
 
 /*
- * Send every query at once and parse each response once, as it arrives. A
- * 503 (Prometheus starting) is retried with backoff; anything else that is
- * not an answer fails the collect with the KPI and the query named.
+ * Send every query at once and parse each response as it arrives, so the
+ * parsing overlaps the transfers and no body is held whole. A 503
+ * (Prometheus starting) is retried with backoff; anything else that is not
+ * an answer fails the collect with the KPI and the query named.
  */
 static int run_queries(struct query *qs, size_t n)
 {
@@ -338,21 +347,28 @@ static int run_queries(struct query *qs, size_t n)
 	struct http_response *resps = xcalloc(n + 1, sizeof(*resps));
 	char **causes = xcalloc(n + 1, sizeof(*causes));
 	struct query_batch b = { .qs = qs, .todo = xcalloc(n + 1, sizeof(size_t)),
+				 .streams = xcalloc(n + 1, sizeof(*b.streams)),
 				 .retry = xcalloc(n + 1, sizeof(size_t)) };
 	size_t ntodo = n;
 
 	for (size_t i = 0; i < n; i++) {
 		b.todo[i] = i;
 		http_response_init(&resps[i]);
+		resps[i].sink = feed_stream;
 	}
 	for (int attempt = 0; ntodo && !b.failed; attempt++) {
-		for (size_t i = 0; i < ntodo; i++)
+		for (size_t i = 0; i < ntodo; i++) {
 			urls[i] = qs[b.todo[i]].url;
+			b.streams[i] = promjson_stream_new();
+			resps[i].sink_ctx = b.streams[i];
+		}
 		b.nretry = 0;
 		http_get_many(urls, ntodo, QUERY_TIMEOUT_MS, resps, causes, on_query_done, &b);
 		for (size_t i = 0; i < ntodo; i++) {
 			free(causes[i]);
 			causes[i] = NULL;
+			promjson_stream_free(b.streams[i]);
+			b.streams[i] = NULL;
 		}
 		ntodo = b.nretry;
 		memcpy(b.todo, b.retry, ntodo * sizeof(size_t));
@@ -370,6 +386,7 @@ static int run_queries(struct query *qs, size_t n)
 	free(resps);
 	free(urls);
 	free(b.todo);
+	free(b.streams);
 	free(b.retry);
 	return b.failed ? -1 : 0;
 }

@@ -216,6 +216,26 @@ static double counter_at(const int64_t *t, const double *c, size_t n, int64_t at
 }
 
 /*
+ * counter_at for times that only move forward: *from is where the last
+ * search ended, so a whole grid costs one pass over the samples.
+ */
+static double counter_walk(const int64_t *t, const double *c, size_t n, size_t *from, int64_t at)
+{
+	size_t lo = *from;
+
+	if (at <= t[0])
+		return c[0];
+	if (at >= t[n - 1])
+		return c[n - 1];
+	while (lo + 1 < n && t[lo + 1] <= at)
+		lo++;
+	*from = lo;
+	if (t[lo] == at)
+		return c[lo];
+	return c[lo] + (c[lo + 1] - c[lo]) * (double)(at - t[lo]) / (double)(t[lo + 1] - t[lo]);
+}
+
+/*
  * Per-step increases of a counter from its raw samples: inc[i] is the
  * increase between grid points i-1 and i (NaN for i = 0, and outside the
  * samples' span). A drop is a reset: the counter restarted from zero, so
@@ -286,7 +306,7 @@ static double *counter_increments(const struct kpi_def *k, const struct series *
 				       "%zu NaN or Inf values in %s were left out", bad, name);
 		free(name);
 	}
-	for (size_t i = 0, lo = 0; i < w->nsteps; i++) {
+	for (size_t i = 0, at_a = 0, at_b = 0; i < w->nsteps; i++) {
 		int64_t a = w->start_ms + (int64_t)(i ? i - 1 : 0) * w->step_ms;
 		int64_t b = w->start_ms + (int64_t)i * w->step_ms;
 
@@ -294,10 +314,7 @@ static double *counter_increments(const struct kpi_def *k, const struct series *
 		/* only where samples exist on both sides of the step, or the step holds samples */
 		if (!i || n < 2 || b <= t[0] || a >= t[n - 1])
 			continue;
-		/* grid points only move forward: search from where the last one was found */
-		while (lo + 1 < n && t[lo + 1] <= a)
-			lo++;
-		inc[i] = counter_at(t + lo, c + lo, n - lo, b) - counter_at(t + lo, c + lo, n - lo, a);
+		inc[i] = counter_walk(t, c, n, &at_b, b) - counter_walk(t, c, n, &at_a, a);
 	}
 	free(t);
 	free(c);

@@ -29,8 +29,21 @@ enum {
 	SEEN_DATA_NULL = 1 << 3,
 };
 
+/*
+ * Bytes a stream left out of the text it parses last (see promjson_stream):
+ * at offset at of that text, removed bytes of the response had been taken
+ * out before it, counted from the response's start.
+ */
+struct gap {
+	size_t at, removed;
+};
+
 struct parser {
 	const char *body, *p, *end;
+	size_t base;            /* offset of body in the response, for messages */
+	const struct gap *gaps; /* removed stretches of the response, for messages */
+	size_t ngaps;
+	size_t nstreamed;       /* series parsed before, element by element, by a stream */
 	int depth;
 	char *cause;            /* the first error, owned */
 	struct strbuf scratch;  /* strings with escapes, decoded */
@@ -42,6 +55,16 @@ struct parser {
 	enum result_kind result;
 	size_t nvalue, nvalues; /* series given a "value", series given "values" */
 };
+
+/* Where p is in the response as Prometheus sent it, for messages. */
+static size_t at_byte(const struct parser *ps)
+{
+	size_t at = (size_t)(ps->p - ps->body), removed = 0;
+
+	for (size_t i = 0; i < ps->ngaps && ps->gaps[i].at <= at; i++)
+		removed = ps->gaps[i].removed;
+	return ps->base + at + removed;
+}
 
 /* Record the first error; always returns -1. */
 __attribute__((format(printf, 2, 3)))
@@ -60,7 +83,7 @@ static int fail(struct parser *ps, const char *fmt, ...)
 /* The JSON at p is not what the grammar allows there. */
 static int syntax_error(struct parser *ps, const char *expected)
 {
-	size_t at = (size_t)(ps->p - ps->body);
+	size_t at = at_byte(ps);
 	unsigned char c;
 
 	if (ps->p >= ps->end)
@@ -81,7 +104,7 @@ static int shape_error(struct parser *ps, const char *fmt, ...)
 	va_start(ap, fmt);
 	what = xvasprintf(fmt, ap);
 	va_end(ap);
-	fail(ps, "unexpected response at byte %zu: %s", (size_t)(ps->p - ps->body), what);
+	fail(ps, "unexpected response at byte %zu: %s", at_byte(ps), what);
 	free(what);
 	return -1;
 }
@@ -123,7 +146,7 @@ static int open_nested(struct parser *ps, char c, const char *what)
 	if (++ps->depth > MAX_DEPTH) {
 		ps->p--;
 		return fail(ps, "invalid JSON at byte %zu: nested deeper than %d levels",
-			    (size_t)(ps->p - ps->body), MAX_DEPTH);
+			    at_byte(ps), MAX_DEPTH);
 	}
 	return 0;
 }
@@ -303,7 +326,7 @@ static char *dup_cstring(struct parser *ps, const char *s, size_t len, const cha
 {
 	if (memchr(s, '\0', len)) {
 		fail(ps, "unexpected response before byte %zu: %s contains a NUL character (\\u0000)",
-		     (size_t)(ps->p - ps->body), what);
+		     at_byte(ps), what);
 		return NULL;
 	}
 	return xstrndup(s, len);
@@ -527,7 +550,7 @@ static int parse_time_slow(struct parser *ps, int64_t *t_ms)
 	*t_ms = neg ? -(int64_t)acc : (int64_t)acc;
 	return 0;
 range:
-	return fail(ps, "unexpected response at byte %zu: time out of range", (size_t)(ps->p - ps->body));
+	return fail(ps, "unexpected response at byte %zu: time out of range", at_byte(ps));
 }
 
 /*
@@ -667,7 +690,7 @@ static int parse_float(struct parser *ps, const char *s, size_t len, double *v)
 	goto out;
 bad:
 	fail(ps, "unexpected response before byte %zu: sample value '%.*s' is not a number",
-	     (size_t)(ps->p - ps->body), len > 40 ? 40 : (int)len, s);
+	     at_byte(ps), len > 40 ? 40 : (int)len, s);
 out:
 	if (text != small)
 		free(text);
@@ -860,7 +883,8 @@ static int parse_result(struct parser *ps)
 	if (c == ']') {
 		ps->p++;
 		ps->depth--;
-		ps->result = RESULT_EMPTY;
+		/* a stream took the series out as they came, and left "[]" */
+		ps->result = ps->nstreamed ? RESULT_SERIES : RESULT_EMPTY;
 		return 0;
 	}
 	if (c == '{') {
@@ -1015,58 +1039,378 @@ static int check_shape(struct parser *ps)
 	return fail(ps, "unexpected response: unsupported resultType '%s'", rt);
 }
 
+/*
+ * Parse body[0..len) as a whole response into ps->out, which may already
+ * hold series a stream parsed. Returns 0, or -1 with ps->cause set.
+ */
+static int parse_document(struct parser *ps, const char *body, size_t len)
+{
+	struct series_set *out = ps->out;
+
+	if (!len)
+		return fail(ps, "empty response");
+	ps->body = ps->p = body;
+	ps->end = body + len;
+	ps->depth = 0;
+	if (parse_response(ps) < 0)
+		return -1;
+	if (!ps->status)
+		return fail(ps, "unexpected response: no \"status\"");
+	if (!strcmp(ps->status, "error")) {
+		if (ps->error_type && ps->error_msg)
+			ps->cause = xasprintf("%s: %s", ps->error_type, ps->error_msg);
+		else if (ps->error_type || ps->error_msg)
+			ps->cause = xstrdup(ps->error_type ? ps->error_type : ps->error_msg);
+		else
+			ps->cause = xstrdup("query failed without an error message");
+		return -1;
+	}
+	if (strcmp(ps->status, "success"))
+		return fail(ps, "unexpected response: status '%s'", ps->status);
+	if (check_shape(ps) < 0)
+		return -1;
+	if (out->n && out->n < ps->items_alloc)
+		out->items = xrealloc(out->items, out->n * sizeof(*out->items));
+	return 0;
+}
+
+static void parser_init(struct parser *ps, struct series_set *out)
+{
+	memset(out, 0, sizeof(*out));
+	memset(ps, 0, sizeof(*ps));
+	ps->out = out;
+	strbuf_init(&ps->scratch, 0);
+}
+
+/* Hand the result over: on failure out is emptied and the cause given to the caller. */
+static int parser_finish(struct parser *ps, int ret, char **cause)
+{
+	if (ret < 0) {
+		series_set_release(ps->out);
+		if (cause)
+			*cause = ps->cause;
+		else
+			free(ps->cause);
+	}
+	free(ps->status);
+	free(ps->error_type);
+	free(ps->error_msg);
+	free(ps->result_type);
+	strbuf_release(&ps->scratch);
+	return ret < 0 ? -1 : 0;
+}
+
 int promjson_parse(const char *body, size_t len, struct series_set *out, char **cause)
 {
 	struct parser ps;
+
+	parser_init(&ps, out);
+	return parser_finish(&ps, parse_document(&ps, body, len), cause);
+}
+
+/*
+ * The stream: a scanner follows the JSON's nesting as bytes come and takes
+ * each element of "data"."result" out as soon as its closing brace arrives,
+ * parsing it with parse_series; everything else (the "skeleton": status,
+ * resultType, warnings, errors, and the result array left as "[]") is kept
+ * and parsed by parse_document at the end, so both paths apply one grammar.
+ * The scanner only decides where elements start and end; when what it sees
+ * is not the usual shape (an escaped key, say) it takes nothing out and the
+ * skeleton is the whole response.
+ */
+enum scan_state {
+	SCAN_SKELETON,     /* outside any streamed array */
+	SCAN_BEFORE_FIRST, /* just after the "[" of data.result: an element, "]" or no stream */
+	SCAN_AFTER_ELEM,   /* after an element: "," or "]" */
+	SCAN_AFTER_COMMA,  /* after a ",": the next element */
+	SCAN_ELEM,         /* inside an element */
+	SCAN_FAILED,       /* an element did not parse: ps.cause says why */
+};
+
+#define KEY_MAX 8
+
+struct promjson_stream {
+	struct parser ps;
+	struct series_set set;
+	struct strbuf skeleton;
+	struct strbuf elem;        /* the element being received, when it spans chunks */
+	size_t total;              /* bytes fed */
+	size_t elem_start;         /* offset in the response of that element */
+	size_t removed;            /* bytes taken out of the skeleton so far */
+	struct gap *gaps;
+	size_t ngaps;
+	enum scan_state state;
+	long depth;                /* nesting outside strings */
+	long elem_depth;           /* nesting inside the element */
+	int in_string, escaped;
+	char container[4];         /* '{' or '[' at depths 1..3 */
+	int expect_key[4];         /* at depths 1..2: the next string is a key */
+	char key[4][KEY_MAX + 1];  /* at depths 1..2: the last key, if short and plain */
+	size_t key_len;
+	int key_plain;
+};
+
+struct promjson_stream *promjson_stream_new(void)
+{
+	struct promjson_stream *st = xcalloc(1, sizeof(*st));
+
+	parser_init(&st->ps, &st->set);
+	strbuf_init(&st->skeleton, 0);
+	strbuf_init(&st->elem, 0);
+	return st;
+}
+
+void promjson_stream_free(struct promjson_stream *st)
+{
+	if (!st)
+		return;
+	parser_finish(&st->ps, -1, NULL);
+	strbuf_release(&st->skeleton);
+	strbuf_release(&st->elem);
+	free(st->gaps);
+	free(st);
+}
+
+static int is_json_space(int c)
+{
+	return c == ' ' || c == '\n' || c == '\r' || c == '\t';
+}
+
+/* Parse the element b[0..n), which starts at offset start of the response. */
+static void stream_element(struct promjson_stream *st, const char *b, size_t n, size_t start)
+{
+	struct parser *ps = &st->ps;
+
+	ps->body = ps->p = b;
+	ps->end = b + n;
+	ps->base = start;
+	ps->depth = 3;
+	if (parse_series(ps) < 0 || (ps->p != ps->end && syntax_error(ps, "',' or ']'") < 0)) {
+		st->state = SCAN_FAILED;
+		return;
+	}
+	ps->nstreamed++;
+	st->removed += n;
+}
+
+/* The array of data.result is about to be streamed, or has been: note where it sits in the skeleton. */
+static void stream_gap(struct promjson_stream *st)
+{
+	if (st->ngaps && st->gaps[st->ngaps - 1].at == st->skeleton.len) {
+		st->gaps[st->ngaps - 1].removed = st->removed;
+		return;
+	}
+	st->gaps = xrealloc(st->gaps, (st->ngaps + 1) * sizeof(*st->gaps));
+	st->gaps[st->ngaps].at = st->skeleton.len;
+	st->gaps[st->ngaps].removed = st->removed;
+	st->ngaps++;
+}
+
+/* Inside an element: find where it ends in d[i..n), or n. Returns the index after its closing brace. */
+static size_t scan_element(struct promjson_stream *st, const unsigned char *d, size_t i, size_t n, int *closed)
+{
+	long depth = st->elem_depth;
+	int in_string = st->in_string, escaped = st->escaped;
+
+	*closed = 0;
+	for (; i < n; i++) {
+		unsigned char c = d[i];
+
+		if (in_string) {
+			if (escaped)
+				escaped = 0;
+			else if (c == '\\')
+				escaped = 1;
+			else if (c == '"')
+				in_string = 0;
+			continue;
+		}
+		if (c == '"') {
+			in_string = 1;
+		} else if (c == '{' || c == '[') {
+			depth++;
+		} else if (c == '}' || c == ']') {
+			if (--depth == 0) {
+				*closed = 1;
+				i++;
+				break;
+			}
+		}
+	}
+	st->elem_depth = depth;
+	st->in_string = in_string;
+	st->escaped = escaped;
+	return i;
+}
+
+/* One byte of the skeleton, outside strings handled by the caller: track nesting and keys. */
+static void skeleton_byte(struct promjson_stream *st, unsigned char c)
+{
+	if (st->in_string) {
+		if (st->escaped) {
+			st->escaped = 0;
+			st->key_plain = 0;
+		} else if (c == '\\') {
+			st->escaped = 1;
+			st->key_plain = 0;
+		} else if (c == '"') {
+			st->in_string = 0;
+			if (st->depth >= 1 && st->depth <= 2 && st->expect_key[st->depth]) {
+				st->expect_key[st->depth] = 0;
+				if (st->key_plain && st->key_len <= KEY_MAX)
+					st->key[st->depth][st->key_len] = '\0';
+				else
+					st->key[st->depth][0] = '\0';
+			}
+		} else if (st->depth >= 1 && st->depth <= 2 && st->expect_key[st->depth]) {
+			if (st->key_len < KEY_MAX)
+				st->key[st->depth][st->key_len] = (char)c;
+			st->key_len++;
+		}
+		return;
+	}
+	switch (c) {
+	case '"':
+		st->in_string = 1;
+		st->key_len = 0;
+		st->key_plain = 1;
+		break;
+	case '{':
+	case '[':
+		st->depth++;
+		if (st->depth >= 1 && st->depth <= 3) {
+			st->container[st->depth] = (char)c;
+			if (st->depth <= 2) {
+				st->expect_key[st->depth] = c == '{';
+				st->key[st->depth][0] = '\0';
+			}
+		}
+		if (st->depth == 3 && c == '[' && st->container[1] == '{' && st->container[2] == '{' &&
+		    !strcmp(st->key[1], "data") && !strcmp(st->key[2], "result"))
+			st->state = SCAN_BEFORE_FIRST;
+		break;
+	case '}':
+	case ']':
+		st->depth--;
+		break;
+	case ',':
+		if (st->depth >= 1 && st->depth <= 2 && st->container[st->depth] == '{')
+			st->expect_key[st->depth] = 1;
+		break;
+	default:
+		break;
+	}
+}
+
+void promjson_stream_feed(struct promjson_stream *st, const char *data, size_t len)
+{
+	const unsigned char *d = (const unsigned char *)data;
+	size_t i = 0;
+
+	while (i < len && st->state != SCAN_FAILED) {
+		unsigned char c = d[i];
+
+		switch (st->state) {
+		case SCAN_SKELETON: {
+			size_t from = i;
+
+			while (i < len && st->state == SCAN_SKELETON)
+				skeleton_byte(st, d[i++]);
+			strbuf_add(&st->skeleton, data + from, i - from);
+			break;
+		}
+		case SCAN_BEFORE_FIRST:
+		case SCAN_AFTER_ELEM:
+		case SCAN_AFTER_COMMA:
+			if (is_json_space(c)) {
+				if (st->state == SCAN_BEFORE_FIRST) {
+					strbuf_addch(&st->skeleton, (char)c);
+				} else {
+					st->removed++;
+				}
+				i++;
+			} else if (c == '{' && st->state != SCAN_AFTER_ELEM) {
+				st->state = SCAN_ELEM;
+				st->elem_depth = 0;
+				st->elem_start = st->total + i;
+			} else if (c == ',' && st->state == SCAN_AFTER_ELEM) {
+				st->state = SCAN_AFTER_COMMA;
+				st->removed++;
+				i++;
+			} else if (c == ']' && st->state != SCAN_AFTER_COMMA) {
+				if (st->state != SCAN_BEFORE_FIRST)
+					stream_gap(st);
+				st->state = SCAN_SKELETON;
+			} else {
+				/* not a list of objects (a scalar's pair, or bad JSON): leave it to parse_document */
+				if (st->state == SCAN_BEFORE_FIRST) {
+					st->state = SCAN_SKELETON;
+				} else {
+					st->ps.body = st->ps.p = data + i;
+					st->ps.end = data + len;
+					st->ps.base = st->total + i;
+					syntax_error(&st->ps, st->state == SCAN_AFTER_ELEM ? "',' or ']'" : "'{'");
+					st->state = SCAN_FAILED;
+				}
+			}
+			break;
+		case SCAN_ELEM: {
+			size_t from = i;
+			int closed;
+
+			i = scan_element(st, d, i, len, &closed);
+			if (!closed) {
+				strbuf_add(&st->elem, data + from, i - from);
+			} else if (!st->elem.len) {
+				stream_element(st, data + from, i - from, st->elem_start);
+				if (st->state != SCAN_FAILED)
+					st->state = SCAN_AFTER_ELEM;
+			} else {
+				strbuf_add(&st->elem, data + from, i - from);
+				stream_element(st, st->elem.buf, st->elem.len, st->elem_start);
+				strbuf_reset(&st->elem);
+				if (st->state != SCAN_FAILED)
+					st->state = SCAN_AFTER_ELEM;
+			}
+			break;
+		}
+		case SCAN_FAILED:
+			break;
+		}
+	}
+	st->total += len;
+}
+
+const char *promjson_stream_text(const struct promjson_stream *st)
+{
+	return st->skeleton.len ? st->skeleton.buf : "";
+}
+
+int promjson_stream_finish(struct promjson_stream *st, struct series_set *out, char **cause)
+{
+	struct parser *ps = &st->ps;
 	int ret = -1;
 
-	memset(out, 0, sizeof(*out));
-	memset(&ps, 0, sizeof(ps));
-	ps.out = out;
-	strbuf_init(&ps.scratch, 0);
-
-	if (!len) {
-		fail(&ps, "empty response");
-		goto out;
+	if (st->state == SCAN_AFTER_ELEM || st->state == SCAN_AFTER_COMMA)
+		stream_gap(st);
+	if (st->state == SCAN_FAILED) {
+		ret = -1;
+	} else if (st->state == SCAN_ELEM) {
+		ps->p = ps->end = ps->body = st->elem.buf;
+		ps->base = st->elem_start + st->elem.len;
+		ps->gaps = NULL;
+		ps->ngaps = 0;
+		fail(ps, "truncated response: the body ends at byte %zu, inside a series", st->total);
+	} else {
+		ps->base = 0;
+		ps->gaps = st->gaps;
+		ps->ngaps = st->ngaps;
+		ret = parse_document(ps, st->skeleton.buf, st->skeleton.len);
 	}
-	ps.body = ps.p = body;
-	ps.end = body + len;
-	if (parse_response(&ps) < 0)
-		goto out;
-	if (!ps.status) {
-		fail(&ps, "unexpected response: no \"status\"");
-		goto out;
-	}
-	if (!strcmp(ps.status, "error")) {
-		if (ps.error_type && ps.error_msg)
-			ps.cause = xasprintf("%s: %s", ps.error_type, ps.error_msg);
-		else if (ps.error_type || ps.error_msg)
-			ps.cause = xstrdup(ps.error_type ? ps.error_type : ps.error_msg);
-		else
-			ps.cause = xstrdup("query failed without an error message");
-		goto out;
-	}
-	if (strcmp(ps.status, "success")) {
-		fail(&ps, "unexpected response: status '%s'", ps.status);
-		goto out;
-	}
-	if (check_shape(&ps) < 0)
-		goto out;
-	if (out->n && out->n < ps.items_alloc)
-		out->items = xrealloc(out->items, out->n * sizeof(*out->items));
-	ret = 0;
-out:
-	if (ret < 0) {
-		series_set_release(out);
-		if (cause)
-			*cause = ps.cause;
-		else
-			free(ps.cause);
-	}
-	free(ps.status);
-	free(ps.error_type);
-	free(ps.error_msg);
-	free(ps.result_type);
-	strbuf_release(&ps.scratch);
+	ret = parser_finish(ps, ret, cause);
+	*out = st->set;
+	memset(&st->set, 0, sizeof(st->set));
+	/* the parser is finished: make promjson_stream_free release only the buffers */
+	parser_init(&st->ps, &st->set);
 	return ret;
 }

@@ -28,4 +28,22 @@
  */
 int promjson_parse(const char *body, size_t len, struct series_set *out, char **cause);
 
+/*
+ * The same parser fed as the bytes arrive, so a large response is parsed
+ * while the rest of it is still on the wire and is never held whole: each
+ * series of "result" is parsed when its closing brace arrives, then its text
+ * is dropped. promjson_stream_finish gives what promjson_parse would give
+ * for the concatenation of everything fed (error messages may word a
+ * malformed body differently); it may be called once. promjson_stream_text
+ * is what was kept of the body (all of it, unless series were taken out),
+ * NUL-terminated, for messages about answers that are not JSON.
+ */
+struct promjson_stream;
+
+struct promjson_stream *promjson_stream_new(void);
+void promjson_stream_feed(struct promjson_stream *st, const char *data, size_t len);
+int promjson_stream_finish(struct promjson_stream *st, struct series_set *out, char **cause);
+const char *promjson_stream_text(const struct promjson_stream *st);
+void promjson_stream_free(struct promjson_stream *st);
+
 #endif

@@ -82,6 +82,9 @@ void http_global_cleanup(void)
 void http_response_init(struct http_response *resp)
 {
 	resp->status = 0;
+	resp->received = 0;
+	resp->sink = NULL;
+	resp->sink_ctx = NULL;
 	strbuf_init(&resp->body, HTTP_BODY_MAX);
 }
 
@@ -94,10 +97,19 @@ void http_response_release(struct http_response *resp)
 static size_t on_body(char *data, size_t size, size_t nmemb, void *ctx)
 {
 	struct http_response *resp = ctx;
+	size_t len = size * nmemb;
 
-	if (strbuf_add(&resp->body, data, size * nmemb) < 0)
-		return 0; /* makes libcurl fail with CURLE_WRITE_ERROR */
-	return size * nmemb;
+	/* returning less than len makes libcurl fail with CURLE_WRITE_ERROR */
+	if (len > HTTP_BODY_MAX - resp->received) {
+		resp->received = (size_t)HTTP_BODY_MAX + 1; /* for describe_failure */
+		return 0;
+	}
+	resp->received += len;
+	if (resp->sink)
+		resp->sink(data, len, resp->sink_ctx);
+	else if (strbuf_add(&resp->body, data, len) < 0)
+		return 0;
+	return len;
 }
 
 static CURL *make_handle(const char *method, const char *url, const char *body, long timeout_ms,
@@ -127,8 +139,8 @@ static CURL *make_handle(const char *method, const char *url, const char *body, 
 
 static char *describe_failure(CURLcode rc, const char *errbuf, const char *url, const struct http_response *resp)
 {
-	if (rc == CURLE_WRITE_ERROR && resp->body.max && resp->body.len + 1 >= resp->body.max)
-		return xasprintf("response from %s is larger than %zu bytes", url, resp->body.max);
+	if (rc == CURLE_WRITE_ERROR && resp->received > HTTP_BODY_MAX)
+		return xasprintf("response from %s is larger than %u bytes", url, HTTP_BODY_MAX);
 	return xasprintf("%s: %s", url, errbuf[0] ? errbuf : curl.easy_strerror(rc));
 }
 
@@ -141,6 +153,7 @@ int http_request(const char *method, const char *url, const char *body, long tim
 
 	strbuf_reset(&resp->body);
 	resp->status = 0;
+	resp->received = 0;
 	h = make_handle(method, url, body, timeout_ms, resp, errbuf);
 	if (!h) {
 		*cause = xstrdup("cannot create an HTTP handle");
@@ -184,7 +197,10 @@ size_t http_get_many(const char *const *urls, size_t n, long timeout_ms, struct 
 		causes[i] = NULL;
 		strbuf_reset(&resps[i].body);
 		resps[i].status = 0;
+		resps[i].received = 0;
 		handles[i] = make_handle("GET", urls[i], NULL, timeout_ms, &resps[i], errbufs[i]);
+		/* fewer, larger pieces: each costs a call into the caller's parser */
+		curl.easy_setopt(handles[i], CURLOPT_BUFFERSIZE, 256L * 1024);
 		curl.multi_add_handle(multi, handles[i]);
 	}
 	while (finished < n) {

@@ -19,9 +19,15 @@
 int http_global_init(void);
 void http_global_cleanup(void);
 
+/* Receives a response's body as it arrives, instead of http_response.body. */
+typedef void (*http_sink_fn)(const char *data, size_t len, void *ctx);
+
 struct http_response {
 	long status;             /* HTTP status, 0 when no response came */
-	struct strbuf body;      /* at most HTTP_BODY_MAX bytes */
+	struct strbuf body;      /* at most HTTP_BODY_MAX bytes; stays empty when sink is set */
+	size_t received;         /* body bytes received */
+	http_sink_fn sink;       /* when set, given each piece of the body as it comes */
+	void *sink_ctx;
 };
 
 void http_response_init(struct http_response *resp);
