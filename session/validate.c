@@ -341,6 +341,18 @@ int endpoint_parse(const char *value, struct endpoint *ep, char **cause)
 		endpoint_release(ep);
 		return -1;
 	}
+	/* the URL as benchmon writes it (explicit port, encoded query) must parse again */
+	{
+		char *url = endpoint_url(ep);
+		size_t url_len = strlen(url);
+
+		free(url);
+		if (url_len > 2048) {
+			endpoint_release(ep);
+			return reject(cause, "endpoint", value,
+				      "must be at most 2048 characters (counting the port and the query percent-encoded)");
+		}
+	}
 	return 0;
 }
 
