@@ -467,22 +467,32 @@ static void explain_no_data(const struct session *s, const struct source *src, c
 }
 
 /* A number for a CSV cell: plain decimal, no exponent, trailing zeros trimmed. */
-static char *number_text(double v)
+/* Longest number_text: "%.6f" of -DBL_MAX has 309 digits before the point. */
+#define NUMBER_TEXT_MAX 330
+
+/* v in at most 6 decimals without trailing zeros, into buf; returns its length. */
+static size_t format_number(double v, char buf[NUMBER_TEXT_MAX])
 {
-	char *s;
-	size_t len;
+	int n;
 
 	if (isinf(v))
-		return xstrdup(v > 0 ? "+Inf" : "-Inf");
-	s = xasprintf("%.6f", v);
-	len = strlen(s);
-	while (len > 1 && s[len - 1] == '0')
-		s[--len] = '\0';
-	if (len > 1 && s[len - 1] == '.')
-		s[--len] = '\0';
-	if (!strcmp(s, "-0"))
-		s[0] = '0', s[1] = '\0';
-	return s;
+		return (size_t)snprintf(buf, NUMBER_TEXT_MAX, "%s", v > 0 ? "+Inf" : "-Inf");
+	n = snprintf(buf, NUMBER_TEXT_MAX, "%.6f", v);
+	while (n > 1 && buf[n - 1] == '0')
+		buf[--n] = '\0';
+	if (n > 1 && buf[n - 1] == '.')
+		buf[--n] = '\0';
+	if (!strcmp(buf, "-0"))
+		buf[0] = '0', buf[1] = '\0', n = 1;
+	return (size_t)n;
+}
+
+static char *number_text(double v)
+{
+	char buf[NUMBER_TEXT_MAX];
+
+	format_number(v, buf);
+	return xstrdup(buf);
 }
 
 static const struct kpi_result *find_result(const struct kpi_report *r, const char *kpi, const char *scope)
@@ -600,33 +610,48 @@ static void timeseries_csv(const struct kpi_window *w, const struct kpi_report *
 {
 	static const char *const header[] = { "kpi", "scope", "time", "value", "unit" };
 	char **times = xcalloc(w->nsteps + 1, sizeof(char *));
+	size_t *time_len = xcalloc(w->nsteps + 1, sizeof(size_t));
 
 	csv_append_row(sb, header, 5);
-	for (size_t j = 0; j < w->nsteps; j++)
+	for (size_t j = 0; j < w->nsteps; j++) {
 		times[j] = format_time_ms(w->start_ms + (int64_t)j * w->step_ms);
+		time_len[j] = strlen(times[j]);
+	}
 	for (size_t i = 0; i < r->nresults; i++) {
 		const struct kpi_result *res = &r->results[i];
-		struct strbuf prefix = STRBUF_INIT;
-		const char *cells[] = { res->kpi, res->scope };
+		struct strbuf prefix = STRBUF_INIT, unit = STRBUF_INIT;
+		const char *cells[] = { res->kpi, res->scope }, *unit_cell[] = { res->unit };
 
 		if (strcmp(res->scope, "session"))
 			continue;
 		csv_append_row(&prefix, cells, 2);
 		prefix.buf[--prefix.len] = '\0';  /* drop the newline: the row goes on */
+		csv_append_row(&unit, unit_cell, 1);
+		unit.buf[--unit.len] = '\0';
 		for (size_t j = 0; j < w->nsteps; j++) {
-			char *v;
+			char v[NUMBER_TEXT_MAX];
+			size_t vlen;
 
 			if (isnan(res->steps[j]))
 				continue;
-			v = number_text(res->steps[j]);
-			strbuf_addf(sb, "%s,%s,%s,%s\n", prefix.buf, times[j], v, res->unit);
-			free(v);
+			/* 10,000s of rows: plain appends, no format string to interpret per row */
+			vlen = format_number(res->steps[j], v);
+			strbuf_add(sb, prefix.buf, prefix.len);
+			strbuf_addch(sb, ',');
+			strbuf_add(sb, times[j], time_len[j]);
+			strbuf_addch(sb, ',');
+			strbuf_add(sb, v, vlen);
+			strbuf_addch(sb, ',');
+			strbuf_add(sb, unit.buf, unit.len);
+			strbuf_addch(sb, '\n');
 		}
 		strbuf_release(&prefix);
+		strbuf_release(&unit);
 	}
 	for (size_t j = 0; j < w->nsteps; j++)
 		free(times[j]);
 	free(times);
+	free(time_len);
 }
 
 /* Targets and how up they were during the window, from the up series. */

@@ -1206,40 +1206,54 @@ static void stream_gap(struct promjson_stream *st)
 	st->ngaps++;
 }
 
+/* What the element scanner looks for: 1 opens, 2 closes, 3 starts a string. */
+static const unsigned char scan_class[256] = {
+	['{'] = 1, ['['] = 1, ['}'] = 2, [']'] = 2, ['"'] = 3,
+};
+
 /* Inside an element: find where it ends in d[i..n), or n. Returns the index after its closing brace. */
 static size_t scan_element(struct promjson_stream *st, const unsigned char *d, size_t i, size_t n, int *closed)
 {
 	long depth = st->elem_depth;
-	int in_string = st->in_string, escaped = st->escaped;
 
 	*closed = 0;
-	for (; i < n; i++) {
-		unsigned char c = d[i];
+	if (st->in_string)
+		goto in_string;
+	while (i < n) {
+		unsigned char k = scan_class[d[i++]];
 
-		if (in_string) {
-			if (escaped)
-				escaped = 0;
-			else if (c == '\\')
-				escaped = 1;
-			else if (c == '"')
-				in_string = 0;
+		if (!k)
 			continue;
-		}
-		if (c == '"') {
-			in_string = 1;
-		} else if (c == '{' || c == '[') {
+		if (k == 1) {
 			depth++;
-		} else if (c == '}' || c == ']') {
+		} else if (k == 2) {
 			if (--depth == 0) {
 				*closed = 1;
-				i++;
 				break;
 			}
+		} else {
+in_string:
+			/* to the closing quote, stepping over escapes (also when one was cut off by the piece's end) */
+			if (st->escaped && i < n) {
+				st->escaped = 0;
+				i++;
+			}
+			while (i < n && d[i] != '"') {
+				if (d[i] == '\\' && ++i == n) {
+					st->escaped = 1;
+					break;
+				}
+				i++;
+			}
+			if (i == n) {
+				st->in_string = 1;
+				break;
+			}
+			st->in_string = 0;
+			i++;
 		}
 	}
 	st->elem_depth = depth;
-	st->in_string = in_string;
-	st->escaped = escaped;
 	return i;
 }
 
