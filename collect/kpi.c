@@ -265,12 +265,26 @@ static double *counter_increments(const struct kpi_def *k, const struct series *
 				  struct kpi_report *r, struct counter_total *total)
 {
 	double *inc = xmalloc((w->nsteps ? w->nsteps : 1) * sizeof(double));
-	int64_t *t = xmalloc((s->n ? s->n : 1) * sizeof(int64_t));
-	double *c = xmalloc((s->n ? s->n : 1) * sizeof(double));
+	const int64_t *t = s->t_ms;
+	const double *c = s->v;
+	int64_t *t_fixed = NULL;
+	double *c_fixed = NULL;
 	double offset = 0, prev = NAN;
 	size_t n = 0, bad = 0;
+	int clean = 1;
 
-	for (size_t i = 0; i < s->n; i++) {
+	/* the usual counter has no reset and no NaN: use its samples as they are, without copies */
+	for (size_t i = 0; i < s->n && clean; i++)
+		clean = isfinite(s->v[i]) && (!i || s->v[i] >= s->v[i - 1]);
+	if (clean) {
+		n = s->n;
+		for (size_t i = 0; i < n; i++)
+			total->samples += s->t_ms[i] >= w->from_ms && s->t_ms[i] <= w->end_ms;
+	} else {
+		t = t_fixed = xmalloc((s->n ? s->n : 1) * sizeof(int64_t));
+		c = c_fixed = xmalloc((s->n ? s->n : 1) * sizeof(double));
+	}
+	for (size_t i = 0; i < s->n && !clean; i++) {
 		if (!isfinite(s->v[i])) {
 			bad++;
 			continue;
@@ -284,8 +298,8 @@ static double *counter_increments(const struct kpi_def *k, const struct series *
 			free(name);
 		}
 		prev = s->v[i];
-		t[n] = s->t_ms[i];
-		c[n++] = s->v[i] + offset;
+		t_fixed[n] = s->t_ms[i];
+		c_fixed[n++] = s->v[i] + offset;
 		if (s->t_ms[i] >= w->from_ms && s->t_ms[i] <= w->end_ms)
 			total->samples++;
 	}
@@ -316,8 +330,8 @@ static double *counter_increments(const struct kpi_def *k, const struct series *
 			continue;
 		inc[i] = counter_walk(t, c, n, &at_b, b) - counter_walk(t, c, n, &at_a, a);
 	}
-	free(t);
-	free(c);
+	free(t_fixed);
+	free(c_fixed);
 	return inc;
 }
 
