@@ -23,8 +23,54 @@ static const char matrix_body[] =
 	"\"values\":[[1727776800,\"12.5\"]]}]}}";
 
 /*
+ * Feed the first len bytes of body to a stream, piece bytes at a time, each
+ * piece an exact-size copy. Returns what promjson_stream_finish returns.
+ */
+static int stream_parse(const char *body, size_t len, size_t piece, struct series_set *set, char **cause)
+{
+	struct promjson_stream *st = promjson_stream_new();
+	int ret;
+
+	for (size_t at = 0; at < len; at += piece) {
+		size_t n = len - at < piece ? len - at : piece;
+		char *copy = malloc(n);
+
+		assert_non_null(copy);
+		memcpy(copy, body + at, n);
+		promjson_stream_feed(st, copy, n);
+		free(copy);
+	}
+	ret = promjson_stream_finish(st, set, cause);
+	promjson_stream_free(st);
+	return ret;
+}
+
+static void assert_same_sets(const struct series_set *a, const struct series_set *b)
+{
+	assert_int_equal(a->n, b->n);
+	assert_int_equal(a->nwarnings, b->nwarnings);
+	for (size_t i = 0; i < a->nwarnings; i++)
+		assert_string_equal(a->warnings[i], b->warnings[i]);
+	for (size_t i = 0; i < a->n; i++) {
+		assert_int_equal(a->items[i].n, b->items[i].n);
+		assert_int_equal(a->items[i].nlabels, b->items[i].nlabels);
+		for (size_t j = 0; j < a->items[i].nlabels; j++) {
+			assert_string_equal(a->items[i].labels[j].name, b->items[i].labels[j].name);
+			assert_string_equal(a->items[i].labels[j].value, b->items[i].labels[j].value);
+		}
+		for (size_t j = 0; j < a->items[i].n; j++) {
+			assert_int_equal(a->items[i].t_ms[j], b->items[i].t_ms[j]);
+			assert_memory_equal(&a->items[i].v[j], &b->items[i].v[j], sizeof(double));
+		}
+	}
+}
+
+/* Pieces a stream is fed in: a byte at a time, a few bytes, and whole. */
+static const size_t pieces[] = { 1, 7, 1 << 20 };
+
+/*
  * Parse body from an exact-size copy, so the sanitizers catch any read past
- * len, and fail the test unless it succeeds.
+ * len, and fail the test unless it succeeds; a stream must give the same.
  */
 static void parse_ok(const char *body, struct series_set *set)
 {
@@ -37,6 +83,14 @@ static void parse_ok(const char *body, struct series_set *set)
 		fail_msg("promjson_parse failed: %s\nbody: %s", cause, body);
 	assert_null(cause);
 	free(copy);
+	for (size_t p = 0; p < sizeof(pieces) / sizeof(pieces[0]); p++) {
+		struct series_set streamed;
+
+		if (stream_parse(body, len, pieces[p], &streamed, &cause) != 0)
+			fail_msg("the stream failed in pieces of %zu: %s\nbody: %s", pieces[p], cause, body);
+		assert_same_sets(set, &streamed);
+		series_set_release(&streamed);
+	}
 }
 
 /* Parse the first len bytes of body, expecting failure; returns the cause (caller frees). */
@@ -52,6 +106,16 @@ static char *parse_fail_len(const char *body, size_t len)
 		fail_msg("promjson_parse accepted %zu bytes of: %s", len, body);
 	free(copy);
 	assert_non_null(cause);
+	for (size_t p = 0; p < sizeof(pieces) / sizeof(pieces[0]); p++) {
+		struct series_set streamed;
+		char *stream_cause = NULL;
+
+		if (stream_parse(body, len, pieces[p], &streamed, &stream_cause) != -1)
+			fail_msg("the stream accepted %zu bytes in pieces of %zu: %s", len, pieces[p], body);
+		assert_non_null(stream_cause);
+		assert_null(streamed.items);
+		free(stream_cause);
+	}
 	/* the set is left empty, safe to release again */
 	assert_null(set.items);
 	assert_int_equal(set.n, 0);
@@ -452,6 +516,58 @@ static void test_truncated(void **state)
 	}
 }
 
+/* A stream names the byte of the response where it went wrong, as the whole parse does. */
+static void test_stream_messages(void **state)
+{
+	static const char *const bodies[] = {
+		/* after the streamed series */
+		"{\"status\":\"success\",\"data\":{\"resultType\":\"matrix\",\"result\":[{\"metric\":{},"
+		"\"values\":[[1,\"1\"]]}  ,  {\"metric\":{},\"values\":[]}]} x}",
+		/* inside a series */
+		"{\"status\":\"success\",\"data\":{\"resultType\":\"matrix\",\"result\":[{\"metric\":{},"
+		"\"values\":[[1,\"1\"]]},{\"metric\":{},\"values\":[[1,2]]}]}}",
+		/* between series */
+		"{\"status\":\"success\",\"data\":{\"resultType\":\"matrix\",\"result\":[{\"metric\":{},"
+		"\"values\":[]} {\"metric\":{},\"values\":[]}]}}",
+	};
+
+	(void)state;
+	for (size_t b = 0; b < sizeof(bodies) / sizeof(bodies[0]); b++) {
+		char *whole = parse_fail_len(bodies[b], strlen(bodies[b])), *streamed = NULL;
+		struct series_set set;
+		const char *at = strstr(whole, "at byte ");
+
+		assert_int_equal(stream_parse(bodies[b], strlen(bodies[b]), 3, &set, &streamed), -1);
+		assert_non_null(at);
+		if (!strstr(streamed, at))
+			fail_msg("the stream says '%s', the whole parse '%s'", streamed, whole);
+		free(whole);
+		free(streamed);
+	}
+}
+
+/* A body cut inside a series says so; what was kept of a body that is not JSON is there for messages. */
+static void test_stream_truncated_and_text(void **state)
+{
+	struct promjson_stream *st = promjson_stream_new();
+	struct series_set set;
+	char *cause = NULL;
+
+	(void)state;
+	promjson_stream_feed(st, matrix_body, 100);
+	assert_int_equal(promjson_stream_finish(st, &set, &cause), -1);
+	assert_non_null(strstr(cause, "truncated"));
+	free(cause);
+	promjson_stream_free(st);
+
+	st = promjson_stream_new();
+	promjson_stream_feed(st, "Service Unavailable", 19);
+	assert_string_equal(promjson_stream_text(st), "Service Unavailable");
+	assert_int_equal(promjson_stream_finish(st, &set, &cause), -1);
+	free(cause);
+	promjson_stream_free(st);
+}
+
 static void test_nesting(void **state)
 {
 	struct strbuf sb = STRBUF_INIT;
@@ -662,6 +778,8 @@ int main(void)
 		cmocka_unit_test(test_warnings),
 		cmocka_unit_test(test_error_response),
 		cmocka_unit_test(test_truncated),
+		cmocka_unit_test(test_stream_messages),
+		cmocka_unit_test(test_stream_truncated_and_text),
 		cmocka_unit_test(test_nesting),
 		cmocka_unit_test(test_empty_results),
 		cmocka_unit_test(test_wrong_shapes),
