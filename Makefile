@@ -121,8 +121,14 @@ lint:
 	@! grep -nE '\b(sprintf|strcpy|strcat|strtok|atoi|gets|localtime)\s*\(' $$(git ls-files '*.c' '*.h') \
 		|| { echo "lint: banned function (see STYLE)"; exit 1; }
 
-bench: all
+# figures and ratios, never pass/fail: registration, the response parser, collect vs direct queries
+bench: all bench/promjson-bench
 	sh bench/registration.sh
+	bench/promjson-bench 500 10800 3
+	bash bench/collect.sh
+
+bench/promjson-bench: bench/promjson-bench.o collect/promjson.o collect/series.o lib/strbuf.o lib/xmalloc.o lib/error.o
+	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
 
 install: all
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(DATADIR)/templates/profiles
@@ -137,7 +143,7 @@ install: all
 	install -m 0644 packaging/lmod/benchmon/$(VERSION).lua $(DESTDIR)$(PREFIX)/share/lmod/benchmon/$(VERSION).lua
 
 clean:
-	rm -f tests/fuzz/*.o tests/fuzz/*.d $(FUZZ_REPLAYS) tests/fuzz/libfuzzer-*
+	rm -f tests/fuzz/*.o tests/fuzz/*.d $(FUZZ_REPLAYS) tests/fuzz/libfuzzer-* bench/*.o bench/*.d bench/promjson-bench
 	rm -f benchmon .datadir-stamp $(OBJS) $(OBJS:.o=.d) tests/unit/*.o tests/unit/*.d $(UNIT_TESTS) $(FIXTURES)
 
 .PHONY: all deps check check-long check-valgrind demo fuzz fuzz-smoke lint bench install clean FORCE
