@@ -113,6 +113,29 @@ y" "http://nodeA:0/m" "http://nodeA:65536/m" "http://nodeA/../../etc/passwd" \
 	snapshot "$BENCHMON_HOME" >after && test_cmp before after
 '
 
+# The kernel passes no single argument over 128 KiB (MAX_ARG_STRLEN): the
+# largest ones go on the command line and in the environment, and 1 MB fields
+# come through the files benchmon reads.
+test_expect_success 'the largest arguments and 1 MB fields: exit 2, nothing changed' '
+	big=$(head -c 131000 /dev/zero | tr "\0" a) &&
+	head -c 1048576 /dev/zero | tr "\0" b >mb &&
+	snapshot "$BENCHMON_HOME" >before &&
+	test_expect_code 2 benchmon client-connect --session "$big" --client-id c1 --node n1 2>err &&
+	test_expect_code 2 benchmon client-connect --session reg --client-id "$big" --node n1 2>err &&
+	test_expect_code 2 benchmon client-connect --session reg --client-id c1 --node "$big" 2>err &&
+	test_expect_code 2 benchmon service-register --session reg --client-id c1 --name s1 --endpoint "http://a:1/$big" 2>err &&
+	test_expect_code 2 benchmon collect --session reg --from-iso "$big" --to-iso now --out o --run-id r 2>err &&
+	BENCHMON_SESSION=$big test_expect_code 2 benchmon status 2>err &&
+	# error messages quote a bounded prefix, never the whole value
+	[ "$(wc -c <err)" -lt 2000 ] &&
+	{ printf "c1,s1,http://a:1/"; cat mb; printf "\n"; } >mb.csv &&
+	test_expect_code 1 benchmon service-register --session reg --from-file mb.csv 2>err &&
+	{ printf "c1,"; cat mb; printf ",http://a:1/m\n"; } >mb2.csv &&
+	test_expect_code 1 benchmon service-register --session reg --from-file mb2.csv 2>err &&
+	[ "$(wc -c <err)" -lt 2000 ] &&
+	snapshot "$BENCHMON_HOME" >after && test_cmp before after
+'
+
 test_expect_success 'hostile session ids never reach the file system' '
 	for id in "../reg" "/etc" "reg/../reg" "."; do
 		test_expect_code 2 benchmon client-connect --session "$id" --client-id c1 --node n1 2>err || exit 1
