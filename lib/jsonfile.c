@@ -60,7 +60,10 @@ int64_t json_int(const cJSON *obj, const char *key, int64_t def)
 {
 	const cJSON *item = cJSON_GetObjectItemCaseSensitive(obj, key);
 
-	return cJSON_IsNumber(item) ? (int64_t)item->valuedouble : def;
+	/* a hand-edited or corrupted file can hold any number: out of range (or NaN) is as good as absent */
+	if (!cJSON_IsNumber(item) || !(item->valuedouble > -9.2e18 && item->valuedouble < 9.2e18))
+		return def;
+	return (int64_t)item->valuedouble;
 }
 
 void json_add_string_or_null(cJSON *obj, const char *key, const char *value)

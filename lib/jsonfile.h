@@ -24,7 +24,7 @@ const char *json_string(const cJSON *obj, const char *key);
 /* A string member duplicated, or NULL. Caller frees. */
 char *json_strdup(const cJSON *obj, const char *key);
 
-/* A numeric member, or def when absent or not a number. */
+/* A numeric member, or def when absent, not a number, or outside int64_t. */
 int64_t json_int(const cJSON *obj, const char *key, int64_t def);
 
 /* Add key: value, or key: null when value is NULL. */
