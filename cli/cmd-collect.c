@@ -24,6 +24,7 @@ static const struct cmd_opt opts[] = {
 	{ "run-id", "R", "the run's id in the artifacts (default: $SLURM_JOB_ID[.$SLURM_STEP_ID], else the session id)" },
 	{ "profile", "NAME|FILE", "query profile: a name in templates/profiles, or a JSON file (default: default)" },
 	{ "step", "DURATION", "resolution of the queries (default: the scrape interval; raised to stay under 11,000 points)" },
+	{ "timeout", "DURATION", "give up on a query Prometheus has not answered in this long (default: 2m; a bare number is seconds)" },
 	{ "strict", NULL, "exit 1 when there is any data-quality finding (for CI gating)" },
 	{ "json", NULL, "print the KPIs and findings as JSON instead of a table" },
 	{ NULL, NULL, NULL },
@@ -184,6 +185,8 @@ static int exec_collect(struct cmd_args *args)
 	o.profile = args_get(args, "profile") ? args_get(args, "profile") : "default";
 	if ((v = args_get(args, "step")) && parse_duration_ms(v, 1000, &o.step_ms, &cause) < 0)
 		goto usage;
+	if ((v = args_get(args, "timeout")) && parse_duration_ms(v, 1000, &o.timeout_ms, &cause) < 0)
+		goto usage;
 	if (args_flag(args, "json"))
 		progress_quiet = 1;
 	ret = CMD_FAIL;
@@ -212,7 +215,7 @@ out:
 const struct cmd_entry cmd_collect_entry = {
 	.name = "collect",
 	.summary = "compute a benchmark window's KPIs into metrics_summary.csv and MANIFEST.json",
-	.usage = "--session ID (--from-iso T --to-iso T | --last 10m | --window FILE) --out DIR [--run-id R] [--profile FILE] [--step S] [--strict] [--json]",
+	.usage = "--session ID (--from-iso T --to-iso T | --last 10m | --window FILE) --out DIR [--run-id R] [--profile FILE] [--step S] [--timeout D] [--strict] [--json]",
 	.description = "Query the session's Prometheus for one benchmark window and compute its KPIs over\n"
 		       "the whole window: throughput from counter increases (resets handled), latency\n"
 		       "percentiles from histogram buckets summed over the window, each with the bucket\n"

@@ -216,7 +216,17 @@ static int source_open(const struct session *s, struct source *src)
 	if (run.state == RUN_RUNNING && run.url) {
 		src->kind = "live";
 		src->url = xstrdup(run.url);
-		if (prom_ready(src->url, 5000, &cause) != 1) {
+		int ready = prom_ready(src->url, 5000, &cause);
+
+		/* while Prometheus loads its TSDB it answers 503: wait for it as for a 503 to a query */
+		for (int attempt = 0; ready == PROM_STARTING && attempt < RETRIES_503; attempt++) {
+			progress("Prometheus is starting (503); waiting for it");
+			sleep_ms(500L << attempt);
+			free(cause);
+			cause = NULL;
+			ready = prom_ready(src->url, 5000, &cause);
+		}
+		if (ready != 1) {
 			error("the session's Prometheus at %s is not answering (%s); check 'benchmon status --session %s'",
 			      src->url, cause, s->id);
 			goto out;
@@ -325,8 +335,15 @@ static void on_query_done(size_t i, struct http_response *resp, const char *caus
 		goto out;
 	}
 	if (promjson_stream_finish(st, &q->data, &perr) < 0 || resp->status != 200) {
-		error("KPI '%s': Prometheus answered %ld to query %s: %s", q->kpi, resp->status, q->promql,
-		      perr ? perr : promjson_stream_text(st));
+		const char *text = promjson_stream_text(st);
+
+		/* an error page that is not JSON says more than the parser's complaint about it */
+		if (resp->status != 200 && text[0] != '{' && text[0])
+			error("KPI '%s': Prometheus answered %ld to query %s: %.200s", q->kpi, resp->status, q->promql,
+			      text);
+		else
+			error("KPI '%s': Prometheus answered %ld to query %s: %s", q->kpi, resp->status, q->promql,
+			      perr ? perr : text);
 		b->failed = 1;
 	}
 out:
@@ -341,7 +358,7 @@ out:
  * (Prometheus starting) is retried with backoff; anything else that is not
  * an answer fails the collect with the KPI and the query named.
  */
-static int run_queries(struct query *qs, size_t n)
+static int run_queries(struct query *qs, size_t n, long timeout_ms)
 {
 	const char **urls = xcalloc(n + 1, sizeof(*urls));
 	struct http_response *resps = xcalloc(n + 1, sizeof(*resps));
@@ -363,7 +380,7 @@ static int run_queries(struct query *qs, size_t n)
 			resps[i].sink_ctx = b.streams[i];
 		}
 		b.nretry = 0;
-		http_get_many(urls, ntodo, QUERY_TIMEOUT_MS, resps, causes, on_query_done, &b);
+		http_get_many(urls, ntodo, timeout_ms, resps, causes, on_query_done, &b);
 		for (size_t i = 0; i < ntodo; i++) {
 			free(causes[i]);
 			causes[i] = NULL;
@@ -389,6 +406,11 @@ static int run_queries(struct query *qs, size_t n)
 	free(b.streams);
 	free(b.retry);
 	return b.failed ? -1 : 0;
+}
+
+static long query_timeout_ms(const struct collect_options *o)
+{
+	return o->timeout_ms > 0 && o->timeout_ms < QUERY_TIMEOUT_MS * 60 ? (long)o->timeout_ms : QUERY_TIMEOUT_MS;
 }
 
 /* Choose the step and align the window so its last point is exactly to. */
@@ -437,7 +459,7 @@ static void explain_no_data(const struct session *s, const struct source *src, c
 	q.promql = xasprintf("up{session=\"%s\"}", s->id);
 	q.url = range_url(src->url, q.promql, &span);
 	progress_quiet++;
-	if (run_queries(&q, 1) == 0) {
+	if (run_queries(&q, 1, query_timeout_ms(o)) == 0) {
 		for (size_t i = 0; i < q.data.n; i++) {
 			const struct series *se = &q.data.items[i];
 
@@ -466,11 +488,13 @@ static void explain_no_data(const struct session *s, const struct source *src, c
 	free(to);
 }
 
-/* A number for a CSV cell: plain decimal, no exponent, trailing zeros trimmed. */
 /* Longest number_text: "%.6f" of -DBL_MAX has 309 digits before the point. */
 #define NUMBER_TEXT_MAX 330
 
-/* v in at most 6 decimals without trailing zeros, into buf; returns its length. */
+/*
+ * A number for a CSV cell, into buf: plain decimal, no exponent, at most 6
+ * decimals, trailing zeros trimmed. Returns its length.
+ */
 static size_t format_number(double v, char buf[NUMBER_TEXT_MAX])
 {
 	int n;
@@ -811,7 +835,7 @@ int collect_run(const struct session *s, const struct collect_options *o, struct
 			  src.url, &w);
 		free(range);
 	}
-	if (run_queries(qs, nq) < 0)
+	if (run_queries(qs, nq, query_timeout_ms(o)) < 0)
 		goto out;
 	if (!qs[up_q].data.n) {
 		explain_no_data(s, &src, o);

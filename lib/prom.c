@@ -42,6 +42,8 @@ int prom_ready(const char *base_url, long timeout_ms, char **cause)
 
 			*cause = xasprintf("%s answered %ld: %s", url, resp.status, msg);
 			free(msg);
+			if (resp.status == 503)
+				ret = PROM_STARTING;
 		}
 	}
 	http_response_release(&resp);

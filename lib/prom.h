@@ -9,7 +9,12 @@
  * Functions return 0 or -1 with *cause set (caller frees), and print nothing.
  */
 
-/* 1 when /-/ready answers 200, 0 when Prometheus is not (yet) there or ready, with *cause why. */
+/*
+ * 1 when /-/ready answers 200; PROM_STARTING when it answers 503 (Prometheus
+ * is there but still loading its TSDB); 0 when Prometheus is not there or
+ * answers anything else. Other than 1, *cause says why.
+ */
+#define PROM_STARTING 2
 int prom_ready(const char *base_url, long timeout_ms, char **cause);
 
 /* POST /-/reload; a rejection comes back with Prometheus's own message. */

@@ -1,0 +1,187 @@
+#!/bin/bash
+# collect when Prometheus misbehaves: 503 while starting, 400/422 errors, a
+# "warnings" field, a body that is not JSON, no answer, a refused connection.
+# A real Prometheus serves a backfilled TSDB; a small proxy in front of it
+# injects each fault.
+. "$(dirname "$0")/lib.sh"
+
+for tool in prometheus promtool cc python3; do
+	command -v "$tool" >/dev/null || test_skip_all "$tool is not installed"
+done
+PROM_PORT=$(free_port 19800)
+PROXY_PORT=$(free_port 19810)
+DEAD_PORT=$(free_port 19820)
+end=$(($(date +%s) - 120))
+from=$(date -u -d "@$((end - 599))" +%Y-%m-%dT%H:%M:%SZ)
+to=$(date -u -d "@$end" +%Y-%m-%dT%H:%M:%SZ)
+# the generator's series belong to session "bench"
+export BENCHMON_SESSION=bench
+sess=$BENCHMON_HOME/sessions/bench
+
+# use_prometheus URL: point the session at URL, as a running session would be
+use_prometheus() {
+	printf '{"state":"running","job_id":"0","url":"%s"}\n' "$1" >"$sess/run.json"
+}
+
+# inject MODE: what the proxy does to the next requests (see proxy.py)
+inject() {
+	printf '%s\n' "$*" >"$TEST_DIR/mode"
+}
+
+collect() {
+	benchmon collect --from-iso "$from" --to-iso "$to" --run-id r1 "$@"
+}
+
+test_expect_success 'setup: 10 minutes of a session backfilled, Prometheus, the proxy' '
+	cc -O2 -o gen "$SRC_DIR/bench/gen-openmetrics.c" -lm &&
+	./gen in.om expected.csv 2 1 1 900 "$end" >/dev/null &&
+	promtool tsdb create-blocks-from openmetrics in.om tsdb >backfill.log 2>&1 &&
+	{ prometheus --config.file=/dev/null --storage.tsdb.path=tsdb --storage.tsdb.retention.time=100y \
+		--web.listen-address="127.0.0.1:$PROM_PORT" >prometheus.log 2>&1 & } &&
+	test_cleanup "kill $!" &&
+	cat >proxy.py <<-\PY &&
+	# Forwards to Prometheus; the file "mode" says what to do instead:
+	#   pass | 503 N (the next N requests) | 503q N (the next N queries)
+	#   and, to queries only: 422 TEXT / 400 TEXT (those holding TEXT),
+	#   warn (add a "warnings" field), text (a 500 with a plain-text body), hang
+	import http.server, json, sys, threading, time, urllib.error, urllib.parse, urllib.request
+	port, upstream, mode_file = int(sys.argv[1]), sys.argv[2], sys.argv[3]
+	lock = threading.Lock()
+	class Proxy(http.server.BaseHTTPRequestHandler):
+	    def reply(self, status, body, ctype="application/json"):
+	        self.send_response(status)
+	        self.send_header("Content-Type", ctype)
+	        self.send_header("Content-Length", str(len(body)))
+	        self.end_headers()
+	        self.wfile.write(body)
+	    def do_GET(self):
+	        query = urllib.parse.unquote_plus(self.path)
+	        is_query = self.path.startswith("/api/v1/query")
+	        with lock:
+	            mode = open(mode_file).read().split(None, 1) or ["pass"]
+	            unavailable = mode[0] in ("503", "503q") and int(mode[1]) > 0 and (mode[0] == "503" or is_query)
+	            if unavailable:
+	                open(mode_file, "w").write("%s %d\n" % (mode[0], int(mode[1]) - 1))
+	        if unavailable:
+	            return self.reply(503, b"Service Unavailable", "text/plain")
+	        if not is_query:
+	            mode = ["pass"]
+	        if mode[0] in ("400", "422") and mode[1].strip() in query:
+	            err = {"status": "error", "errorType": "execution" if mode[0] == "422" else "bad_data",
+	                   "error": "injected failure"}
+	            return self.reply(int(mode[0]), json.dumps(err).encode())
+	        if mode[0] == "text":
+	            return self.reply(500, b"upstream exploded", "text/plain")
+	        if mode[0] == "hang":
+	            time.sleep(30)
+	            return
+	        try:
+	            with urllib.request.urlopen(upstream + self.path) as r:
+	                status, body = r.status, r.read()
+	        except urllib.error.HTTPError as e:
+	            status, body = e.code, e.read()
+	        if mode[0] == "warn" and status == 200:
+	            doc = json.loads(body)
+	            doc["warnings"] = ["injected warning"]
+	            body = json.dumps(doc).encode()
+	        self.reply(status, body)
+	    def log_message(self, *args):
+	        pass
+	http.server.ThreadingHTTPServer(("127.0.0.1", port), Proxy).serve_forever()
+	PY
+	inject pass &&
+	{ python3 proxy.py "$PROXY_PORT" "http://127.0.0.1:$PROM_PORT" "$TEST_DIR/mode" >proxy.log 2>&1 & } &&
+	test_cleanup "pkill -f \"proxy.py $PROXY_PORT\"" &&
+	wait_for 60 curl -sf -o /dev/null "http://127.0.0.1:$PROM_PORT/-/ready" &&
+	wait_for 10 curl -sf -o /dev/null "http://127.0.0.1:$PROXY_PORT/-/ready" &&
+	benchmon session-create --run-id bench --launcher local --scrape-interval 1s >/dev/null &&
+	use_prometheus "http://127.0.0.1:$PROXY_PORT"
+'
+
+test_expect_success 'through the proxy, collect works' '
+	collect --out ok >out 2>err &&
+	test -f ok/MANIFEST.json &&
+	grep -q "^throughput_qps,session," ok/kpis.csv
+'
+
+test_expect_success 'a 503 while Prometheus starts is waited out with backoff' '
+	inject 503 3 &&
+	collect --out r503 >out 2>err &&
+	[ "$(grep -c "Prometheus is starting (503); waiting for it" err)" = 3 ] &&
+	test -f r503/MANIFEST.json &&
+	cmp ok/kpis.csv r503/kpis.csv
+'
+
+test_expect_success 'a 503 to queries is retried with backoff' '
+	inject 503q 20 &&
+	collect --out r503q >out 2>err &&
+	grep -q "Prometheus is starting (503); retrying 15 queries" err &&
+	grep -q "Prometheus is starting (503); retrying 5 queries" err &&
+	test -f r503q/MANIFEST.json &&
+	cmp ok/kpis.csv r503q/kpis.csv
+'
+
+test_expect_success 'a 422 names the KPI, the query and what Prometheus said; no MANIFEST.json' '
+	inject 422 http_server_request_duration_seconds_bucket &&
+	test_expect_code 1 collect --out r422 >out 2>err &&
+	grep -q "KPI .latency.: Prometheus answered 422 to query http_server_request_duration_seconds_bucket{" err &&
+	grep -q "execution: injected failure" err &&
+	test ! -e r422/MANIFEST.json
+'
+
+test_expect_success 'a 400 likewise' '
+	inject 400 node_load1 &&
+	test_expect_code 1 collect --out r400 >out 2>err &&
+	grep -q "KPI .load1_avg.: Prometheus answered 400 to query .*node_load1" err &&
+	grep -q "bad_data: injected failure" err &&
+	test ! -e r400/MANIFEST.json
+'
+
+test_expect_success 'a body that is not JSON is quoted' '
+	inject text &&
+	test_expect_code 1 collect --out rtext >out 2>err &&
+	grep -q "Prometheus answered 500 to query .*: upstream exploded" err &&
+	test ! -e rtext/MANIFEST.json
+'
+
+test_expect_success 'a "warnings" field becomes a finding; --strict fails on it' '
+	inject warn &&
+	collect --out rwarn --json >out.json 2>err &&
+	python3 -c "
+import json, sys
+m = json.load(open(\"rwarn/MANIFEST.json\"))
+w = [f for f in m[\"findings\"] if f[\"kind\"] == \"warning\"]
+assert w and all(\"injected warning\" in f[\"message\"] for f in w), m[\"findings\"]
+" &&
+	test_expect_code 1 collect --out rwarn2 --strict >out 2>err &&
+	grep -q "finding" err
+'
+
+test_expect_success 'no answer within --timeout names a KPI and its query' '
+	inject hang &&
+	start=$(date +%s) &&
+	test_expect_code 1 collect --out rhang --timeout 2s >out 2>err &&
+	[ $(($(date +%s) - start)) -lt 20 ] &&
+	grep -q "KPI .*: query .* got no answer: .*[Tt]imeout\|timed out" err &&
+	test ! -e rhang/MANIFEST.json &&
+	inject pass
+'
+
+test_expect_success 'a refused connection names the address, before any query' '
+	use_prometheus "http://127.0.0.1:$DEAD_PORT" &&
+	test_expect_code 1 collect --out rdead >out 2>err &&
+	grep -q "Prometheus at http://127.0.0.1:$DEAD_PORT is not answering" err &&
+	grep -qi "refused\|connect" err &&
+	test ! -e rdead/MANIFEST.json &&
+	use_prometheus "http://127.0.0.1:$PROXY_PORT"
+'
+
+test_expect_success 'bad --timeout values are refused' '
+	for bad in 0 -1s abc 5x; do
+		test_expect_code 2 collect --out rbad --timeout "$bad" 2>err || exit 1
+		grep -q "timeout" err || exit 1
+	done &&
+	test ! -e rbad
+'
+
+test_done
