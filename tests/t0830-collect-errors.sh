@@ -121,20 +121,19 @@ test_expect_success 'a 503 to queries is retried with backoff' '
 	cmp ok/kpis.csv r503q/kpis.csv
 '
 
-test_expect_success 'a 422 names the KPI, the query and what Prometheus said; no MANIFEST.json' '
-	inject 422 http_server_request_duration_seconds_bucket &&
-	test_expect_code 1 collect --out r422 >out 2>err &&
-	grep -q "KPI .latency.: Prometheus answered 422 to query http_server_request_duration_seconds_bucket{" err &&
-	grep -q "execution: injected failure" err &&
-	test ! -e r422/MANIFEST.json
-'
+# expect_query_error STATUS KPI TEXT ERROR: a STATUS to the queries holding
+# TEXT fails collect naming KPI, the query and Prometheus's ERROR
+expect_query_error() {
+	inject "$1" "$3" &&
+	test_expect_code 1 collect --out "r$1" >out 2>err &&
+	grep -q "KPI .$2.: Prometheus answered $1 to query .*$3" err &&
+	grep -q "$4: injected failure" err &&
+	test ! -e "r$1/MANIFEST.json"
+}
 
-test_expect_success 'a 400 likewise' '
-	inject 400 node_load1 &&
-	test_expect_code 1 collect --out r400 >out 2>err &&
-	grep -q "KPI .load1_avg.: Prometheus answered 400 to query .*node_load1" err &&
-	grep -q "bad_data: injected failure" err &&
-	test ! -e r400/MANIFEST.json
+test_expect_success 'a 422 or a 400 names the KPI, the query and what Prometheus said; no MANIFEST.json' '
+	expect_query_error 422 latency http_server_request_duration_seconds_bucket execution &&
+	expect_query_error 400 load1_avg node_load1 bad_data
 '
 
 test_expect_success 'a body that is not JSON is quoted' '
