@@ -139,7 +139,11 @@ static int exec_service_register(struct cmd_args *args)
 	if (one.token_file && new_auth) {
 		struct session_run run;
 
-		/* a new token file needs a scrape job of its own: reload a running Prometheus */
+		/*
+		 * A new token file needs a scrape job of its own: reload a running
+		 * Prometheus. libcurl is loaded only here, so that plain
+		 * registrations stay fast (the command is not CMD_NEEDS_HTTP).
+		 */
 		if (session_run_load(&s, &run) == 0 && run.state == RUN_RUNNING) {
 			if (http_global_init() < 0 || lifecycle_reload(&s) < 0)
 				warning("registered, but Prometheus was not reloaded; run 'benchmon reload --session %s'",
