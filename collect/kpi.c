@@ -450,9 +450,12 @@ static void compute_counter(const struct kpi_def *k, const struct kpi_window *w,
 				res->steps[i] = k->kind == KPI_COUNTER_RATE ? res->steps[i] / step_s * k->scale
 									     : res->steps[i] * k->scale;
 		if (k->peak_ms) {
-			size_t span = (size_t)(k->peak_ms / w->step_ms);
+			size_t span = (size_t)(k->peak_ms / w->step_ms), res_at = (size_t)(res - r->results);
 			struct kpi_result *peak = add_result(r, k->peak_name, g.items[gi].scope, k->unit, w->nsteps);
 			double best = -1;
+
+			/* add_result may have moved the results: find res again */
+			res = &r->results[res_at];
 
 			if (span < 1 || span >= w->nsteps) {
 				no_data(peak, "the window is shorter than the peak's sub-window");

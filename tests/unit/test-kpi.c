@@ -112,6 +112,41 @@ static int has_finding(const struct kpi_report *r, const char *kind)
 	return 0;
 }
 
+/* The peak sub-window rate, per scope, from a counter whose rate steps up. */
+static void test_counter_peak_per_scope(void **state)
+{
+	/* 2 nodes, 300 s: 10/s, then 40/s for the last 100 s */
+	double v[301];
+	struct kpi_def k = { .name = "qps", .kind = KPI_COUNTER_RATE, .metric = "x", .unit = "req/s",
+			     .scale = 1, .scopes = KPI_SCOPE_SESSION | KPI_SCOPE_NODE,
+			     .peak_name = "qps_peak_1m", .peak_ms = 60000 };
+	struct kpi_window w = window(1000000, 1300000);
+	struct series_set set = { 0 };
+	struct kpi_report r = { 0 };
+	const char *const scopes[] = { "session", "node=n1", "node=n2" };
+
+	(void)state;
+	v[0] = 0;
+	for (size_t i = 1; i <= 300; i++)
+		v[i] = v[i - 1] + (i > 200 ? 40 : 10);
+	add_series(&set, v, 301, 1000000, "x", "n1");
+	add_series(&set, v, 301, 1000000, "x", "n2");
+	kpi_compute(&k, &w, &set, NULL, &r);
+	for (size_t i = 0; i < 3; i++) {
+		const struct kpi_result *peak = result(&r, "qps_peak_1m", scopes[i]), *avg = result(&r, "qps", scopes[i]);
+		double per = i ? 1 : 2;
+
+		assert_non_null(peak);
+		assert_non_null(avg);
+		assert_string_equal(peak->status, "ok");
+		assert_float_equal(peak->value, 40 * per, 1e-9);
+		assert_float_equal(avg->value, 6000 * per / 300, 1e-9);
+		assert_int_equal(peak->samples, avg->samples);
+	}
+	kpi_report_release(&r);
+	series_set_release(&set);
+}
+
 static void test_counter_rate_handles_a_reset(void **state)
 {
 	/* +10 per second, restarting from 0 at t=5 s: 10 s of 10/s = 100 */
@@ -240,6 +275,7 @@ int main(void)
 		cmocka_unit_test(test_quantile_in_inf_bucket_has_open_upper_bound),
 		cmocka_unit_test(test_quantile_without_requests_is_no_answer),
 		cmocka_unit_test(test_counter_rate_handles_a_reset),
+		cmocka_unit_test(test_counter_peak_per_scope),
 		cmocka_unit_test(test_counter_edges_are_interpolated),
 		cmocka_unit_test(test_no_increase_is_no_data_not_zero),
 		cmocka_unit_test(test_no_series_is_no_data),
