@@ -1193,7 +1193,7 @@ static void stream_element(struct promjson_stream *st, const char *b, size_t n, 
 	st->removed += n;
 }
 
-/* The array of data.result is about to be streamed, or has been: note where it sits in the skeleton. */
+/* A streamed data.result ended (or the body did): note where it sits in the skeleton, and what went. */
 static void stream_gap(struct promjson_stream *st)
 {
 	if (st->ngaps && st->gaps[st->ngaps - 1].at == st->skeleton.len) {
@@ -1257,7 +1257,7 @@ in_string:
 	return i;
 }
 
-/* One byte of the skeleton, outside strings handled by the caller: track nesting and keys. */
+/* One byte of the skeleton: track strings, nesting, and the keys at depths 1 and 2. */
 static void skeleton_byte(struct promjson_stream *st, unsigned char c)
 {
 	if (st->in_string) {
