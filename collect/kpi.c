@@ -195,29 +195,10 @@ static double *aligned_points(const struct kpi_def *k, const struct kpi_window *
 	return out;
 }
 
-/* The reset-corrected counter at time t, interpolated between the samples around it. */
-static double counter_at(const int64_t *t, const double *c, size_t n, int64_t at)
-{
-	size_t lo = 0, hi = n - 1;
-
-	if (at <= t[0])
-		return c[0];
-	if (at >= t[n - 1])
-		return c[n - 1];
-	while (hi - lo > 1) {
-		size_t mid = lo + (hi - lo) / 2;
-
-		if (t[mid] <= at)
-			lo = mid;
-		else
-			hi = mid;
-	}
-	return c[lo] + (c[hi] - c[lo]) * (double)(at - t[lo]) / (double)(t[hi] - t[lo]);
-}
-
 /*
- * counter_at for times that only move forward: *from is where the last
- * search ended, so a whole grid costs one pass over the samples.
+ * The reset-corrected counter at time at, interpolated between the samples
+ * around it. Times only move forward: *from is where the last search ended
+ * (start it at 0), so a whole grid costs one pass over the samples.
  */
 static double counter_walk(const int64_t *t, const double *c, size_t n, size_t *from, int64_t at)
 {
@@ -308,8 +289,9 @@ static double *counter_increments(const struct kpi_def *k, const struct series *
 	if (n >= 2) {
 		size_t a = sample_before(t, n, w->from_ms), b = sample_before(t, n, w->end_ms);
 		size_t a_in = t[a] >= w->from_ms ? a : a + 1, b_out = t[b] >= w->end_ms ? b : (b + 1 < n ? b + 1 : b);
+		size_t from_at = a, end_at = b;  /* the walks start where sample_before stopped */
 
-		total->value = counter_at(t, c, n, w->end_ms) - counter_at(t, c, n, w->from_ms);
+		total->value = counter_walk(t, c, n, &end_at, w->end_ms) - counter_walk(t, c, n, &from_at, w->from_ms);
 		total->inner = a_in <= b ? c[b] - c[a_in] : 0;
 		total->outer = c[b_out] - c[a];
 	}

@@ -217,26 +217,34 @@ static int auth_dir_create(const struct session *s, const char *token_file, char
 	return ret;
 }
 
-/* Remove other registrations of the service, so it is scraped once, with or without a token. */
+/*
+ * Remove other registrations of the service, so it is scraped once, with or
+ * without a token. Runs on every registration: it lists the auth
+ * directories without reading their token files.
+ */
 static void remove_other_registrations(const struct session *s, const struct service *svc, const char *keep)
 {
 	char *name = xasprintf("service+%s+%s.json", svc->client_id, svc->name);
+	char *root = xasprintf("%s/targets/auth", s->dir);
 	char *path = xasprintf("%s/targets/%s", s->dir, name);
-	struct auth_dir *dirs = NULL;
-	size_t n = 0;
+	DIR *dir;
+	struct dirent *de;
 
 	if (strcmp(path, keep))
 		unlink(path);
 	free(path);
-	if (registry_auth_dirs(s, &dirs, &n) == 0) {
-		for (size_t i = 0; i < n; i++) {
-			path = xasprintf("%s/%s", dirs[i].dir, name);
-			if (strcmp(path, keep))
-				unlink(path);
-			free(path);
-		}
+	dir = opendir(root);
+	while (dir && (de = readdir(dir))) {
+		if (de->d_name[0] == '.')
+			continue;
+		path = xasprintf("%s/%s/%s", root, de->d_name, name);
+		if (strcmp(path, keep))
+			unlink(path);
+		free(path);
 	}
-	auth_dirs_free(dirs, n);
+	if (dir)
+		closedir(dir);
+	free(root);
 	free(name);
 }
 
