@@ -9,7 +9,7 @@
 #include "lib/error.h"
 #include "lib/http.h"
 #include "lib/xmalloc.h"
-#include "session/lifecycle.h"
+#include "lifecycle/lifecycle.h"
 #include "session/registry.h"
 #include "session/session.h"
 #include "session/validate.h"

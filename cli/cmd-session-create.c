@@ -6,7 +6,7 @@
 #include "lib/error.h"
 #include "lib/timeparse.h"
 #include "lib/xmalloc.h"
-#include "session/launcher.h"
+#include "lifecycle/launcher.h"
 #include "session/session.h"
 #include "session/validate.h"
 

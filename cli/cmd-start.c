@@ -2,7 +2,7 @@
 
 #include "cli/cmd.h"
 #include "lib/timeparse.h"
-#include "session/lifecycle.h"
+#include "lifecycle/lifecycle.h"
 #include "session/session.h"
 
 static const struct cmd_opt opts[] = {

@@ -7,7 +7,7 @@
 #include "cli/cmd.h"
 #include "lib/error.h"
 #include "lib/jsonfile.h"
-#include "session/lifecycle.h"
+#include "lifecycle/lifecycle.h"
 #include "session/session.h"
 
 static const struct cmd_opt opts[] = {

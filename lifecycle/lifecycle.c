@@ -1,4 +1,4 @@
-#include "session/lifecycle.h"
+#include "lifecycle/lifecycle.h"
 
 #include <errno.h>
 #include <stdio.h>

@@ -5,7 +5,7 @@
 #include <stdint.h>
 
 #include "lib/prom.h"
-#include "session/launcher.h"
+#include "lifecycle/launcher.h"
 #include "session/registry.h"
 #include "session/session.h"
 

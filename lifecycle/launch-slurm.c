@@ -3,7 +3,7 @@
  * loaded with dlopen on first use, so the commands that never talk to Slurm
  * (registrations, above all) do not pay for loading it.
  */
-#include "session/launcher.h"
+#include "lifecycle/launcher.h"
 
 #include <ctype.h>
 #include <dlfcn.h>

@@ -3,7 +3,7 @@
  * machine, for a laptop or a login node without Slurm. The "job id" is the
  * script's pid; the script leads its own process group.
  */
-#include "session/launcher.h"
+#include "lifecycle/launcher.h"
 
 #include <errno.h>
 #include <fcntl.h>
