@@ -22,7 +22,7 @@ endif
 
 LIB_OBJS = lib/xmalloc.o lib/strbuf.o lib/error.o lib/fsutil.o lib/jsonfile.o lib/timeparse.o \
 	lib/csvfile.o lib/http.o lib/prom.o lib/sha256.o
-SESSION_OBJS = session/validate.o session/session.o session/registry.o
+SESSION_OBJS = session/validate.o session/session.o session/registry.o session/saves.o
 LIFECYCLE_OBJS = lifecycle/lifecycle.o lifecycle/launch-slurm.o lifecycle/launch-local.o
 RENDER_OBJS = render/render.o
 COLLECT_OBJS = collect/collect.o collect/kpi.o collect/profile.o collect/promjson.o collect/series.o \
@@ -37,12 +37,12 @@ UNIT_TESTS = tests/unit/test-validate tests/unit/test-timeparse tests/unit/test-
 	tests/unit/test-promjson tests/unit/test-sha256 tests/unit/test-kpi
 UNIT_test-validate = session/validate.o lib/strbuf.o lib/xmalloc.o
 UNIT_test-timeparse = lib/timeparse.o lib/xmalloc.o
-UNIT_test-render = render/render.o session/session.o session/registry.o session/validate.o lib/sha256.o \
+UNIT_test-render = render/render.o session/session.o session/saves.o session/registry.o session/validate.o lib/sha256.o \
 	lib/jsonfile.o lib/fsutil.o lib/timeparse.o lib/strbuf.o lib/xmalloc.o lib/error.o
 UNIT_test-promjson = collect/promjson.o collect/series.o lib/strbuf.o lib/xmalloc.o lib/error.o
 UNIT_test-sha256 = lib/sha256.o lib/fsutil.o lib/strbuf.o lib/xmalloc.o lib/error.o
 UNIT_test-kpi = collect/kpi.o collect/series.o lib/timeparse.o lib/strbuf.o lib/xmalloc.o
-UNIT_test-registry = session/registry.o session/session.o session/validate.o lib/sha256.o lib/jsonfile.o lib/fsutil.o \
+UNIT_test-registry = session/registry.o session/session.o session/saves.o session/validate.o lib/sha256.o lib/jsonfile.o lib/fsutil.o \
 	lib/timeparse.o lib/strbuf.o lib/xmalloc.o lib/error.o
 
 # fuzz targets (tests/fuzz/fuzz-<name>.c), replayed over their corpora without libFuzzer

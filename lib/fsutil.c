@@ -3,6 +3,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -160,4 +161,27 @@ int path_exists(const char *path)
 int is_temp_name(const char *name)
 {
 	return strstr(name, ".tmp.") != NULL;
+}
+
+static uint64_t tree_bytes;
+
+static int add_tree_entry(const char *path, const struct stat *st, int type, struct FTW *ftw)
+{
+	(void)path;
+	(void)type;
+	(void)ftw;
+	tree_bytes += (uint64_t)st->st_blocks * 512;
+	return 0;
+}
+
+int tree_size(const char *path, uint64_t *bytes)
+{
+	int ret;
+
+	tree_bytes = 0;
+	ret = nftw(path, add_tree_entry, 16, FTW_PHYS);
+	*bytes = tree_bytes;
+	if (ret < 0)
+		return error("cannot measure '%s': %s", path, strerror(errno));
+	return 0;
 }

@@ -2,6 +2,7 @@
 #define BENCHMON_FSUTIL_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 #include "lib/strbuf.h"
@@ -30,6 +31,9 @@ int mkdir_p(const char *path, mode_t mode);
 
 /* Remove path and everything below it; a missing path is not an error. */
 int remove_tree(const char *path);
+
+/* The disk space used by path and everything below it, in bytes. */
+int tree_size(const char *path, uint64_t *bytes);
 
 /* Does path exist (of any type)? */
 int path_exists(const char *path);

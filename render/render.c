@@ -10,6 +10,7 @@
 #include "lib/fsutil.h"
 #include "lib/timeparse.h"
 #include "lib/xmalloc.h"
+#include "lifecycle/jobstate.h"
 #include "session/registry.h"
 
 #ifndef BENCHMON_DATADIR
@@ -201,6 +202,16 @@ int render_job_script(const struct session *s)
 		{ "LISTEN", listen_q },
 		{ "PORT", port },
 		{ "RETENTION", retention },
+		{ "JOB_TAG_LOCAL_PREFIX", JOB_TAG_LOCAL_PREFIX },
+		{ "STATE_RUNNING", JOB_STATE_RUNNING },
+		{ "STATE_SAVING", JOB_STATE_SAVING },
+		{ "STATE_SAVED", JOB_STATE_SAVED },
+		{ "STATE_SAVE_FAILED", JOB_STATE_SAVE_FAILED },
+		{ "STATE_EXITED", JOB_STATE_EXITED },
+		{ "STATE_FAILED", JOB_STATE_FAILED },
+		{ "REASON_NO_PROMETHEUS", JOB_REASON_NO_PROMETHEUS },
+		{ "REASON_NO_TSDB_DIR", JOB_REASON_NO_TSDB_DIR },
+		{ "SAVE_FILE", JOB_SAVE_FILE },
 		{ NULL, NULL },
 	};
 	int ret = -1;

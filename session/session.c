@@ -2,10 +2,12 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "lib/error.h"
@@ -16,6 +18,7 @@
 
 #define STATE_FILE_MAX (1 << 20)
 #define SESSION_SCHEMA 1
+#define RUN_CLAIM_STALE_S 60
 
 static const char *const run_state_names[] = {
 	[RUN_CREATED] = "created",
@@ -189,6 +192,31 @@ void session_release(struct session *s)
 	memset(s, 0, sizeof(*s));
 }
 
+static void history_from_json(const cJSON *history, struct session_run *run)
+{
+	const cJSON *item;
+	size_t n = 0;
+
+	if (!cJSON_IsArray(history))
+		return;
+	run->history = xcalloc((size_t)cJSON_GetArraySize(history) + 1, sizeof(*run->history));
+	cJSON_ArrayForEach(item, history) {
+		struct run_job *j = &run->history[n];
+
+		if (!cJSON_IsObject(item) || !json_string(item, "job_id"))
+			continue;
+		j->job_id = json_strdup(item, "job_id");
+		j->node = json_strdup(item, "node");
+		j->state = json_strdup(item, "state");
+		j->tsdb_copy = json_strdup(item, "tsdb_copy");
+		j->started_ms = json_int(item, "started_ms", 0);
+		j->ready_ms = json_int(item, "ready_ms", 0);
+		j->stopped_ms = json_int(item, "stopped_ms", 0);
+		n++;
+	}
+	run->nhistory = n;
+}
+
 int session_run_load(const struct session *s, struct session_run *run)
 {
 	char *path = session_path(s, "run.json");
@@ -229,6 +257,8 @@ int session_run_load(const struct session *s, struct session_run *run)
 	run->started_ms = json_int(root, "started_ms", 0);
 	run->ready_ms = json_int(root, "ready_ms", 0);
 	run->stopped_ms = json_int(root, "stopped_ms", 0);
+	run->generation = json_int(root, "generation", 0);
+	history_from_json(cJSON_GetObjectItemCaseSensitive(root, "history"), run);
 out:
 	cJSON_Delete(root);
 	free(hint);
@@ -236,12 +266,84 @@ out:
 	return ret;
 }
 
-int session_run_save(const struct session *s, const struct session_run *run)
+/* The generation number of the run.json on disk; 0 when there is none. */
+static int run_generation_on_disk(const struct session *s, int64_t *generation)
 {
 	char *path = session_path(s, "run.json");
-	cJSON *root = cJSON_CreateObject();
-	int ret;
+	cJSON *root = NULL;
+	int ret = json_read_file(path, STATE_FILE_MAX, 1, &root, NULL);
 
+	*generation = ret == 0 ? json_int(root, "generation", 0) : 0;
+	cJSON_Delete(root);
+	free(path);
+	return ret < 0 ? -1 : 0;
+}
+
+static char *claim_path(const struct session *s, int64_t generation)
+{
+	return xasprintf("%s/run.json.gen-%lld", s->dir, (long long)generation);
+}
+
+static void unlink_claim(const struct session *s, int64_t generation)
+{
+	char *path = claim_path(s, generation);
+
+	unlink(path);
+	free(path);
+}
+
+/* Claim generation next of run.json: 0, 1 when another writer holds it, -1 on error. */
+static int claim_generation(const struct session *s, int64_t next)
+{
+	char *path = claim_path(s, next);
+	char host[256] = "";
+	struct stat st;
+	int fd, ret = 1;
+
+	gethostname(host, sizeof(host) - 1);
+	for (int attempt = 0; attempt < 2; attempt++) {
+		fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+		if (fd >= 0) {
+			dprintf(fd, "%s %ld\n", host, (long)getpid());
+			close(fd);
+			ret = 0;
+			break;
+		}
+		if (errno != EEXIST) {
+			ret = error("cannot create '%s': %s", path, strerror(errno));
+			break;
+		}
+		/* a writer that died between its claim and its rename must not block the session forever */
+		if (attempt || stat(path, &st) < 0 || time(NULL) - st.st_mtime < RUN_CLAIM_STALE_S ||
+		    unlink(path) < 0)
+			break;
+	}
+	free(path);
+	return ret;
+}
+
+int session_run_save(const struct session *s, struct session_run *run)
+{
+	char *path = session_path(s, "run.json");
+	cJSON *root = cJSON_CreateObject(), *history;
+	int64_t on_disk = 0, next = run->generation + 1;
+	int claimed, ret = -1;
+
+	claimed = claim_generation(s, next);
+	if (claimed < 0)
+		goto out;
+	if (claimed == 0 && run_generation_on_disk(s, &on_disk) < 0) {
+		unlink_claim(s, next);
+		goto out;
+	}
+	if (claimed > 0 || on_disk != run->generation) {
+		if (claimed == 0)
+			unlink_claim(s, next);
+		error("session '%s' was changed by another benchmon command while this one ran; nothing was "
+		      "written: see 'benchmon status --session %s' and run the command again", s->id, s->id);
+		goto out;
+	}
+	cJSON_AddNumberToObject(root, "generation", (double)next);
 	cJSON_AddStringToObject(root, "state", run_state_name(run->state));
 	json_add_string_or_null(root, "job_id", run->job_id);
 	json_add_string_or_null(root, "node", run->node);
@@ -253,10 +355,56 @@ int session_run_save(const struct session *s, const struct session_run *run)
 	cJSON_AddNumberToObject(root, "started_ms", (double)run->started_ms);
 	cJSON_AddNumberToObject(root, "ready_ms", (double)run->ready_ms);
 	cJSON_AddNumberToObject(root, "stopped_ms", (double)run->stopped_ms);
-	ret = json_write_file(path, root, 1);
+	history = cJSON_AddArrayToObject(root, "history");
+	for (size_t i = 0; i < run->nhistory; i++) {
+		const struct run_job *j = &run->history[i];
+		cJSON *o = cJSON_CreateObject();
+
+		json_add_string_or_null(o, "job_id", j->job_id);
+		json_add_string_or_null(o, "node", j->node);
+		json_add_string_or_null(o, "state", j->state);
+		json_add_string_or_null(o, "tsdb_copy", j->tsdb_copy);
+		cJSON_AddNumberToObject(o, "started_ms", (double)j->started_ms);
+		cJSON_AddNumberToObject(o, "ready_ms", (double)j->ready_ms);
+		cJSON_AddNumberToObject(o, "stopped_ms", (double)j->stopped_ms);
+		cJSON_AddItemToArray(history, o);
+	}
+	if (json_write_file(path, root, 1) < 0) {
+		unlink_claim(s, next);
+		goto out;
+	}
+	/* the claim of this generation stays: it is what makes the next writer's claim exclusive */
+	unlink_claim(s, run->generation);
+	run->generation = next;
+	ret = 0;
+out:
 	cJSON_Delete(root);
 	free(path);
 	return ret;
+}
+
+void session_run_push_history(struct session_run *run)
+{
+	struct run_job *j;
+
+	if (!run->job_id)
+		return;
+	run->history = xrealloc(run->history, (run->nhistory + 1) * sizeof(*run->history));
+	j = &run->history[run->nhistory++];
+	j->job_id = run->job_id;
+	j->node = run->node;
+	j->state = xstrdup(run_state_name(run->state));
+	j->tsdb_copy = run->tsdb_copy;
+	j->started_ms = run->started_ms;
+	j->ready_ms = run->ready_ms;
+	j->stopped_ms = run->stopped_ms;
+	run->job_id = run->node = run->tsdb_copy = NULL;
+	free(run->url);
+	free(run->log_path);
+	free(run->tsdb_local);
+	free(run->last_error);
+	run->url = run->log_path = run->tsdb_local = run->last_error = NULL;
+	run->started_ms = run->ready_ms = run->stopped_ms = 0;
 }
 
 void session_run_release(struct session_run *run)
@@ -268,6 +416,13 @@ void session_run_release(struct session_run *run)
 	free(run->tsdb_local);
 	free(run->tsdb_copy);
 	free(run->last_error);
+	for (size_t i = 0; i < run->nhistory; i++) {
+		free(run->history[i].job_id);
+		free(run->history[i].node);
+		free(run->history[i].state);
+		free(run->history[i].tsdb_copy);
+	}
+	free(run->history);
 	memset(run, 0, sizeof(*run));
 }
 

@@ -1,6 +1,7 @@
 #ifndef BENCHMON_SESSION_H
 #define BENCHMON_SESSION_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 /*
@@ -13,8 +14,8 @@
  *   sessions/<id>/targets/       the target registry (see registry.h)
  *   sessions/<id>/prometheus.yml, job.sh   rendered at start
  *   sessions/<id>/logs/          the Prometheus job's output
- *   sessions/<id>/prometheus.json  written by the job: the host and port it serves on
- *   sessions/<id>/tsdb/          the TSDB copy that stop saves
+ *   sessions/<id>/prometheus.json  written by the current job: where it serves, how it stands
+ *   sessions/<id>/tsdb/<job>/    each job's saved TSDB (see saves.h), never overwritten
  *
  * Directories are 0700 and files 0600. Every file is replaced atomically
  * (write_file_atomic), so a kill -9 never leaves one that fails to parse.
@@ -25,7 +26,7 @@ enum run_state {
 	RUN_CREATED,   /* never started */
 	RUN_STARTING,  /* job submitted, not ready yet */
 	RUN_RUNNING,   /* Prometheus answered /-/ready */
-	RUN_STOPPED,   /* stopped by benchmon; TSDB copy saved */
+	RUN_STOPPED,   /* stopped by benchmon; its TSDB saved (tsdb/<job>/) */
 	RUN_FAILED,    /* start failed, or the job ended behind our back */
 };
 
@@ -42,6 +43,17 @@ struct session {
 	int64_t created_ms;
 };
 
+/* One earlier Prometheus job of the session, as run.json remembers it. */
+struct run_job {
+	char *job_id;
+	char *node;
+	char *state;           /* the run state it ended in: "stopped", "failed"... */
+	char *tsdb_copy;       /* its saved TSDB, or NULL */
+	int64_t started_ms;
+	int64_t ready_ms;
+	int64_t stopped_ms;
+};
+
 struct session_run {
 	enum run_state state;
 	char *job_id;          /* Slurm job id, or the local launcher's pid */
@@ -54,6 +66,9 @@ struct session_run {
 	int64_t started_ms;
 	int64_t ready_ms;
 	int64_t stopped_ms;
+	struct run_job *history;  /* earlier jobs, oldest first */
+	size_t nhistory;
+	int64_t generation;       /* of the run.json this was loaded from; 0: none yet */
 };
 
 /* $BENCHMON_HOME, or ~/.benchmon. Caller frees. */
@@ -75,8 +90,23 @@ void session_release(struct session *s);
 
 /* Read run.json; a session never started gives state RUN_CREATED. */
 int session_run_load(const struct session *s, struct session_run *run);
-int session_run_save(const struct session *s, const struct session_run *run);
+
+/*
+ * Replace run.json with run, as the next generation of the one run was
+ * loaded from, and advance run->generation. Every read-modify-write of
+ * run.json goes through here, so two commands changing one session at once
+ * (a stop racing a start, on one node or two) never lose an update: the
+ * second fails with a message instead. The check is an exclusive create of
+ * "run.json.gen-<N>" (O_EXCL, which NFSv3+ and Lustre honour, unlike flock
+ * or fcntl locks that a noflock/localflock mount fakes): only one writer
+ * ever claims generation N. A claim left by a writer that died between claim
+ * and rename is taken over after a minute.
+ */
+int session_run_save(const struct session *s, struct session_run *run);
 void session_run_release(struct session_run *run);
+
+/* Move run's current job into its history (before a new start). */
+void session_run_push_history(struct session_run *run);
 
 const char *run_state_name(enum run_state state);
 

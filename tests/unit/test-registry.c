@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include <dirent.h>
+#include <fcntl.h>
 #include <ftw.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -368,14 +369,85 @@ static void test_run_save_every_state(void **state)
 	static const char *const names[] = { "created", "starting", "running", "stopped", "failed" };
 
 	for (int st = RUN_CREATED; st <= RUN_FAILED; st++) {
-		struct session_run run = { .state = (enum run_state)st }, got;
+		struct session_run run, got;
 
+		assert_int_equal(session_run_load(&f->s, &run), 0);
+		run.state = (enum run_state)st;
 		assert_string_equal(run_state_name(run.state), names[st]);
 		assert_int_equal(session_run_save(&f->s, &run), 0);
+		session_run_release(&run);
 		assert_int_equal(session_run_load(&f->s, &got), 0);
 		assert_int_equal(got.state, st);
 		session_run_release(&got);
 	}
+}
+
+/* Two commands that read run.json at once: the second writer fails and the first one's state stays. */
+static void test_run_save_refuses_a_lost_update(void **state)
+{
+	struct fixture *f = *state;
+	struct session_run first, second, got;
+	char *claim = path_join(f->s.dir, "run.json.gen-2");
+
+	assert_int_equal(session_run_load(&f->s, &first), 0);
+	first.state = RUN_STARTING;
+	first.job_id = strdup("17");
+	assert_int_equal(session_run_save(&f->s, &first), 0);
+	assert_int_equal(session_run_load(&f->s, &first), 0);
+	assert_int_equal(session_run_load(&f->s, &second), 0);
+	assert_int_equal(first.generation, 1);
+	first.state = RUN_RUNNING;
+	second.state = RUN_FAILED;
+	assert_int_equal(session_run_save(&f->s, &first), 0);
+	assert_int_equal(session_run_save(&f->s, &second), -1);
+	assert_int_equal(session_run_load(&f->s, &got), 0);
+	assert_int_equal(got.state, RUN_RUNNING);
+	assert_int_equal(got.generation, 2);
+	session_run_release(&got);
+	/* a claim left by a writer that died before its rename blocks only for a minute */
+	session_run_release(&second);
+	assert_int_equal(session_run_load(&f->s, &second), 0);
+	write_text(claim, "");
+	free(claim);
+	claim = path_join(f->s.dir, "run.json.gen-3");
+	write_text(claim, "otherhost 4242\n");
+	assert_int_equal(session_run_save(&f->s, &second), -1);
+	{
+		struct timespec old[2] = { { time(NULL) - 120, 0 }, { time(NULL) - 120, 0 } };
+
+		assert_int_equal(utimensat(AT_FDCWD, claim, old, 0), 0);
+	}
+	assert_int_equal(session_run_save(&f->s, &second), 0);
+	assert_int_equal(second.generation, 3);
+	session_run_release(&first);
+	session_run_release(&second);
+	free(claim);
+}
+
+static void test_run_history_round_trip(void **state)
+{
+	struct fixture *f = *state;
+	struct session_run run, got;
+
+	assert_int_equal(session_run_load(&f->s, &run), 0);
+	run.state = RUN_STOPPED;
+	run.job_id = strdup("11");
+	run.node = strdup("n1");
+	run.started_ms = 1000;
+	run.stopped_ms = 5000;
+	session_run_push_history(&run);
+	assert_null(run.job_id);
+	run.state = RUN_RUNNING;
+	run.job_id = strdup("12");
+	assert_int_equal(session_run_save(&f->s, &run), 0);
+	assert_int_equal(session_run_load(&f->s, &got), 0);
+	assert_int_equal(got.nhistory, 1);
+	assert_string_equal(got.history[0].job_id, "11");
+	assert_string_equal(got.history[0].state, "stopped");
+	assert_int_equal(got.history[0].stopped_ms, 5000);
+	assert_string_equal(got.job_id, "12");
+	session_run_release(&run);
+	session_run_release(&got);
 }
 
 static void test_run_load_corrupted_fails(void **state)
@@ -930,6 +1002,8 @@ int main(void)
 		T(test_run_load_fresh_session_is_created),
 		T(test_run_save_load_round_trip),
 		T(test_run_save_every_state),
+		T(test_run_save_refuses_a_lost_update),
+		T(test_run_history_round_trip),
 		T(test_run_load_corrupted_fails),
 		T(test_session_remove_deletes_directory),
 		T(test_session_list_ids_sorted_skips_dot_dirs),
