@@ -26,7 +26,7 @@ SESSION_OBJS = session/validate.o session/session.o session/registry.o session/s
 LIFECYCLE_OBJS = lifecycle/lifecycle.o lifecycle/launch-slurm.o lifecycle/launch-local.o
 RENDER_OBJS = render/render.o
 COLLECT_OBJS = collect/collect.o collect/kpi.o collect/profile.o collect/promjson.o collect/series.o \
-	collect/window.o
+	collect/window.o collect/source.o
 CLI_OBJS = cli/main.o cli/cmd.o cli/cmd-session-create.o cli/cmd-client-connect.o \
 	cli/cmd-service-register.o cli/cmd-start.o cli/cmd-status.o cli/cmd-stop.o \
 	cli/cmd-delete.o cli/cmd-sessions.o cli/cmd-reload.o cli/cmd-collect.o cli/cmd-run.o

@@ -1,3 +1,4 @@
+#include <signal.h>
 #include <stdlib.h>
 
 #include "cli/cmd.h"
@@ -11,13 +12,23 @@ static const struct cmd_opt opts[] = {
 	{ "time-limit", "HH:MM:SS", "Slurm time limit of the job (also MM or D-HH:MM:SS)" },
 	{ "account", "A", "Slurm account to charge" },
 	{ "wait", "SECONDS", "how long to wait for Prometheus to be ready, queueing included (default 300)" },
+	{ "save-before-limit", "DURATION", "have Slurm warn the job this long before its time limit, when it saves its TSDB and ends (default: a fifth of the limit, 1 to 5 minutes)" },
 	{ "dry-run", NULL, "only render prometheus.yml and the job script, and print their paths" },
 	{ "json", NULL, "print the session's state as JSON when done (progress stays on stderr)" },
 	{ NULL, NULL, NULL },
 };
 
+static volatile sig_atomic_t interrupted;
+
+/* A Ctrl-C (or scancel of the surrounding job) while waiting: start cancels the job it submitted. */
+static void on_signal(int sig)
+{
+	interrupted = sig;
+}
+
 static int exec_start(struct cmd_args *args)
 {
+	struct sigaction sa = { 0 }, old_int, old_term, old_hup;
 	const char *id = args_session(args), *v;
 	struct start_options o = { 0 };
 	struct session s;
@@ -36,9 +47,26 @@ static int exec_start(struct cmd_args *args)
 		free(cause);
 		return ret;
 	}
+	if ((v = args_get(args, "save-before-limit")) &&
+	    (parse_duration_ms(v, 1000, &o.save_before_limit_ms, &cause) < 0 || o.save_before_limit_ms < 1000)) {
+		ret = cmd_usage_error(args->entry, "--save-before-limit: %s", cause ? cause : "must be at least 1s");
+		free(cause);
+		return ret;
+	}
 	if (session_load(id, &s) < 0)
 		return CMD_FAIL;
+	sa.sa_handler = on_signal;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, &old_int);
+	sigaction(SIGTERM, &sa, &old_term);
+	sigaction(SIGHUP, &sa, &old_hup);
+	o.interrupted = &interrupted;
 	ret = lifecycle_start(&s, &o) < 0 ? CMD_FAIL : CMD_OK;
+	sigaction(SIGINT, &old_int, NULL);
+	sigaction(SIGTERM, &old_term, NULL);
+	sigaction(SIGHUP, &old_hup, NULL);
+	if (interrupted)
+		ret = 128 + interrupted;
 	if (args_flag(args, "json") && !o.dry_run && print_session_json(&s) < 0)
 		ret = CMD_FAIL;
 	session_release(&s);
@@ -48,12 +76,18 @@ static int exec_start(struct cmd_args *args)
 const struct cmd_entry cmd_start_entry = {
 	.name = "start",
 	.summary = "run the session's Prometheus (as a Slurm job) and wait until it is ready",
-	.usage = "--session ID [--partition P] [--time-limit HH:MM:SS] [--account A] [--wait SECONDS]",
+	.usage = "--session ID [--partition P] [--time-limit HH:MM:SS] [--account A] [--wait SECONDS] "
+		 "[--save-before-limit DURATION]",
 	.description = "Render prometheus.yml and the job script, submit Prometheus as a Slurm batch job\n"
 		       "(or a local process with the local launcher) on whatever node Slurm picks, and\n"
 		       "wait until Prometheus answers /-/ready. Progress is shown while the job is\n"
 		       "pending and starting. On failure the job is cancelled, the reason is shown and\n"
-		       "the session can be started again. The TSDB lives on the node's local disk.",
+		       "the session can be started again; a Ctrl-C while waiting cancels the job too.\n"
+		       "The TSDB lives on the node's local disk. However the job ends (stop, scancel,\n"
+		       "its time limit) it copies the TSDB into the session directory, tsdb/<job>/,\n"
+		       "where collect finds it; a session started again keeps every earlier job's copy.\n"
+		       "Slurm warns the job before its time limit so the copy is made in time: start\n"
+		       "says when, and how long Slurm's KillWait leaves after the limit.",
 	.opts = opts,
 	.example = "  benchmon start --session bench01 --partition cpu --time-limit 02:00:00",
 	.flags = CMD_NEEDS_HTTP,

@@ -6,7 +6,10 @@
 
 #include "cli/cmd.h"
 #include "lib/error.h"
+#include "lib/fsutil.h"
 #include "lib/jsonfile.h"
+#include "lib/timeparse.h"
+#include "lib/xmalloc.h"
 #include "lifecycle/lifecycle.h"
 #include "session/session.h"
 
@@ -23,14 +26,22 @@ static const char *job_state_text(const struct session_status *st)
 	return NULL;
 }
 
+static void add_time(cJSON *obj, const char *key, int64_t ms)
+{
+	char *text = ms ? format_time_ms(ms) : NULL;
+
+	json_add_string_or_null(obj, key, text);
+	free(text);
+}
+
 static void print_json(const struct session *s, const struct session_status *st)
 {
-	cJSON *root = cJSON_CreateObject(), *targets;
+	cJSON *root = cJSON_CreateObject(), *targets, *saves;
 	char *text;
 
 	cJSON_AddStringToObject(root, "session", s->id);
 	cJSON_AddStringToObject(root, "launcher", s->launcher);
-	cJSON_AddStringToObject(root, "state", run_state_name(st->run.state));
+	cJSON_AddStringToObject(root, "state", run_state_name(st->state));
 	json_add_string_or_null(root, "job_id", st->run.job_id);
 	json_add_string_or_null(root, "job_state", job_state_text(st));
 	json_add_string_or_null(root, "node", st->have_job && st->job.node ? st->job.node : st->run.node);
@@ -39,6 +50,22 @@ static void print_json(const struct session *s, const struct session_status *st)
 	json_add_string_or_null(root, "problem", st->problem ? st->problem : st->run.last_error);
 	json_add_string_or_null(root, "log", st->run.log_path);
 	json_add_string_or_null(root, "tsdb_copy", st->run.tsdb_copy);
+	json_add_string_or_null(root, "note", st->note);
+	cJSON_AddNumberToObject(root, "tsdb_bytes", (double)st->saves.bytes);
+	saves = cJSON_AddArrayToObject(root, "tsdb_saves");
+	for (size_t i = 0; i < st->saves.n; i++) {
+		const struct tsdb_save *v = &st->saves.items[i];
+		cJSON *o = cJSON_CreateObject();
+
+		cJSON_AddStringToObject(o, "job", v->job);
+		json_add_string_or_null(o, "host", v->host);
+		cJSON_AddStringToObject(o, "path", v->path);
+		json_add_string_or_null(o, "why", v->why);
+		add_time(o, "from", v->started_ms);
+		add_time(o, "to", v->ended_ms);
+		cJSON_AddNumberToObject(o, "bytes", (double)v->bytes);
+		cJSON_AddItemToArray(saves, o);
+	}
 	cJSON_AddNumberToObject(root, "clients", (double)st->registry.nclients);
 	targets = cJSON_AddArrayToObject(root, "targets");
 	for (size_t i = 0; i < st->registry.n; i++) {
@@ -65,7 +92,7 @@ static void print_table(const struct session *s, const struct session_status *st
 {
 	size_t up = 0, down = 0, w_client = 6, w_name = 4, w_addr = 7;
 
-	printf("session     %s\nlauncher    %s\nstate       %s", s->id, s->launcher, run_state_name(st->run.state));
+	printf("session     %s\nlauncher    %s\nstate       %s", s->id, s->launcher, run_state_name(st->state));
 	if (st->run.job_id)
 		printf(" (job %s%s%s%s%s)", st->run.job_id, st->have_job ? " " : "",
 		       st->have_job ? st->job.state_name : "", st->have_job && st->job.node ? " on " : "",
@@ -77,7 +104,24 @@ static void print_table(const struct session *s, const struct session_status *st
 		printf("log         %s\n", st->run.log_path);
 	if (st->run.tsdb_copy)
 		printf("tsdb copy   %s\n", st->run.tsdb_copy);
-	if (st->problem || (st->run.state == RUN_FAILED && st->run.last_error))
+	if (st->saves.n) {
+		char *size = format_bytes(st->saves.bytes);
+
+		printf("saved tsdb  %zu job%s, %s in %s/tsdb\n", st->saves.n, st->saves.n == 1 ? "" : "s", size, s->dir);
+		for (size_t i = 0; i < st->saves.n; i++) {
+			const struct tsdb_save *v = &st->saves.items[i];
+			char *from = v->started_ms ? format_time_ms(v->started_ms) : xstrdup("?");
+			char *to = v->ended_ms ? format_time_ms(v->ended_ms) : xstrdup("?");
+
+			printf("            job %-10s %s .. %s  (%s)\n", v->job, from, to, v->why ? v->why : "saved");
+			free(from);
+			free(to);
+		}
+		free(size);
+	}
+	if (st->note)
+		printf("note        %s\n", st->note);
+	if (st->problem || (st->state == RUN_FAILED && st->run.last_error))
 		printf("problem     %s\n", st->problem ? st->problem : st->run.last_error);
 	for (size_t i = 0; i < st->registry.n; i++) {
 		const struct target *t = st->targets[i].target;

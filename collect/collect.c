@@ -19,6 +19,7 @@
 #include "collect/kpi.h"
 #include "collect/profile.h"
 #include "collect/promjson.h"
+#include "collect/source.h"
 #include "lib/csvfile.h"
 #include "lib/error.h"
 #include "lib/fsutil.h"
@@ -37,15 +38,6 @@
 
 extern const char benchmon_version[];
 
-/* Where the data comes from: the running Prometheus, or a temporary one on the TSDB copy. */
-struct source {
-	char *url;
-	char *version;
-	const char *kind;        /* "live" or "tsdb_copy" */
-	pid_t pid;               /* temporary Prometheus, or 0 */
-	char *tmp_dir;
-};
-
 struct query {
 	const char *kpi;         /* what the query is for, in messages */
 	char *promql;
@@ -61,193 +53,6 @@ static void sleep_ms(long ms)
 
 	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
 		;
-}
-
-static int free_loopback_port(void)
-{
-	struct sockaddr_in addr = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-	socklen_t len = sizeof(addr);
-	int fd = socket(AF_INET, SOCK_STREAM, 0), port = -1;
-
-	if (fd < 0)
-		return -1;
-	if (bind(fd, (struct sockaddr *)&addr, sizeof(addr)) == 0 &&
-	    getsockname(fd, (struct sockaddr *)&addr, &len) == 0)
-		port = ntohs(addr.sin_port);
-	close(fd);
-	return port;
-}
-
-/* Run argv to completion; 0 when it exits 0. */
-static int run_command(char *const argv[])
-{
-	pid_t pid = fork();
-	int status;
-
-	if (pid < 0)
-		return error("cannot fork: %s", strerror(errno));
-	if (pid == 0) {
-		execvp(argv[0], argv);
-		_exit(127);
-	}
-	if (waitpid(pid, &status, 0) < 0 || !WIFEXITED(status) || WEXITSTATUS(status))
-		return error("'%s' failed", argv[0]);
-	return 0;
-}
-
-static void source_close(struct source *src)
-{
-	if (src->pid > 0) {
-		int status;
-
-		kill(src->pid, SIGTERM);
-		for (int i = 0; i < 100 && waitpid(src->pid, &status, WNOHANG) == 0; i++)
-			sleep_ms(100);
-		if (waitpid(src->pid, &status, WNOHANG) == 0) {
-			kill(src->pid, SIGKILL);
-			waitpid(src->pid, &status, 0);
-		}
-	}
-	if (src->tmp_dir)
-		remove_tree(src->tmp_dir);
-	free(src->tmp_dir);
-	free(src->url);
-	free(src->version);
-	memset(src, 0, sizeof(*src));
-}
-
-/*
- * Serve the saved TSDB with a temporary Prometheus on loopback. It runs on a
- * node-local copy: Prometheus must not run on NFS, and the saved copy stays
- * as it was for the next collect.
- */
-static int source_open_copy(const struct session *s, const char *copy, struct source *src)
-{
-	const char *tmp = getenv("TMPDIR");
-	const char *prometheus = getenv("BENCHMON_PROMETHEUS");
-	char *tsdb = NULL, *log = NULL, *listen = NULL, *path_flag = NULL, *cause = NULL;
-	int port, ret = -1;
-
-	src->kind = "tsdb_copy";
-	src->tmp_dir = xasprintf("%s/benchmon-collect-XXXXXX", tmp && *tmp ? tmp : "/tmp");
-	if (!mkdtemp(src->tmp_dir)) {
-		error("cannot create a temporary directory '%s': %s", src->tmp_dir, strerror(errno));
-		free(src->tmp_dir);
-		src->tmp_dir = NULL;
-		goto out;
-	}
-	tsdb = xasprintf("%s/tsdb", src->tmp_dir);
-	{
-		char *argv[] = { "cp", "-a", (char *)copy, tsdb, NULL };
-
-		if (run_command(argv) < 0) {
-			error("cannot copy the saved TSDB '%s' to '%s'", copy, tsdb);
-			goto out;
-		}
-	}
-	port = free_loopback_port();
-	if (port < 0) {
-		error("cannot find a free port on 127.0.0.1 for a temporary Prometheus");
-		goto out;
-	}
-	log = xasprintf("%s/prometheus.log", src->tmp_dir);
-	listen = xasprintf("--web.listen-address=127.0.0.1:%d", port);
-	path_flag = xasprintf("--storage.tsdb.path=%s", tsdb);
-	src->url = xasprintf("http://127.0.0.1:%d", port);
-	src->pid = fork();
-	if (src->pid < 0) {
-		error("cannot fork: %s", strerror(errno));
-		src->pid = 0;
-		goto out;
-	}
-	if (src->pid == 0) {
-		int fd = open(log, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-
-		if (fd >= 0) {
-			dup2(fd, 1);
-			dup2(fd, 2);
-		}
-		/* retention far beyond the data, so nothing is deleted at start */
-		execlp(prometheus && *prometheus ? prometheus : "prometheus", "prometheus", "--config.file=/dev/null",
-		       path_flag, listen, "--storage.tsdb.retention.time=100y",
-		       (char *)NULL);
-		_exit(127);
-	}
-	progress("serving the saved TSDB of session '%s' with a temporary Prometheus at %s", s->id, src->url);
-	for (int i = 0; i < 600; i++) {
-		int status;
-
-		if (waitpid(src->pid, &status, WNOHANG) == src->pid) {
-			struct strbuf text = STRBUF_INIT;
-
-			src->pid = 0;
-			read_file(log, &text, 1 << 20, 1);
-			error("the temporary Prometheus exited (is 'prometheus' installed?); its log:\n%s", text.buf);
-			strbuf_release(&text);
-			goto out;
-		}
-		free(cause);
-		cause = NULL;
-		if (prom_ready(src->url, 1000, &cause) == 1) {
-			ret = 0;
-			goto out;
-		}
-		sleep_ms(100);
-	}
-	error("the temporary Prometheus did not get ready within 60s: %s", cause ? cause : "?");
-out:
-	free(cause);
-	free(path_flag);
-	free(listen);
-	free(log);
-	free(tsdb);
-	return ret;
-}
-
-static int source_open(const struct session *s, struct source *src)
-{
-	struct session_run run;
-	char *cause = NULL;
-	int ret = -1;
-
-	memset(src, 0, sizeof(*src));
-	if (session_run_load(s, &run) < 0)
-		return -1;
-	if (run.state == RUN_RUNNING && run.url) {
-		src->kind = "live";
-		src->url = xstrdup(run.url);
-		int ready = prom_ready(src->url, 5000, &cause);
-
-		/* while Prometheus loads its TSDB it answers 503: wait for it as for a 503 to a query */
-		for (int attempt = 0; ready == PROM_STARTING && attempt < RETRIES_503; attempt++) {
-			progress("Prometheus is starting (503); waiting for it");
-			sleep_ms(500L << attempt);
-			free(cause);
-			cause = NULL;
-			ready = prom_ready(src->url, 5000, &cause);
-		}
-		if (ready != 1) {
-			error("the session's Prometheus at %s is not answering (%s); check 'benchmon status --session %s'",
-			      src->url, cause, s->id);
-			goto out;
-		}
-	} else if (run.tsdb_copy && path_exists(run.tsdb_copy)) {
-		if (source_open_copy(s, run.tsdb_copy, src) < 0)
-			goto out;
-	} else {
-		error("session '%s' has no data to collect: it is %s and has no saved TSDB (start it, or stop it after a run)",
-		      s->id, run_state_name(run.state));
-		goto out;
-	}
-	free(cause);
-	cause = NULL;
-	if (prom_version(src->url, &src->version, &cause) < 0)
-		src->version = xstrdup("unknown");
-	ret = 0;
-out:
-	free(cause);
-	session_run_release(&run);
-	return ret;
 }
 
 static char *range_url(const char *base, const char *promql, const struct kpi_window *w)
@@ -732,6 +537,20 @@ static cJSON *manifest_json(const struct session *s, const struct collect_option
 	cJSON_AddStringToObject(obj, "url", src->url);
 	cJSON_AddStringToObject(obj, "version", src->version);
 	cJSON_AddStringToObject(obj, "source", src->kind);
+	arr = cJSON_AddArrayToObject(obj, "jobs");
+	for (size_t i = 0; i < src->nparts; i++) {
+		cJSON *part = cJSON_CreateObject();
+
+		cJSON_AddStringToObject(part, "job", src->parts[i].job);
+		cJSON_AddStringToObject(part, "source", src->parts[i].kind);
+		t = format_time_ms(src->parts[i].from_ms);
+		cJSON_AddStringToObject(part, "from", t);
+		free(t);
+		t = format_time_ms(src->parts[i].to_ms);
+		cJSON_AddStringToObject(part, "to", t);
+		free(t);
+		cJSON_AddItemToArray(arr, part);
+	}
 	obj = cJSON_AddObjectToObject(root, "job");
 	cJSON_AddStringToObject(obj, "launcher", s->launcher);
 	if (session_run_load(s, &run) == 0) {
@@ -803,7 +622,7 @@ int collect_run(const struct session *s, const struct collect_options *o, struct
 		error("cannot remove '%s': %s", manifest, strerror(errno));
 		goto out;
 	}
-	if (source_open(s, &src) < 0)
+	if (source_open(s, o->from_ms, o->to_ms, s->scrape_interval_ms, &src, &report) < 0)
 		goto out;
 	main_q = xcalloc(prof.n + 1, sizeof(size_t));
 	fallback_q = xcalloc(prof.n + 1, sizeof(size_t));

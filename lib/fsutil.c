@@ -185,3 +185,16 @@ int tree_size(const char *path, uint64_t *bytes)
 		return error("cannot measure '%s': %s", path, strerror(errno));
 	return 0;
 }
+
+char *format_bytes(uint64_t bytes)
+{
+	static const char *const units[] = { "B", "KiB", "MiB", "GiB", "TiB" };
+	double v = (double)bytes;
+	size_t u = 0;
+
+	while (v >= 1024 && u + 1 < sizeof(units) / sizeof(units[0])) {
+		v /= 1024;
+		u++;
+	}
+	return u ? xasprintf("%.1f %s", v, units[u]) : xasprintf("%llu B", (unsigned long long)bytes);
+}

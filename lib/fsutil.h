@@ -35,6 +35,9 @@ int remove_tree(const char *path);
 /* The disk space used by path and everything below it, in bytes. */
 int tree_size(const char *path, uint64_t *bytes);
 
+/* bytes for people: "812 KiB", "1.4 GiB". Caller frees. */
+char *format_bytes(uint64_t bytes);
+
 /* Does path exist (of any type)? */
 int path_exists(const char *path);
 

@@ -30,6 +30,9 @@
 /* the description a save carries inside its directory (Prometheus ignores it) */
 #define JOB_SAVE_FILE "benchmon-save.json"
 
+/* the Slurm job's name: JOB_NAME_PREFIX "<session>.<submit time in ms>" */
+#define JOB_NAME_PREFIX "benchmon-"
+
 /* the local launcher's job tag prefix */
 #define JOB_TAG_LOCAL_PREFIX "local-"
 

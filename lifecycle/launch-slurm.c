@@ -23,6 +23,7 @@
 #include "lib/strbuf.h"
 #include "lib/timeparse.h"
 #include "lib/xmalloc.h"
+#include "lifecycle/jobstate.h"
 
 /* Exported by libslurm and used by its own tools, but missing from slurm.h. */
 extern char *slurm_job_reason_string(enum job_state_reason inx);
@@ -46,6 +47,10 @@ static struct {
 	__typeof__(&slurm_kill_job) kill_job;
 	__typeof__(&slurm_job_reason_string) job_reason_string;
 	__typeof__(&slurm_job_state_string) job_state_string;
+	__typeof__(&slurm_load_partitions) load_partitions;
+	__typeof__(&slurm_free_partition_info_msg) free_partition_info_msg;
+	__typeof__(&slurm_load_ctl_conf) load_ctl_conf;
+	__typeof__(&slurm_free_ctl_conf) free_ctl_conf;
 } lib;
 
 #define STRINGIFY2(x) #x
@@ -83,6 +88,10 @@ static int slurm_load_library(void)
 	RESOLVE(kill_job);
 	RESOLVE(job_reason_string);
 	RESOLVE(job_state_string);
+	RESOLVE(load_partitions);
+	RESOLVE(free_partition_info_msg);
+	RESOLVE(load_ctl_conf);
+	RESOLVE(free_ctl_conf);
 #undef RESOLVE
 	if (missing) {
 		error("libslurm lacks %s, which benchmon needs", missing);
@@ -212,7 +221,83 @@ static int find_job_by_name(const char *name, uint32_t *job_id)
 	return ret;
 }
 
-static int slurm_submit(const struct session *s, const struct launch_request *req, char **job_id, char **log_path)
+/* The time limit, in minutes, a job without one gets in partition (NULL: the default partition); NO_VAL when unknown. */
+static uint32_t partition_time_limit(const char *partition)
+{
+	partition_info_msg_t *msg = NULL;
+	uint32_t limit = NO_VAL;
+
+	if (lib.load_partitions(0, &msg, SHOW_ALL) != SLURM_SUCCESS)
+		return NO_VAL;
+	for (uint32_t i = 0; i < msg->record_count; i++) {
+		const partition_info_t *p = &msg->partition_array[i];
+
+		if (partition ? !p->name || strcmp(p->name, partition) : !(p->flags & PART_FLAG_DEFAULT))
+			continue;
+		limit = p->default_time != NO_VAL ? p->default_time : p->max_time;
+	}
+	lib.free_partition_info_msg(msg);
+	return limit;
+}
+
+/* Slurm's KillWait: how long after SIGTERM at the time limit SIGKILL follows; -1 when unknown. */
+static int slurm_kill_wait(void)
+{
+	slurm_conf_t *conf = NULL;
+	int kill_wait;
+
+	if (lib.load_ctl_conf(0, &conf) != SLURM_SUCCESS)
+		return -1;
+	kill_wait = conf->kill_wait;
+	lib.free_ctl_conf(conf);
+	return kill_wait;
+}
+
+/*
+ * Ask Slurm to send SIGUSR1 to the batch script ahead of the time limit, so
+ * the TSDB is saved while there is time for it; and say when that happens.
+ * Slurm checks limits about once a minute, so the warning may come up to a
+ * minute early, and a limit too short for that gets no warning: SIGTERM at
+ * the limit still saves, within KillWait.
+ */
+static char *plan_save_before_limit(job_desc_msg_t *desc, const struct launch_request *req)
+{
+	uint32_t limit_min = desc->time_limit != NO_VAL ? desc->time_limit : partition_time_limit(req->partition);
+	int kill_wait = slurm_kill_wait();
+	int64_t limit_s, warn_s;
+	char *kill_note, *note;
+
+	kill_note = kill_wait >= 0 ? xasprintf("KillWait=%ds", kill_wait) : xstrdup("KillWait");
+	if (limit_min == NO_VAL || limit_min == INFINITE) {
+		note = xasprintf("the job has no time limit; stop saves its TSDB");
+		goto out;
+	}
+	limit_s = (int64_t)limit_min * 60;
+	warn_s = req->save_before_limit_ms ? req->save_before_limit_ms / 1000 : limit_s / 5;
+	if (!req->save_before_limit_ms) {
+		if (warn_s > 300)
+			warn_s = 300;
+		if (warn_s < 60)
+			warn_s = 60;
+	}
+	if (warn_s >= limit_s || (!req->save_before_limit_ms && limit_s < 3 * 60)) {
+		note = xasprintf("time limit %lld min: at the limit Slurm sends SIGTERM and the job saves its TSDB "
+				 "before SIGKILL follows %s later", (long long)limit_min, kill_note);
+		goto out;
+	}
+	desc->warn_signal = SIGUSR1;
+	desc->warn_time = (uint16_t)warn_s;
+	desc->warn_flags = KILL_JOB_BATCH;
+	note = xasprintf("time limit %lld min: the job saves its TSDB and ends when Slurm warns it, %llds before the "
+			 "limit (Slurm may warn up to a minute early); at the limit, SIGTERM then SIGKILL %s later",
+			 (long long)limit_min, (long long)warn_s, kill_note);
+out:
+	free(kill_note);
+	return note;
+}
+
+static int slurm_submit(const struct session *s, const struct launch_request *req, char **job_id, char **log_path,
+			char **note)
 {
 	struct strbuf script = STRBUF_INIT;
 	job_desc_msg_t desc;
@@ -244,6 +329,11 @@ static int slurm_submit(const struct session *s, const struct launch_request *re
 		error("invalid time limit '%s' (expected MM, HH:MM:SS or D-HH:MM:SS)", req->time_limit);
 		goto out;
 	}
+	if (req->save_before_limit_ms > 65535 * 1000LL) {
+		error("--save-before-limit must be under 65535 seconds (Slurm's warn_time limit)");
+		goto out;
+	}
+	*note = plan_save_before_limit(&desc, req);
 	/* Slurm refuses a batch job without an environment; give it ours, as sbatch does */
 	while (environ[env_size])
 		env_size++;
@@ -258,6 +348,8 @@ static int slurm_submit(const struct session *s, const struct launch_request *re
 	}
 	if (lib.submit_batch_job(&desc, &resp) != SLURM_SUCCESS) {
 		error("Slurm refused the Prometheus job: %s", slurm_error_text());
+		free(*note);
+		*note = NULL;
 		goto out;
 	}
 	if (resp) {
@@ -288,13 +380,21 @@ out:
 	return ret;
 }
 
-/* Was this job submitted for session s? Job ids are reused after a controller loses its state. */
+/*
+ * Was this job submitted for session s? Job ids are reused after a
+ * controller loses its state. The name is "benchmon-<session>.<ms>" (see
+ * lifecycle_start and slurm_submit), and a session id may itself hold dots.
+ */
 static int job_is_ours(const struct session *s, const slurm_job_info_t *job)
 {
-	size_t len = strlen("benchmon-") + strlen(s->id);
+	size_t prefix = strlen(JOB_NAME_PREFIX), id = strlen(s->id);
+	const char *stamp;
 
-	return job->name && !strncmp(job->name, "benchmon-", 9) && !strncmp(job->name + 9, s->id, strlen(s->id)) &&
-	       job->name[len] == '.';
+	if (!job->name || strncmp(job->name, JOB_NAME_PREFIX, prefix) || strncmp(job->name + prefix, s->id, id) ||
+	    job->name[prefix + id] != '.')
+		return 0;
+	stamp = job->name + prefix + id + 1;
+	return *stamp && strspn(stamp, "0123456789") == strlen(stamp);
 }
 
 static int parse_job_id(const char *text, uint32_t *id)
@@ -398,20 +498,59 @@ static int slurm_cancel(const struct session *s, const char *job_id)
 	return slurm_signal(s, job_id, SIGKILL, 0);
 }
 
+static char *slurm_job_tag(const char *job_id)
+{
+	return xstrdup(job_id);
+}
+
+static char *slurm_job_from_tag(const char *tag)
+{
+	return *tag && strspn(tag, "0123456789") == strlen(tag) ? xstrdup(tag) : NULL;
+}
+
+static int slurm_is_ours(const struct session *s, const char *job_id, char **why)
+{
+	struct job_status info;
+	int ours;
+
+	*why = NULL;
+	if (slurm_query(s, job_id, &info) < 0)
+		return -1;
+	/* slurm_query reports a job that is not this session's as gone */
+	ours = info.state != LAUNCH_GONE;
+	job_status_release(&info);
+	return ours;
+}
+
 const struct launcher launcher_slurm = {
 	.name = "slurm",
+	.takes_slurm_options = 1,
 	.submit = slurm_submit,
 	.query = slurm_query,
 	.request_stop = slurm_request_stop,
 	.kill = slurm_cancel,
+	.job_tag = slurm_job_tag,
+	.job_from_tag = slurm_job_from_tag,
+	.is_ours = slurm_is_ours,
 };
+
+static const struct launcher *const launchers[] = { &launcher_slurm, &launcher_local };
 
 const struct launcher *launcher_find(const char *name)
 {
-	if (!strcmp(name, "slurm"))
-		return &launcher_slurm;
-	if (!strcmp(name, "local"))
-		return &launcher_local;
+	for (size_t i = 0; i < sizeof(launchers) / sizeof(launchers[0]); i++)
+		if (!strcmp(name, launchers[i]->name))
+			return launchers[i];
+	return NULL;
+}
+
+const struct launcher *launcher_for_tag(const char *tag, char **job_id)
+{
+	for (size_t i = 0; i < sizeof(launchers) / sizeof(launchers[0]); i++) {
+		*job_id = launchers[i]->job_from_tag(tag);
+		if (*job_id)
+			return launchers[i];
+	}
 	return NULL;
 }
 

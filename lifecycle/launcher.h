@@ -1,6 +1,8 @@
 #ifndef BENCHMON_LAUNCHER_H
 #define BENCHMON_LAUNCHER_H
 
+#include <stdint.h>
+
 #include "session/session.h"
 
 /*
@@ -34,18 +36,36 @@ struct launch_request {
 	const char *account;     /* or NULL */
 	const char *time_limit;  /* "HH:MM:SS", "MM", "D-HH:MM:SS" or NULL */
 	const char *workdir;
+	int64_t save_before_limit_ms;  /* when to save before the time limit; 0: the launcher's default */
 };
 
 struct launcher {
 	const char *name;
-	/* Start the job; *job_id and *log_path (with the id filled in) are set. */
-	int (*submit)(const struct session *s, const struct launch_request *req, char **job_id, char **log_path);
+	/* Does it take --partition, --account and --time-limit? */
+	int takes_slurm_options;
+	/*
+	 * Start the job; *job_id and *log_path (with the id filled in) are set,
+	 * and *note, when not NULL, says how the job will end (its time limit,
+	 * and when the TSDB is saved before it). Caller frees all three.
+	 */
+	int (*submit)(const struct session *s, const struct launch_request *req, char **job_id, char **log_path,
+		      char **note);
 	/* Where the job stands. */
 	int (*query)(const struct session *s, const char *job_id, struct job_status *info);
 	/* Ask the job script to stop Prometheus and save the TSDB (SIGTERM to the script alone). */
 	int (*request_stop)(const struct session *s, const char *job_id);
-	/* End the job now, losing what it has not saved. */
+	/* End the job now, losing what it has not saved; also how a pending job is cancelled. */
 	int (*kill)(const struct session *s, const char *job_id);
+	/* The tag the job script knows its job by (JOB_TAG_LOCAL_PREFIX...). Caller frees. */
+	char *(*job_tag)(const char *job_id);
+	/* The job id behind a job script's tag, or NULL when the tag is not this launcher's. Caller frees. */
+	char *(*job_from_tag)(const char *tag);
+	/*
+	 * Is job_id still this session's job (1), another process's or gone (0),
+	 * or can it not be told from here (-1, with *why: a local job on another
+	 * host)? The launchers never signal a job that is not theirs.
+	 */
+	int (*is_ours)(const struct session *s, const char *job_id, char **why);
 };
 
 extern const struct launcher launcher_slurm;
@@ -53,6 +73,9 @@ extern const struct launcher launcher_local;
 
 /* The launcher called name, or NULL. */
 const struct launcher *launcher_find(const char *name);
+
+/* The launcher whose job script writes tag, and the job id behind it; NULL when none. */
+const struct launcher *launcher_for_tag(const char *tag, char **job_id);
 
 /*
  * The Slurm configuration benchmon would use ($SLURM_CONF, then the usual

@@ -15,7 +15,9 @@
 #include "lib/prom.h"
 #include "lib/timeparse.h"
 #include "lib/xmalloc.h"
+#include "lifecycle/jobstate.h"
 #include "render/render.h"
+#include "session/saves.h"
 
 #define POLL_MS 250
 #define STOP_CONFIRM_MS 30000
@@ -91,8 +93,12 @@ static char *explain_job_end(const struct session *s, const struct session_run *
 	char *tail = log_tail(run->log_path, 8), *msg;
 	const char *line;
 
+	cJSON *job_state = read_job_state(s);
+	const char *reason = job_state ? json_string(job_state, "reason") : NULL;
+
 	if (run->log_path)
 		read_file(run->log_path, &log, 0, 1);
+	/* Prometheus's own words: the one message of another program matched here */
 	if ((line = strstr(log.buf, "address already in use"))) {
 		while (line > log.buf && line[-1] != '\n')
 			line--;
@@ -100,23 +106,75 @@ static char *explain_job_end(const struct session *s, const struct session_run *
 				"or free it\nfrom %s:\n%.*s", s->port, job->node ? job->node : "the node", run->log_path,
 				(int)strcspn(line, "\n"), line);
 	}
-	else if (strstr(log.buf, "cannot find"))
+	else if (reason && !strcmp(reason, JOB_REASON_NO_PROMETHEUS))
 		msg = xasprintf("the job could not find Prometheus on %s%s", job->node ? job->node : "the node", tail);
+	else if (reason && !strcmp(reason, JOB_REASON_NO_TSDB_DIR))
+		msg = xasprintf("the job could not create its TSDB directory on %s%s", job->node ? job->node : "the node",
+				tail);
 	else
 		msg = xasprintf("the job ended (%s, exit code %d%s%s)%s", job->state_name ? job->state_name : "?",
 				job->exit_code, job->reason ? ", " : "", job->reason ? job->reason : "", tail);
+	cJSON_Delete(job_state);
 	strbuf_release(&log);
 	free(tail);
 	return msg;
 }
 
-static void record_failure(const struct session *s, struct session_run *run, const char *why)
+/*
+ * What became of a job that ended without benchmon's stop (a time limit,
+ * scancel, a node failure): its save, when one reached the session
+ * directory, or where the data stays. Sets *state (stopped when saved,
+ * failed otherwise) and *tsdb_copy; returns the words for it. Caller frees.
+ */
+static char *describe_job_end(const struct launcher *l, const struct session *s, const struct session_run *run,
+			      const struct job_status *job, const struct tsdb_save_list *saves, enum run_state *state,
+			      char **tsdb_copy)
 {
-	run->state = RUN_FAILED;
+	char *tag = l->job_tag(run->job_id), *why, *msg;
+	const struct tsdb_save *save = tsdb_saves_find(saves, tag);
+	const char *how = job->state_name ? job->state_name : "ended";
+
+	*tsdb_copy = NULL;
+	if (save) {
+		*state = RUN_STOPPED;
+		*tsdb_copy = xstrdup(save->path);
+		msg = xasprintf("job %s ended (%s%s%s); its TSDB was saved in %s, which collect reads", run->job_id, how,
+				job->reason ? ", " : "", job->reason ? job->reason : "", save->path);
+	} else {
+		cJSON *job_state = read_job_state(s);
+		const char *local = run->tsdb_local ? run->tsdb_local : job_state ? json_string(job_state, "tsdb") : NULL;
+		const char *node = job->node ? job->node : run->node;
+
+		*state = RUN_FAILED;
+		why = explain_job_end(s, run, job);
+		msg = xasprintf("job %s ended behind benchmon's back and no copy of its TSDB was made: %s%s%s%s%s", run->job_id,
+				why, local ? "\nthe data stays on " : "", local ? (node ? node : "its node") : "",
+				local ? " in " : "", local ? local : "");
+		free(why);
+		cJSON_Delete(job_state);
+	}
+	free(tag);
+	return msg;
+}
+
+/* Record in run.json how the run ended (only the commands that change a session call this). */
+static int record_end(const struct session *s, struct session_run *run, enum run_state state, const char *why,
+		      const char *tsdb_copy)
+{
+	run->state = state;
 	free(run->last_error);
-	run->last_error = xstrdup(why);
+	run->last_error = why ? xstrdup(why) : NULL;
+	if (tsdb_copy) {
+		free(run->tsdb_copy);
+		run->tsdb_copy = xstrdup(tsdb_copy);
+	}
 	run->stopped_ms = now_ms();
-	session_run_save(s, run);
+	return session_run_save(s, run);
+}
+
+static int record_failure(const struct session *s, struct session_run *run, const char *why)
+{
+	return record_end(s, run, RUN_FAILED, why, NULL);
 }
 
 /*
@@ -131,16 +189,18 @@ static int run_from_job_state(const struct session *s, struct session_run *run)
 	int ret = -1;
 
 	memset(run, 0, sizeof(*run));
+	run->generation = -1;
 	if (!job) {
 		error("neither run.json nor prometheus.json of session '%s' names its job; if Prometheus still runs, "
 		      "cancel it by hand", s->id);
 		goto out;
 	}
 	run->state = RUN_RUNNING;
-	if (!strncmp(job, "local-", 6))
-		run->job_id = xasprintf("%lld", (long long)json_int(state, "script_pid", 0));
-	else
-		run->job_id = xstrdup(job);
+	if (!launcher_for_tag(job, &run->job_id)) {
+		error("prometheus.json of session '%s' names a job '%s' that no launcher knows; if Prometheus still "
+		      "runs, cancel it by hand", s->id, job);
+		goto out;
+	}
 	warning("run.json of session '%s' is unreadable; found its job %s in prometheus.json", s->id, run->job_id);
 	ret = 0;
 out:
@@ -159,8 +219,33 @@ static int job_alive(const struct launcher *l, const struct session *s, const st
 	return job->state == LAUNCH_PENDING || job->state == LAUNCH_RUNNING;
 }
 
-/* Refuse to start twice; an old run that is over is fine. */
-static int check_not_running(const struct launcher *l, const struct session *s, const struct session_run *run)
+/*
+ * The job of a run that should be starting or running has ended: bring run
+ * up to date in memory (stopped with its save, or failed) and say so.
+ */
+static void reconcile_ended(const struct launcher *l, const struct session *s, struct session_run *run,
+			    const struct job_status *job)
+{
+	struct tsdb_save_list saves = { 0 };
+	enum run_state state;
+	char *copy = NULL, *msg;
+
+	tsdb_saves_load(s, &saves);
+	msg = describe_job_end(l, s, run, job, &saves, &state, &copy);
+	run->state = state;
+	free(run->last_error);
+	run->last_error = msg;
+	if (copy) {
+		free(run->tsdb_copy);
+		run->tsdb_copy = copy;
+	}
+	if (!run->stopped_ms)
+		run->stopped_ms = now_ms();
+	tsdb_save_list_release(&saves);
+}
+
+/* Refuse to start twice; an old run that is over is fine, and is brought up to date for the history. */
+static int check_not_running(const struct launcher *l, const struct session *s, struct session_run *run)
 {
 	struct job_status job = { 0 };
 	int alive, ret = 0;
@@ -173,6 +258,8 @@ static int check_not_running(const struct launcher *l, const struct session *s, 
 	else if (alive)
 		ret = error("session '%s' is already %s as job %s (%s); use 'benchmon status' or 'benchmon stop' first",
 			    s->id, run_state_name(run->state), run->job_id, job.state_name);
+	else if (run->job_id)
+		reconcile_ended(l, s, run, &job);
 	job_status_release(&job);
 	return ret;
 }
@@ -186,14 +273,19 @@ int lifecycle_start(const struct session *s, const struct start_options *opts)
 	char *script = session_path(s, "job.sh");
 	char *log_pattern = session_path(s, "logs/prometheus-%j.out");
 	char *state_file = session_path(s, "prometheus.json");
-	char *job_name = xasprintf("benchmon-%s", s->id);
-	char *last_reason = NULL, *why = NULL, *not_ready = NULL;
+	char *job_name = xasprintf(JOB_NAME_PREFIX "%s", s->id);
+	char *last_reason = NULL, *why = NULL, *not_ready = NULL, *note = NULL;
 	int64_t deadline, last_note;
 	enum launch_state last_state = (enum launch_state)-1;
 	int ret = -1;
 
 	if (!l) {
 		error("session '%s' names an unknown launcher '%s'", s->id, s->launcher);
+		goto out;
+	}
+	if (!l->takes_slurm_options && (opts->partition || opts->account || opts->time_limit)) {
+		error("%s applies to the Slurm launcher; session '%s' runs Prometheus with the %s launcher",
+		      opts->partition ? "--partition" : opts->account ? "--account" : "--time-limit", s->id, l->name);
 		goto out;
 	}
 	if (opts->dry_run) {
@@ -219,8 +311,10 @@ int lifecycle_start(const struct session *s, const struct start_options *opts)
 	req.account = opts->account;
 	req.time_limit = opts->time_limit;
 	req.workdir = s->dir;
-	session_run_release(&run);
-	if (l->submit(s, &req, &run.job_id, &run.log_path) < 0)
+	req.save_before_limit_ms = opts->save_before_limit_ms;
+	/* the run before this one is history now, its saved TSDB kept in tsdb/<job>/ */
+	session_run_push_history(&run);
+	if (l->submit(s, &req, &run.job_id, &run.log_path, &note) < 0)
 		goto out;
 	run.state = RUN_STARTING;
 	run.started_ms = now_ms();
@@ -229,12 +323,18 @@ int lifecycle_start(const struct session *s, const struct start_options *opts)
 		goto out;
 	}
 	progress("submitted Prometheus as %s job %s (log: %s)", l->name, run.job_id, run.log_path);
+	if (note)
+		progress("%s", note);
 	deadline = run.started_ms + opts->wait_ms;
 	last_note = run.started_ms;
 	for (;;) {
 		cJSON *job_state;
 		const char *script_state;
 
+		if (opts->interrupted && *opts->interrupted) {
+			why = xasprintf("interrupted by %s", sigabbrev_np(*opts->interrupted) ? sigabbrev_np(*opts->interrupted) : "a signal");
+			break;
+		}
 		job_status_release(&job);
 		if (l->query(s, run.job_id, &job) < 0) {
 			why = xstrdup("cannot query the job (see above)");
@@ -259,7 +359,7 @@ int lifecycle_start(const struct session *s, const struct start_options *opts)
 		last_state = job.state;
 		job_state = read_job_state(s);
 		script_state = job_state ? json_string(job_state, "state") : NULL;
-		if (job.state == LAUNCH_RUNNING && script_state && !strcmp(script_state, "running")) {
+		if (job.state == LAUNCH_RUNNING && script_state && !strcmp(script_state, JOB_STATE_RUNNING)) {
 			char *url = prometheus_url(s, job_state, job.node);
 
 			free(not_ready);
@@ -304,9 +404,16 @@ int lifecycle_start(const struct session *s, const struct start_options *opts)
 	}
 	if (why) {
 		/* leave nothing behind: a failed start can simply be run again */
-		l->kill(s, run.job_id);
+		int killed = l->kill(s, run.job_id);
+
 		record_failure(s, &run, why);
-		error("Prometheus did not start for session '%s': %s", s->id, why);
+		if (killed < 0)
+			error("Prometheus did not start for session '%s': %s; its job %s may still be queued: cancel it "
+			      "with 'benchmon delete --session %s --force' (or scancel %s)", s->id, why, run.job_id,
+			      s->id, run.job_id);
+		else
+			error("Prometheus did not start for session '%s': %s; job %s was cancelled", s->id, why,
+			      run.job_id);
 		goto out;
 	}
 	run.state = RUN_RUNNING;
@@ -322,6 +429,7 @@ out:
 	session_run_release(&run);
 	free(not_ready);
 	free(why);
+	free(note);
 	free(last_reason);
 	free(job_name);
 	free(state_file);
@@ -330,14 +438,32 @@ out:
 	return ret;
 }
 
+/* The save of the current job, once it is in the session directory; NULL before. Caller frees. */
+static char *find_current_save(const struct launcher *l, const struct session *s, const struct session_run *run)
+{
+	struct tsdb_save_list saves;
+	const struct tsdb_save *save;
+	char *tag, *path = NULL;
+
+	if (tsdb_saves_load(s, &saves) < 0)
+		return NULL;
+	tag = l->job_tag(run->job_id);
+	save = tsdb_saves_find(&saves, tag);
+	if (save)
+		path = xstrdup(save->path);
+	free(tag);
+	tsdb_save_list_release(&saves);
+	return path;
+}
+
 int lifecycle_stop(const struct session *s, int64_t wait_ms)
 {
 	const struct launcher *l = launcher_find(s->launcher);
 	struct session_run run = { 0 };
 	struct job_status job = { 0 };
 	int64_t deadline, confirm_deadline, last_note;
-	char *tsdb_copy = session_path(s, "tsdb");
-	const char *saved = NULL;
+	char *saved_to = NULL, *tag = NULL;
+	const char *script_state = NULL;
 	cJSON *job_state = NULL;
 	int alive, ret = -1;
 
@@ -358,12 +484,34 @@ int lifecycle_stop(const struct session *s, int64_t wait_ms)
 	alive = job_alive(l, s, &run, &job);
 	if (alive < 0)
 		goto out;
-	if (alive) {
-		progress("stopping job %s: Prometheus saves its TSDB into %s", run.job_id, tsdb_copy);
-		if (l->request_stop(s, run.job_id) < 0)
+	if (alive && job.state == LAUNCH_PENDING) {
+		/* a pending job cannot be signalled, and has nothing to save */
+		if (l->kill(s, run.job_id) < 0)
 			goto out;
+		if (record_end(s, &run, RUN_STOPPED, "stopped while its job was still pending: cancelled, no data", NULL) < 0)
+			goto out;
+		progress("job %s was still pending: cancelled it (Prometheus never ran, so there is no data)", run.job_id);
+		ret = 0;
+		goto out;
 	}
-	/* wait for the job script's verdict on the copy, then for the job to end */
+	if (!alive) {
+		/* the job ended on its own (time limit, scancel, node failure): record what it left */
+		reconcile_ended(l, s, &run, &job);
+		if (session_run_save(s, &run) < 0)
+			goto out;
+		if (run.state == RUN_STOPPED) {
+			progress("%s", run.last_error);
+			ret = 0;
+		} else {
+			error("session '%s': %s", s->id, run.last_error);
+		}
+		goto out;
+	}
+	tag = l->job_tag(run.job_id);
+	progress("stopping job %s: Prometheus saves its TSDB into %s/tsdb/%s", run.job_id, s->dir, tag);
+	if (l->request_stop(s, run.job_id) < 0)
+		goto out;
+	/* wait for the job script's save, then for the job to end */
 	deadline = now_ms() + wait_ms;
 	last_note = now_ms();
 	for (;;) {
@@ -373,18 +521,18 @@ int lifecycle_stop(const struct session *s, int64_t wait_ms)
 		}
 		cJSON_Delete(job_state);
 		job_state = read_job_state(s);
-		saved = job_state ? json_string(job_state, "state") : NULL;
-		if (saved && (!strcmp(saved, "saved") || !strcmp(saved, "save-failed")))
+		script_state = job_state ? json_string(job_state, "state") : NULL;
+		if ((saved_to = find_current_save(l, s, &run)))
+			break;
+		if (script_state && !strcmp(script_state, JOB_STATE_SAVE_FAILED))
 			break;
 		job_status_release(&job);
 		alive = job_alive(l, s, &run, &job);
 		if (alive < 0)
 			goto out;
 		if (!alive) {
-			/* the job may have written its verdict just before it ended */
-			cJSON_Delete(job_state);
-			job_state = read_job_state(s);
-			saved = job_state ? json_string(job_state, "state") : NULL;
+			/* the job may have saved just before it ended */
+			saved_to = find_current_save(l, s, &run);
 			break;
 		}
 		if (now_ms() >= deadline) {
@@ -411,11 +559,13 @@ int lifecycle_stop(const struct session *s, int64_t wait_ms)
 		}
 		sleep_ms(POLL_MS);
 	}
-	run.stopped_ms = now_ms();
-	if (!saved || strcmp(saved, "saved")) {
+	if (!saved_to) {
 		char *tail = log_tail(run.log_path, 6);
-		char *why = xasprintf("the job had ended without saving the TSDB (%s)%s",
-				      saved ? saved : "no word from the job script", tail);
+		const char *local = job_state ? json_string(job_state, "tsdb") : run.tsdb_local;
+		char *why = xasprintf("the job ended without saving the TSDB (%s)%s%s%s%s%s",
+				      script_state ? script_state : "no word from the job script",
+				      local ? "; the data stays on " : "", local ? (run.node ? run.node : "its node") : "",
+				      local ? " in " : "", local ? local : "", tail);
 
 		record_failure(s, &run, why);
 		error("session '%s': %s", s->id, why);
@@ -423,18 +573,16 @@ int lifecycle_stop(const struct session *s, int64_t wait_ms)
 		free(tail);
 		goto out;
 	}
-	run.state = RUN_STOPPED;
-	free(run.tsdb_copy);
-	run.tsdb_copy = xstrdup(tsdb_copy);
-	if (session_run_save(s, &run) < 0)
+	if (record_end(s, &run, RUN_STOPPED, NULL, saved_to) < 0)
 		goto out;
-	progress("stopped; TSDB saved in %s", tsdb_copy);
+	progress("stopped; TSDB saved in %s", saved_to);
 	ret = 0;
 out:
 	cJSON_Delete(job_state);
 	job_status_release(&job);
 	session_run_release(&run);
-	free(tsdb_copy);
+	free(saved_to);
+	free(tag);
 	return ret;
 }
 
@@ -466,10 +614,17 @@ int lifecycle_force_remove(const char *id)
 	state = read_job_state(&s);
 	job = state ? json_string(state, "job") : NULL;
 	if (job) {
-		/* the job script names the job "local-<pid>" when it is not a Slurm job */
-		s.launcher = xstrdup(strncmp(job, "local-", 6) ? "slurm" : "local");
-		if (lifecycle_kill(&s) < 0)
-			warning("could not cancel job %s of session '%s'; cancel it by hand", job, id);
+		char *job_id = NULL;
+		const struct launcher *l = launcher_for_tag(job, &job_id);
+
+		if (l) {
+			s.launcher = xstrdup(l->name);
+			if (lifecycle_kill(&s) < 0)
+				warning("could not cancel job %s of session '%s'; cancel it by hand", job, id);
+		} else {
+			warning("session '%s' names a job '%s' that no launcher knows; cancel it by hand if it runs", id, job);
+		}
+		free(job_id);
 	}
 	cJSON_Delete(state);
 	ret = session_remove(&s);
@@ -523,29 +678,38 @@ int lifecycle_status(const struct session *s, struct session_status *st)
 {
 	const struct launcher *l = launcher_find(s->launcher);
 	char *cause = NULL;
+	int ended = 0;
 
 	memset(st, 0, sizeof(*st));
 	if (!l)
 		return error("session '%s' names an unknown launcher '%s'", s->id, s->launcher);
-	if (session_run_load(s, &st->run) < 0 || registry_load(s, &st->registry) < 0)
+	if (session_run_load(s, &st->run) < 0 || registry_load(s, &st->registry) < 0 ||
+	    tsdb_saves_load(s, &st->saves) < 0)
 		return -1;
+	st->state = st->run.state;
 	if ((st->run.state == RUN_STARTING || st->run.state == RUN_RUNNING) && st->run.job_id) {
 		if (l->query(s, st->run.job_id, &st->job) < 0) {
 			st->problem = xasprintf("cannot query job %s (see above)", st->run.job_id);
 		} else {
 			st->have_job = 1;
-			if (st->job.state == LAUNCH_ENDED || st->job.state == LAUNCH_GONE) {
-				char *why = explain_job_end(s, &st->run, &st->job);
+			ended = st->job.state == LAUNCH_ENDED || st->job.state == LAUNCH_GONE;
+		}
+	}
+	if (ended) {
+		/* reported, never recorded: a read command does not write, and stop or start records it */
+		char *copy = NULL;
+		char *what = describe_job_end(l, s, &st->run, &st->job, &st->saves, &st->state, &copy);
 
-				st->problem = xasprintf("job %s ended behind benchmon's back: %s", st->run.job_id, why);
-				record_failure(s, &st->run, st->problem);
-				free(why);
-			}
+		if (st->state == RUN_STOPPED) {
+			st->note = what;
+			free(st->run.tsdb_copy);
+			st->run.tsdb_copy = copy;
+		} else {
+			st->problem = what;
 		}
 	}
 	/* Prometheus may well answer while Slurm does not: ask it either way, unless its job ended */
-	if (st->run.state == RUN_RUNNING && st->run.url &&
-	    !(st->have_job && (st->job.state == LAUNCH_ENDED || st->job.state == LAUNCH_GONE))) {
+	if (st->run.state == RUN_RUNNING && st->run.url && !ended) {
 		st->ready = prom_ready(st->run.url, 3000, &cause) == 1;
 		if (!st->ready && !st->problem)
 			st->problem = xasprintf("Prometheus at %s does not answer: %s", st->run.url, cause);
@@ -569,6 +733,8 @@ void session_status_release(struct session_status *st)
 	session_run_release(&st->run);
 	job_status_release(&st->job);
 	free(st->problem);
+	free(st->note);
+	tsdb_save_list_release(&st->saves);
 	target_list_release(&st->registry);
 	free(st->targets);
 	prom_targets_free(st->prom, st->nprom);

@@ -1,12 +1,14 @@
 #ifndef BENCHMON_LIFECYCLE_H
 #define BENCHMON_LIFECYCLE_H
 
+#include <signal.h>
 #include <stddef.h>
 #include <stdint.h>
 
 #include "lib/prom.h"
 #include "lifecycle/launcher.h"
 #include "session/registry.h"
+#include "session/saves.h"
 #include "session/session.h"
 
 /*
@@ -22,7 +24,10 @@ struct start_options {
 	const char *account;
 	const char *time_limit;
 	int64_t wait_ms;          /* how long to wait for /-/ready */
+	int64_t save_before_limit_ms;  /* 0: the launcher's choice */
 	int dry_run;              /* render the files and stop there */
+	/* the signal number the caller's handler caught: the wait ends and the submitted job is cancelled */
+	const volatile sig_atomic_t *interrupted;
 };
 
 /*
@@ -58,11 +63,14 @@ struct target_status {
 };
 
 struct session_status {
-	struct session_run run;
+	struct session_run run;         /* as run.json says */
+	enum run_state state;           /* as it really is: a job that ended on its own is stopped (saved) or failed */
 	struct job_status job;          /* zeroed when no job */
 	int have_job;
 	int ready;
 	char *problem;                /* why the session is not healthy, or NULL */
+	char *note;                   /* how a job that ended on its own left its data, or NULL */
+	struct tsdb_save_list saves;  /* every job's saved TSDB */
 	struct target_list registry;
 	struct target_status *targets;   /* registry.n entries */
 	struct prom_target *prom;     /* what Prometheus reported, owned here */
@@ -71,9 +79,11 @@ struct session_status {
 
 /*
  * Gather the session's status: run state, the job as the launcher sees it,
- * readiness, and every registered target's health. A job that ended behind
- * benchmon's back is recorded as failed. Returns -1 only when the state
- * itself cannot be read; unreachable Slurm or Prometheus land in problem.
+ * readiness, every registered target's health, and the saved TSDBs. Writes
+ * nothing: a job that ended behind benchmon's back (time limit, scancel) is
+ * reported in state, note or problem, and recorded by the next stop or
+ * start. Returns -1 only when the state itself cannot be read; unreachable
+ * Slurm or Prometheus land in problem.
  */
 int lifecycle_status(const struct session *s, struct session_status *st);
 void session_status_release(struct session_status *st);

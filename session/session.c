@@ -329,6 +329,12 @@ int session_run_save(const struct session *s, struct session_run *run)
 	int64_t on_disk = 0, next = run->generation + 1;
 	int claimed, ret = -1;
 
+	/* a run rebuilt from the job's own state, over a run.json that no longer parses, replaces it */
+	if (run->generation < 0) {
+		run->generation = 0;
+		next = 1;
+		goto write;
+	}
 	claimed = claim_generation(s, next);
 	if (claimed < 0)
 		goto out;
@@ -343,6 +349,7 @@ int session_run_save(const struct session *s, struct session_run *run)
 		      "written: see 'benchmon status --session %s' and run the command again", s->id, s->id);
 		goto out;
 	}
+write:
 	cJSON_AddNumberToObject(root, "generation", (double)next);
 	cJSON_AddStringToObject(root, "state", run_state_name(run->state));
 	json_add_string_or_null(root, "job_id", run->job_id);

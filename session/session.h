@@ -68,7 +68,7 @@ struct session_run {
 	int64_t stopped_ms;
 	struct run_job *history;  /* earlier jobs, oldest first */
 	size_t nhistory;
-	int64_t generation;       /* of the run.json this was loaded from; 0: none yet */
+	int64_t generation;       /* of the run.json this was loaded from; 0: none yet; -1: replace an unreadable one */
 };
 
 /* $BENCHMON_HOME, or ~/.benchmon. Caller frees. */

@@ -96,17 +96,22 @@ test_expect_success 'delete refuses the running session' '
 test_expect_success 'stop saves the TSDB, ends the job and leaves no process' '
 	benchmon stop --session life 2>err &&
 	cat err &&
-	grep -q "TSDB saved in $sess/tsdb" err &&
-	test_path_is_dir "$sess/tsdb/wal" &&
+	grep -q "TSDB saved in $sess/tsdb/" err &&
+	first_save=$(sed -n "s|.*TSDB saved in ||p" err) &&
+	echo "$first_save" >first-save &&
+	test_path_is_dir "$first_save/wal" &&
+	test_path_is_file "$first_save/benchmon-save.json" &&
 	[ -z "$(prometheus_pids)" ] &&
 	benchmon status --session life --json >st.json &&
 	grep -q "\"state\":[[:space:]]*\"stopped\"" st.json &&
-	[ "$(stat -c %a "$sess/tsdb")" = 700 ]
+	grep -q "\"tsdb_copy\":[[:space:]]*\"$first_save\"" st.json &&
+	[ "$(stat -c %a "$sess/tsdb")" = 700 ] &&
+	[ "$(stat -c %a "$first_save")" = 700 ]
 '
 
 test_expect_success 'the TSDB copy holds the scraped data' '
 	copy_port=$(free_port 19500)
-	cp -a "$sess/tsdb" "$TEST_DIR/copy"
+	cp -a "$(cat first-save)" "$TEST_DIR/copy"
 	prometheus --config.file=/dev/null --storage.tsdb.path="$TEST_DIR/copy" \
 		--web.listen-address="127.0.0.1:$copy_port" >copy.log 2>&1 &
 	copy_pid=$!
@@ -163,13 +168,36 @@ test_expect_success 'a missing Prometheus binary is named' '
 	grep -q "could not find Prometheus" err
 '
 
-test_expect_success 'a Prometheus killed behind our back is reported by status' '
+test_expect_success 'a Prometheus killed behind our back still leaves its data, and status says where' '
 	benchmon start --session life --wait 120 &&
 	pkill -9 -f -- "--config.file=$sess/prometheus.yml" &&
-	wait_for 20 "benchmon status --session life 2>&1 | grep -q \"ended behind benchmon.s back\"" &&
+	wait_for 20 "benchmon status --session life 2>&1 | grep -q \"its TSDB was saved in $sess/tsdb/\"" &&
 	benchmon status --session life --json >st.json &&
-	grep -q "\"state\":[[:space:]]*\"failed\"" st.json &&
-	benchmon stop --session life &&
+	grep -q "\"state\":[[:space:]]*\"stopped\"" st.json &&
+	cp "$sess/run.json" run-before &&
+	benchmon status --session life >/dev/null &&
+	test_cmp run-before "$sess/run.json" &&
+	benchmon stop --session life 2>err &&
+	grep -q "its TSDB was saved" err &&
+	grep -q "\"state\":[[:space:]]*\"stopped\"" "$sess/run.json"
+'
+
+test_expect_success 'a job killed with its script leaves no copy: status names where the data stays' '
+	benchmon start --session life --wait 120 &&
+	local_tsdb=$(sed -n "s/.*\"tsdb\":\"\([^\"]*\)\".*/\1/p" "$sess/prometheus.json") &&
+	if [ "$LAUNCHER" = slurm ]; then
+		scancel --signal=KILL --full "$(sed -n "s/.*\"job\":\"\([0-9]*\)\".*/\1/p" "$sess/prometheus.json")"
+	else
+		pkill -9 -f -- "$sess/job.sh" && pkill -9 -f -- "--config.file=$sess/prometheus.yml"
+	fi &&
+	wait_for 20 "benchmon status --session life 2>&1 | grep -q \"no copy of its TSDB was made\"" &&
+	test_expect_code 1 benchmon status --session life >st.txt 2>&1 &&
+	grep -q "the data stays on .* in $local_tsdb" st.txt &&
+	benchmon status --session life --json | grep -q "\"state\":[[:space:]]*\"failed\"" &&
+	test_expect_code 1 benchmon stop --session life 2>err &&
+	grep -q "no copy of its TSDB was made" err &&
+	benchmon stop --session life 2>err && grep -q "not running" err &&
+	rm -rf "$local_tsdb" &&
 	benchmon start --session life --wait 120 &&
 	benchmon delete --session life --force &&
 	wait_for 20 "[ -z \"\$(prometheus_pids)\" ]"
