@@ -269,7 +269,7 @@ static char *plan_save_before_limit(job_desc_msg_t *desc, const struct launch_re
 
 	kill_note = kill_wait >= 0 ? xasprintf("KillWait=%ds", kill_wait) : xstrdup("KillWait");
 	if (limit_min == NO_VAL || limit_min == INFINITE) {
-		note = xasprintf("the job has no time limit; stop saves its TSDB");
+		note = xasprintf("the job has no time limit: its TSDB is saved at stop (or scancel)");
 		goto out;
 	}
 	limit_s = (int64_t)limit_min * 60;

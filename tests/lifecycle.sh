@@ -185,11 +185,7 @@ test_expect_success 'a Prometheus killed behind our back still leaves its data, 
 test_expect_success 'a job killed with its script leaves no copy: status names where the data stays' '
 	benchmon start --session life --wait 120 &&
 	local_tsdb=$(sed -n "s/.*\"tsdb\":\"\([^\"]*\)\".*/\1/p" "$sess/prometheus.json") &&
-	if [ "$LAUNCHER" = slurm ]; then
-		scancel --signal=KILL --full "$(sed -n "s/.*\"job\":\"\([0-9]*\)\".*/\1/p" "$sess/prometheus.json")"
-	else
-		pkill -9 -f -- "$sess/job.sh" && pkill -9 -f -- "--config.file=$sess/prometheus.yml"
-	fi &&
+	kill -9 $(sed -n "s/.*\"script_pid\":\([0-9]*\).*\"prometheus_pid\":\([0-9]*\).*/\1 \2/p" "$sess/prometheus.json") &&
 	wait_for 20 "benchmon status --session life 2>&1 | grep -q \"no copy of its TSDB was made\"" &&
 	test_expect_code 1 benchmon status --session life >st.txt 2>&1 &&
 	grep -q "the data stays on .* in $local_tsdb" st.txt &&

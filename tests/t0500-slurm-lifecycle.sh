@@ -34,15 +34,17 @@ test_expect_success 'stop ends the Slurm job and keeps the TSDB copy' '
 	benchmon stop --session life &&
 	[ -z "$(squeue --noheader --jobs "$job" --states PENDING,RUNNING 2>/dev/null)" ] &&
 	scontrol show job "$job" | grep -q "JobState=COMPLETED" &&
-	test_path_is_dir "$sess/tsdb/wal" &&
+	test_path_is_dir "$sess/tsdb/$job/wal" &&
 	[ -z "$(prometheus_pids)" ]
 '
 
-test_expect_success 'a job cancelled outside benchmon is reported by status' '
+test_expect_success 'a job cancelled outside benchmon saves its TSDB, and status says where' '
 	benchmon start --session life --wait 120 &&
-	scancel "$(job_of)" &&
-	wait_for 30 "benchmon status --session life 2>&1 | grep -q \"ended behind benchmon.s back\"" &&
-	benchmon status --session life --json | grep -q "\"state\":[[:space:]]*\"failed\"" &&
+	job=$(job_of) &&
+	scancel "$job" &&
+	wait_for 30 "benchmon status --session life 2>&1 | grep -q \"job $job ended (CANCELLED); its TSDB was saved in $sess/tsdb/$job\"" &&
+	benchmon status --session life --json | grep -q "\"state\":[[:space:]]*\"stopped\"" &&
+	test_path_is_dir "$sess/tsdb/$job/wal" &&
 	wait_for 20 "[ -z \"\$(prometheus_pids)\" ]" &&
 	benchmon start --session life --wait 120 &&
 	benchmon stop --session life

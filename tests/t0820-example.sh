@@ -37,7 +37,7 @@ test_expect_success 'benchmon run collected the benchmark window' '
 test_expect_success 'Prometheus was stopped with its TSDB kept, and nothing is left running' '
 	job=$(sed -n "s/^Submitted batch job //p" submit.out) &&
 	session="$BENCHMON_HOME/sessions/bench-$job" &&
-	test_path_is_dir "$session/tsdb/wal" &&
+	ls -d "$session"/tsdb/*/wal >saves && [ "$(wc -l <saves)" = 1 ] &&
 	grep -q "\"state\":[[:space:]]*\"stopped\"" "$session/run.json" &&
 	wait_for 20 "[ -z \"\$(squeue --noheader --states PENDING,RUNNING)\" ]" &&
 	wait_for 20 "! pgrep -f -- \"--web.listen-address=0.0.0.0:$NE_PORT\" >/dev/null"
