@@ -12,8 +12,8 @@
  * series and pass them in, which keeps the numbers testable against
  * hand-made data. Gauges (avg, max) come from query_range, points aligned
  * on start + i * step; counters and histograms come as raw samples (a range
- * vector covering the window and one scrape on either side), so the window's
- * edges are interpolated between the samples around them.
+ * vector covering the window and three scrape intervals on either side), so
+ * the window's edges are interpolated between the samples around them.
  *
  * benchmon computes window aggregates itself rather than asking PromQL for
  * them, because PromQL's answers are the wrong ones for a report: rate()
