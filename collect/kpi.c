@@ -721,6 +721,7 @@ struct histogram {
 	struct counter_total *below, *above;
 	double *counts;              /* row s < nsteps: the interpolated increases of below[] in step s; row nsteps: the window's */
 	size_t samples;
+	const struct series *inf;    /* its +Inf bucket's series */
 };
 
 static void histogram_release(struct histogram *h)
@@ -785,6 +786,7 @@ static void histogram_load(const struct kpi_def *k, const struct kpi_window *w, 
 	size_t bad = 0, m = 0;
 
 	memset(h, 0, sizeof(*h));
+	h->inf = inf;
 	h->nb = n;
 	h->le = xmalloc(n * sizeof(double));
 	h->below = xcalloc(n, sizeof(*h->below));
@@ -1009,15 +1011,32 @@ static void quantile_proof(const struct histogram *hs, size_t nh, long *const *f
 static void compute_histogram(const struct kpi_def *k, const struct kpi_window *w, const struct series_set *set,
 			      struct kpi_report *r)
 {
+	struct group everything = { .n = set->n };
+	struct histogram *all, *hs;
 	struct groups g;
+	size_t nall;
 
+	/* load each histogram once (and report its resets once), then pick each scope's */
+	everything.idx = xmalloc((set->n + 1) * sizeof(size_t));
+	for (size_t i = 0; i < set->n; i++)
+		everything.idx[i] = i;
+	nall = histograms_load(k, w, set, &everything, r, &all);
+	hs = xmalloc((nall + 1) * sizeof(*hs));
 	make_groups(k, set, &g);
 	for (size_t gi = 0; gi < g.n; gi++) {
-		struct histogram *hs;
-		size_t nh = histograms_load(k, w, set, &g.items[gi], r, &hs), nl = 0, first = r->nresults;
+		size_t nh = 0, nl = 0, first = r->nresults;
 		double *L = NULL, *cum, *window_cum, possible = 0;
-		long **fl = xcalloc(nh + 1, sizeof(*fl));
-		size_t **ce = xcalloc(nh + 1, sizeof(*ce)), samples = 0;
+		long **fl;
+		size_t **ce, samples = 0;
+
+		for (size_t h = 0; h < nall; h++)
+			for (size_t j = 0; j < g.items[gi].n; j++)
+				if (&set->items[g.items[gi].idx[j]] == all[h].inf) {
+					hs[nh++] = all[h];
+					break;
+				}
+		fl = xcalloc(nh + 1, sizeof(*fl));
+		ce = xcalloc(nh + 1, sizeof(*ce));
 
 		for (size_t qi = 0; qi < k->nquantiles; qi++)
 			add_result(r, k->quantiles[qi].name, g.items[gi].scope, k->unit, w->nsteps);
@@ -1085,15 +1104,18 @@ static void compute_histogram(const struct kpi_def *k, const struct kpi_window *
 		for (size_t h = 0; h < nh; h++) {
 			free(fl[h]);
 			free(ce[h]);
-			histogram_release(&hs[h]);
 		}
 		free(fl);
 		free(ce);
-		free(hs);
 		free(L);
 		free(cum);
 		free(window_cum);
 	}
+	for (size_t h = 0; h < nall; h++)
+		histogram_release(&all[h]);
+	free(all);
+	free(hs);
+	free(everything.idx);
 	groups_release(&g);
 }
 
