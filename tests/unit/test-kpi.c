@@ -332,6 +332,27 @@ static void test_quantile_bounds_do_not_rest_on_interpolation(void **state)
 	series_set_release(&set);
 }
 
+/* A histogram's reset is one finding, however many scopes it is in. */
+static void test_histogram_reset_is_reported_once(void **state)
+{
+	const double fast[] = { 0, 50, 5 }, all[] = { 0, 100, 10 };
+	struct kpi_window w = window(1000000, 1020000);
+	struct series_set set = { 0 };
+	struct kpi_report r = { 0 };
+	size_t resets = 0;
+
+	(void)state;
+	add_bucket(&set, fast, 3, 1000000, 10000, "n1", "0.1");
+	add_bucket(&set, all, 3, 1000000, 10000, "n1", "+Inf");
+	kpi_compute(&latency, &w, &set, NULL, &r);
+	for (size_t i = 0; i < r.nfindings; i++)
+		resets += !strcmp(r.findings[i].kind, "counter_reset");
+	assert_int_equal(resets, 1);
+	assert_true(isinf(result(&r, "p50", "node=n1")->upper));
+	kpi_report_release(&r);
+	series_set_release(&set);
+}
+
 static void test_no_increase_is_no_data_not_zero(void **state)
 {
 	const double v[] = { 7, 7, 7, 7, 7 };
@@ -416,6 +437,7 @@ int main(void)
 		cmocka_unit_test(test_quantile_without_requests_is_no_answer),
 		cmocka_unit_test(test_quantile_merges_bucket_layouts),
 		cmocka_unit_test(test_quantile_bounds_do_not_rest_on_interpolation),
+		cmocka_unit_test(test_histogram_reset_is_reported_once),
 		cmocka_unit_test(test_counter_rate_handles_a_reset),
 		cmocka_unit_test(test_counter_without_a_scrape_after_the_end_has_no_upper_bound),
 		cmocka_unit_test(test_counter_series_starting_inside_the_window),
