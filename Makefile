@@ -34,7 +34,7 @@ OBJS = $(LIB_OBJS) $(SESSION_OBJS) $(LIFECYCLE_OBJS) $(RENDER_OBJS) $(COLLECT_OB
 
 FIXTURES = tests/fixtures/load-target tests/fixtures/dcgm-exporter
 UNIT_TESTS = tests/unit/test-validate tests/unit/test-timeparse tests/unit/test-render tests/unit/test-registry \
-	tests/unit/test-promjson tests/unit/test-sha256 tests/unit/test-kpi
+	tests/unit/test-promjson tests/unit/test-sha256 tests/unit/test-kpi tests/unit/test-kpi-property
 UNIT_test-validate = session/validate.o lib/strbuf.o lib/xmalloc.o
 UNIT_test-timeparse = lib/timeparse.o lib/xmalloc.o
 UNIT_test-render = render/render.o session/session.o session/saves.o session/registry.o session/validate.o lib/sha256.o \
@@ -42,6 +42,7 @@ UNIT_test-render = render/render.o session/session.o session/saves.o session/reg
 UNIT_test-promjson = collect/promjson.o collect/series.o lib/strbuf.o lib/xmalloc.o lib/error.o
 UNIT_test-sha256 = lib/sha256.o lib/fsutil.o lib/strbuf.o lib/xmalloc.o lib/error.o
 UNIT_test-kpi = collect/kpi.o collect/series.o lib/timeparse.o lib/strbuf.o lib/xmalloc.o
+UNIT_test-kpi-property = $(UNIT_test-kpi)
 UNIT_test-registry = session/registry.o session/session.o session/saves.o session/validate.o lib/sha256.o lib/jsonfile.o lib/fsutil.o \
 	lib/timeparse.o lib/strbuf.o lib/xmalloc.o lib/error.o
 
@@ -89,9 +90,11 @@ check:
 	@$(MAKE) --no-print-directory all $(UNIT_TESTS) $(FIXTURES) $(FUZZ_REPLAYS)
 	@FUZZ_TARGETS="$(FUZZ_TARGETS)" sh tests/run-all.sh $(UNIT_TESTS)
 
-# the fault campaign (Slurm and Prometheus failures, full and read-only disks): minutes, not seconds
-check-long: all $(FIXTURES)
-	@TEST_SCRIPTS="tests/long/t*.sh" sh tests/run-all.sh
+# the fault campaign (Slurm and Prometheus failures, full and read-only disks) and 10M KPI property cases:
+# minutes, not seconds
+check-long: all $(FIXTURES) tests/unit/test-kpi-property
+	@KPI_PROPERTY_CASES=$${KPI_PROPERTY_CASES:-10000000} TEST_SCRIPTS="tests/long/t*.sh" sh tests/run-all.sh \
+		tests/unit/test-kpi-property
 
 # every benchmon the shell tests run goes through valgrind (slow: pick tests with TESTS=)
 check-valgrind: all $(FIXTURES)

@@ -82,15 +82,16 @@ static void query_add(struct query **qs, size_t *n, const char *kpi, char *promq
 }
 
 /*
- * A counter's raw samples over the window plus one scrape interval on either
- * side (an instant query of a range vector), so its value at the window's
- * edges can be interpolated instead of snapped to the nearest scrape.
+ * A counter's raw samples over the window plus three scrape intervals on
+ * either side (an instant query of a range vector), so its value at the
+ * window's edges can be interpolated, and bounded by the scrapes around
+ * them even when one of those was missed or jittered late.
  */
 static void raw_query_add(struct query **qs, size_t *n, const char *kpi, const char *selector, const char *base,
 			  const struct kpi_window *w, int64_t scrape_ms)
 {
 	struct strbuf sb = STRBUF_INIT;
-	int64_t at = w->end_ms + scrape_ms, range = at - (w->from_ms - scrape_ms);
+	int64_t at = w->end_ms + 3 * scrape_ms, range = at - (w->from_ms - 3 * scrape_ms);
 	struct query *q;
 
 	*qs = xrealloc(*qs, (*n + 1) * sizeof(**qs));

@@ -217,92 +217,95 @@ static double counter_walk(const int64_t *t, const double *c, size_t n, size_t *
 }
 
 /*
- * Per-step increases of a counter from its raw samples: inc[i] is the
- * increase between grid points i-1 and i (NaN for i = 0, and outside the
- * samples' span). A drop is a reset: the counter restarted from zero, so
- * the values after it are shifted up by the value before it. Between two
- * samples the counter is taken as growing linearly, which puts the window's
- * edges where they are instead of on the nearest scrape.
+ * A counter's samples with NaN left out and resets undone: c[i] - c[i-1] is
+ * what it counted between samples i-1 and i, also across a reset (the
+ * values after one are shifted up by the value before it). reset[i] says it
+ * restarted between samples i-1 and i, losing an unknown count; NULL when
+ * it never did.
  */
-/* A counter's increase over the window: interpolated, and bracketed by the samples inside and around it. */
+struct counter_samples {
+	int64_t *t;
+	double *c;
+	unsigned char *reset;
+	size_t n;
+};
+
+static void counter_samples_release(struct counter_samples *cs)
+{
+	free(cs->t);
+	free(cs->c);
+	free(cs->reset);
+	memset(cs, 0, sizeof(*cs));
+}
+
+/* A counter's increase over the window: an estimate, and what the samples prove of it. */
 struct counter_total {
 	double value;     /* interpolated at both edges; NaN with fewer than two samples */
-	double inner;     /* between the first and last samples inside the window */
-	double outer;     /* between the samples just outside the window */
+	double sure;      /* counted between samples both inside the window */
+	double possible;  /* at most this many could be inside; may be +Inf */
 	size_t samples;   /* samples inside the window */
 };
 
-/* Index of the last sample at or before at, or of the first when none is. */
-static size_t sample_before(const int64_t *t, size_t n, int64_t at)
+/*
+ * What the samples prove about the increase in (from, to]. The increase
+ * between two samples inside the window is surely inside it; one between
+ * samples around an edge possibly is. Before the first sample the counter
+ * counted from zero (a series first seen after from may have counted
+ * requests inside the window before its first scrape); after the last one,
+ * and across a reset (which lost what it counted since the sample before),
+ * nothing bounds it.
+ */
+static void counter_prove(const struct counter_samples *cs, int64_t from, int64_t to, double *sure,
+			  double *possible)
 {
-	size_t i = 0;
+	const int64_t *t = cs->t;
+	size_t n = cs->n;
 
-	while (i + 1 < n && t[i + 1] <= at)
-		i++;
-	return i;
+	*sure = 0;
+	*possible = 0;
+	if (!n || t[n - 1] < to) {
+		*possible = INFINITY;
+		if (!n)
+			return;
+	}
+	if (t[0] > from)
+		*possible += cs->c[0];
+	for (size_t i = 1; i < n; i++) {
+		double inc = cs->c[i] - cs->c[i - 1];
+
+		if (t[i] <= from || t[i - 1] >= to)
+			continue;
+		if (t[i - 1] >= from && t[i] <= to)
+			*sure += inc;
+		*possible += cs->reset && cs->reset[i] ? INFINITY : inc;
+	}
 }
 
-static double *counter_increments(const struct kpi_def *k, const struct series *s, const struct kpi_window *w,
-				  struct kpi_report *r, struct counter_total *total)
+/*
+ * The window's total of a counter and its per-step increases: inc[i] is the
+ * increase between grid points i-1 and i (NaN for i = 0, and outside the
+ * samples' span). Between two samples the counter is taken as growing
+ * linearly, which puts the window's edges where they are instead of on the
+ * nearest scrape.
+ */
+static void counter_window(const struct counter_samples *cs, const struct kpi_window *w,
+			   struct counter_total *total, double *inc)
 {
-	double *inc = xmalloc((w->nsteps ? w->nsteps : 1) * sizeof(double));
-	const int64_t *t = s->t_ms;
-	const double *c = s->v;
-	int64_t *t_fixed = NULL;
-	double *c_fixed = NULL;
-	double offset = 0, prev = NAN;
-	size_t n = 0, bad = 0;
-	int clean = 1;
+	const int64_t *t = cs->t;
+	const double *c = cs->c;
+	size_t n = cs->n;
 
-	/* the usual counter has no reset and no NaN: use its samples as they are, without copies */
-	for (size_t i = 0; i < s->n && clean; i++)
-		clean = isfinite(s->v[i]) && (!i || s->v[i] >= s->v[i - 1]);
-	if (clean) {
-		n = s->n;
-		for (size_t i = 0; i < n; i++)
-			total->samples += s->t_ms[i] >= w->from_ms && s->t_ms[i] <= w->end_ms;
-	} else {
-		t = t_fixed = xmalloc((s->n ? s->n : 1) * sizeof(int64_t));
-		c = c_fixed = xmalloc((s->n ? s->n : 1) * sizeof(double));
-	}
-	for (size_t i = 0; i < s->n && !clean; i++) {
-		if (!isfinite(s->v[i])) {
-			bad++;
-			continue;
-		}
-		if (!isnan(prev) && s->v[i] < prev) {
-			char *name = series_name(s);
-
-			offset += prev;
-			kpi_report_add_finding(r, "counter_reset", k->name, s->t_ms[i], s->t_ms[i],
-					       "counter reset in %s (from %g to %g)", name, prev, s->v[i]);
-			free(name);
-		}
-		prev = s->v[i];
-		t_fixed[n] = s->t_ms[i];
-		c_fixed[n++] = s->v[i] + offset;
-		if (s->t_ms[i] >= w->from_ms && s->t_ms[i] <= w->end_ms)
-			total->samples++;
-	}
-	/* the window's increase: the counter at its end minus at its start */
-	total->value = total->inner = total->outer = NAN;
+	total->samples = 0;
+	for (size_t i = 0; i < n; i++)
+		total->samples += t[i] >= w->from_ms && t[i] <= w->end_ms;
+	counter_prove(cs, w->from_ms, w->end_ms, &total->sure, &total->possible);
+	total->value = NAN;
 	if (n >= 2) {
-		size_t a = sample_before(t, n, w->from_ms), b = sample_before(t, n, w->end_ms);
-		size_t a_in = t[a] >= w->from_ms ? a : a + 1, b_out = t[b] >= w->end_ms ? b : (b + 1 < n ? b + 1 : b);
-		size_t from_at = a, end_at = b;  /* the walks start where sample_before stopped */
+		size_t from_at = 0, end_at = 0;
 
 		total->value = counter_walk(t, c, n, &end_at, w->end_ms) - counter_walk(t, c, n, &from_at, w->from_ms);
-		total->inner = a_in <= b ? c[b] - c[a_in] : 0;
-		total->outer = c[b_out] - c[a];
 	}
-	if (bad) {
-		char *name = series_name(s);
-
-		kpi_report_add_finding(r, "nan_value", k->name, w->start_ms, w->end_ms,
-				       "%zu NaN or Inf values in %s were left out", bad, name);
-		free(name);
-	}
-	for (size_t i = 0, at_a = 0, at_b = 0; i < w->nsteps; i++) {
+	for (size_t i = 0, at_a = 0, at_b = 0; inc && i < w->nsteps; i++) {
 		int64_t a = w->start_ms + (int64_t)(i ? i - 1 : 0) * w->step_ms;
 		int64_t b = w->start_ms + (int64_t)i * w->step_ms;
 
@@ -312,8 +315,65 @@ static double *counter_increments(const struct kpi_def *k, const struct series *
 			continue;
 		inc[i] = counter_walk(t, c, n, &at_b, b) - counter_walk(t, c, n, &at_a, a);
 	}
-	free(t_fixed);
-	free(c_fixed);
+}
+
+/* Report the NaN or Inf values left out of a series, once for the window. */
+static void report_bad_values(const struct kpi_def *k, const struct series *s, const struct kpi_window *w,
+			      size_t bad, struct kpi_report *r)
+{
+	char *name;
+
+	if (!bad)
+		return;
+	name = series_name(s);
+	kpi_report_add_finding(r, "nan_value", k->name, w->start_ms, w->end_ms,
+			       "%zu NaN or Inf values in %s were left out", bad, name);
+	free(name);
+}
+
+/* A series' samples as a counter: a drop is a reset, reported as a finding. */
+static void counter_load_samples(const struct kpi_def *k, const struct series *s, const struct kpi_window *w,
+				 struct kpi_report *r, struct counter_samples *cs)
+{
+	double offset = 0, prev = NAN;
+	size_t bad = 0;
+
+	cs->t = xmalloc((s->n ? s->n : 1) * sizeof(int64_t));
+	cs->c = xmalloc((s->n ? s->n : 1) * sizeof(double));
+	cs->reset = NULL;
+	cs->n = 0;
+	for (size_t i = 0; i < s->n; i++) {
+		if (!isfinite(s->v[i])) {
+			bad++;
+			continue;
+		}
+		if (!isnan(prev) && s->v[i] < prev) {
+			char *name = series_name(s);
+
+			if (!cs->reset)
+				cs->reset = xcalloc(s->n, 1);
+			cs->reset[cs->n] = 1;
+			offset += prev;
+			kpi_report_add_finding(r, "counter_reset", k->name, s->t_ms[i], s->t_ms[i],
+					       "counter reset in %s (from %g to %g)", name, prev, s->v[i]);
+			free(name);
+		}
+		prev = s->v[i];
+		cs->t[cs->n] = s->t_ms[i];
+		cs->c[cs->n++] = s->v[i] + offset;
+	}
+	report_bad_values(k, s, w, bad, r);
+}
+
+static double *counter_increments(const struct kpi_def *k, const struct series *s, const struct kpi_window *w,
+				  struct kpi_report *r, struct counter_total *total)
+{
+	double *inc = xmalloc((w->nsteps ? w->nsteps : 1) * sizeof(double));
+	struct counter_samples cs;
+
+	counter_load_samples(k, s, w, r, &cs);
+	counter_window(&cs, w, total, inc);
+	counter_samples_release(&cs);
 	return inc;
 }
 
@@ -345,6 +405,12 @@ static void counters_release(struct counters *c)
 static double window_seconds(const struct kpi_window *w)
 {
 	return (double)(w->end_ms - w->from_ms) / 1000.0;
+}
+
+/* A window's count as the KPI reports it: per second for a rate, times its scale. */
+static double counter_scaled(const struct kpi_def *k, const struct kpi_window *w, double count)
+{
+	return (k->kind == KPI_COUNTER_RATE ? count / window_seconds(w) : count) * k->scale;
 }
 
 /* Per-step sums of a group's increases (NaN where no series had one). */
@@ -394,7 +460,7 @@ static void compute_counter(const struct kpi_def *k, const struct kpi_window *w,
 	for (size_t gi = 0; gi < g.n; gi++) {
 		struct kpi_result *res = add_result(r, k->name, g.items[gi].scope, k->unit, w->nsteps);
 		double step_s = (double)w->step_ms / 1000.0;
-		double total = 0, inner = 0, outer = 0, per;
+		double total = 0, sure = 0, possible = 0;
 		size_t with_total = 0;
 
 		sum_increments(c.incs, &g.items[gi], w->nsteps, res->steps);
@@ -402,12 +468,18 @@ static void compute_counter(const struct kpi_def *k, const struct kpi_window *w,
 			const struct counter_total *ct = &c.totals[g.items[gi].idx[j]];
 
 			res->samples += ct->samples;
+			sure += ct->sure;
+			possible += ct->possible;
 			if (!isnan(ct->value)) {
 				total += ct->value;
-				inner += ct->inner;
-				outer += ct->outer;
 				with_total++;
 			}
+		}
+		/* the bounds: what the scrapes inside and around the window prove at least and at most */
+		if (possible > 0) {
+			res->has_bounds = 1;
+			res->lower = counter_scaled(k, w, sure);
+			res->upper = counter_scaled(k, w, possible);
 		}
 		if (!with_total) {
 			no_data(res, "fewer than two samples of any series in the window");
@@ -415,18 +487,14 @@ static void compute_counter(const struct kpi_def *k, const struct kpi_window *w,
 		}
 		if (k->kind == KPI_COUNTER_RATE && total == 0) {
 			/* a rate of exactly zero means nothing happened: report that, not a number to average */
-			no_data(res, "%s did not increase in the window (no traffic)", k->metric);
+			no_data(res, "%s did not increase in the window (%s)", k->metric,
+				possible > 0 ? "none seen, but the scrapes allow some" : "no traffic");
 			if (k->peak_name)
 				no_data(add_result(r, k->peak_name, g.items[gi].scope, k->unit, w->nsteps),
-					"%s did not increase in the window (no traffic)", k->metric);
+					"%s did not increase in the window", k->metric);
 			continue;
 		}
-		/* the bounds: what the scrapes inside and around the window prove at least and at most */
-		per = (k->kind == KPI_COUNTER_RATE ? 1.0 / window_seconds(w) : 1.0) * k->scale;
-		set_value(res, total * per);
-		res->has_bounds = 1;
-		res->lower = inner * per;
-		res->upper = outer * per;
+		set_value(res, counter_scaled(k, w, total));
 		for (size_t i = 0; i < w->nsteps; i++)
 			if (!isnan(res->steps[i]))
 				res->steps[i] = k->kind == KPI_COUNTER_RATE ? res->steps[i] / step_s * k->scale
@@ -593,6 +661,13 @@ static void compute_gauge(const struct kpi_def *k, const struct kpi_window *w, c
 	free(pts);
 }
 
+static int compare_doubles(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return x < y ? -1 : x > y;
+}
+
 int histogram_quantile_bounds(double q, const double *le, const double *cum, size_t n, double *value,
 			      double *lower, double *upper)
 {
@@ -620,7 +695,11 @@ int histogram_quantile_bounds(double q, const double *le, const double *cum, siz
 		lo = le[b - 1];
 		below = cum[b - 1];
 	} else if (le[0] <= 0) {
-		lo = le[0];
+		/* a lowest bound at or below zero holds values down to -Inf: no interpolation, as in Prometheus */
+		*value = le[0];
+		*lower = -INFINITY;
+		*upper = le[0];
+		return 0;
 	}
 	*lower = lo;
 	*upper = le[b];
@@ -628,102 +707,416 @@ int histogram_quantile_bounds(double q, const double *le, const double *cum, siz
 	return 0;
 }
 
-struct bucket_sum {
-	double le;
-	double count;
-	double *steps;
+/*
+ * One histogram: the _bucket series that differ only in le, sampled at the
+ * times all of them share. Scraped together, they restarted together: a
+ * drop in any of them is a reset of all. For each bucket b, below[b] counts
+ * the requests at or below le[b] and above[b] those above it (the +Inf
+ * bucket's count less bucket b's), each a counter of its own with what the
+ * samples prove of it.
+ */
+struct histogram {
+	double *le;                  /* ascending, the last +Inf */
+	size_t nb;
+	struct counter_total *below, *above;
+	double *counts;              /* row s < nsteps: the interpolated increases of below[] in step s; row nsteps: the window's */
+	size_t samples;
+	const struct series *inf;    /* its +Inf bucket's series */
 };
 
-static int compare_buckets(const void *a, const void *b)
+static void histogram_release(struct histogram *h)
 {
-	const struct bucket_sum *x = a, *y = b;
+	free(h->counts);
+	free(h->le);
+	free(h->below);
+	free(h->above);
+}
+
+/* Do series a and b have the same labels but for le? */
+static int same_histogram(const struct series *a, const struct series *b)
+{
+	size_t na = 0, nb = 0;
+
+	for (size_t i = 0; i < a->nlabels; i++) {
+		const char *v;
+
+		if (!strcmp(a->labels[i].name, "le"))
+			continue;
+		na++;
+		v = series_label(b, a->labels[i].name);
+		if (!v || strcmp(v, a->labels[i].value))
+			return 0;
+	}
+	for (size_t i = 0; i < b->nlabels; i++)
+		nb += strcmp(b->labels[i].name, "le") != 0;
+	return na == nb;
+}
+
+struct bucket_ref {
+	double le;
+	const struct series *s;
+};
+
+static int compare_bucket_refs(const void *a, const void *b)
+{
+	const struct bucket_ref *x = a, *y = b;
 
 	return x->le < y->le ? -1 : x->le > y->le;
+}
+
+/* Is the finite sample of s at time t there? Its index, or -1; *at moves forward. */
+static long sample_at(const struct series *s, size_t *at, int64_t t)
+{
+	while (*at < s->n && s->t_ms[*at] < t)
+		(*at)++;
+	if (*at < s->n && s->t_ms[*at] == t && isfinite(s->v[*at]))
+		return (long)*at;
+	return -1;
+}
+
+/* Load the histogram whose bucket series are refs[0..n), sorted by le, the last +Inf. */
+static void histogram_load(const struct kpi_def *k, const struct kpi_window *w, const struct bucket_ref *refs,
+			   size_t n, struct kpi_report *r, struct histogram *h)
+{
+	const struct series *inf = refs[n - 1].s;
+	struct counter_samples *cs = xcalloc(n, sizeof(*cs)), diff = { 0 };
+	double *inc = xmalloc((w->nsteps ? w->nsteps : 1) * sizeof(double));
+	size_t *at = xcalloc(n, sizeof(size_t)), *row = xcalloc(n, sizeof(size_t));
+	double *offset = xcalloc(n, sizeof(double));
+	size_t bad = 0, m = 0;
+
+	memset(h, 0, sizeof(*h));
+	h->inf = inf;
+	h->nb = n;
+	h->le = xmalloc(n * sizeof(double));
+	h->below = xcalloc(n, sizeof(*h->below));
+	h->above = xcalloc(n, sizeof(*h->above));
+	h->counts = xmalloc((w->nsteps + 1) * n * sizeof(double));
+	for (size_t b = 0; b < n; b++) {
+		h->le[b] = refs[b].le;
+		cs[b].t = xmalloc((inf->n ? inf->n : 1) * sizeof(int64_t));
+		cs[b].c = xmalloc((inf->n ? inf->n : 1) * sizeof(double));
+		cs[b].reset = xcalloc(inf->n ? inf->n : 1, 1);
+		for (size_t i = 0; i < refs[b].s->n; i++) {
+			bad += !isfinite(refs[b].s->v[i]);
+			h->samples += refs[b].s->t_ms[i] >= w->from_ms && refs[b].s->t_ms[i] <= w->end_ms;
+		}
+	}
+	/* the times every bucket has a finite sample at */
+	for (size_t i = 0; i < inf->n; i++) {
+		int reset = 0, all = 1;
+
+		for (size_t b = 0; b < n && all; b++) {
+			long j = sample_at(refs[b].s, &at[b], inf->t_ms[i]);
+
+			all = j >= 0;
+			row[b] = j >= 0 ? (size_t)j : 0;
+		}
+		if (!all)
+			continue;
+		for (size_t b = 0; b < n && m; b++)
+			reset |= refs[b].s->v[row[b]] < cs[b].c[m - 1] - offset[b];
+		for (size_t b = 0; b < n; b++) {
+			if (reset)
+				offset[b] = cs[b].c[m - 1];
+			cs[b].t[m] = inf->t_ms[i];
+			cs[b].c[m] = refs[b].s->v[row[b]] + offset[b];
+			cs[b].reset[m] = (unsigned char)reset;
+		}
+		if (reset) {
+			char *name = series_name(inf);
+
+			kpi_report_add_finding(r, "counter_reset", k->name, inf->t_ms[i], inf->t_ms[i],
+					       "counter reset in %s", name);
+			free(name);
+		}
+		m++;
+	}
+	if (bad) {
+		char *name = series_name(inf);
+
+		kpi_report_add_finding(r, "nan_value", k->name, w->start_ms, w->end_ms,
+				       "%zu NaN or Inf values in the buckets of %s were left out", bad, name);
+		free(name);
+	}
+	diff.t = cs[n - 1].t;
+	diff.reset = cs[n - 1].reset;
+	diff.c = xmalloc((m ? m : 1) * sizeof(double));
+	diff.n = m;
+	for (size_t b = 0; b < n; b++) {
+		cs[b].n = m;
+		counter_window(&cs[b], w, &h->below[b], inc);
+		for (size_t s = 0; s < w->nsteps; s++)
+			h->counts[s * n + b] = inc[s];
+		h->counts[w->nsteps * n + b] = h->below[b].value;
+		for (size_t i = 0; i < m; i++)
+			diff.c[i] = cs[n - 1].c[i] - cs[b].c[i];
+		counter_window(&diff, w, &h->above[b], NULL);
+	}
+	for (size_t b = 0; b < n; b++)
+		counter_samples_release(&cs[b]);
+	free(diff.c);
+	free(inc);
+	free(cs);
+	free(at);
+	free(row);
+	free(offset);
+}
+
+/*
+ * Split a group's series into histograms. Series without le, and
+ * histograms without a +Inf bucket, are left out with a finding.
+ */
+static size_t histograms_load(const struct kpi_def *k, const struct kpi_window *w, const struct series_set *set,
+			      const struct group *g, struct kpi_report *r, struct histogram **out)
+{
+	unsigned char *done = xcalloc(g->n + 1, 1);
+	struct bucket_ref *refs = xcalloc(g->n + 1, sizeof(*refs));
+	size_t nh = 0;
+
+	*out = NULL;
+	for (size_t j = 0; j < g->n; j++) {
+		const struct series *first = &set->items[g->idx[j]];
+		size_t n = 0;
+
+		if (done[j])
+			continue;
+		for (size_t i = j; i < g->n; i++) {
+			const struct series *s = &set->items[g->idx[i]];
+			const char *le_text = series_label(s, "le");
+
+			if (done[i] || !same_histogram(first, s))
+				continue;
+			done[i] = 1;
+			if (!le_text)
+				continue;
+			refs[n].le = strtod(le_text, NULL);
+			refs[n++].s = s;
+		}
+		if (!n)
+			continue;
+		qsort(refs, n, sizeof(*refs), compare_bucket_refs);
+		if (!isinf(refs[n - 1].le)) {
+			char *name = series_name(first);
+
+			kpi_report_add_finding(r, "warning", k->name, w->start_ms, w->end_ms,
+					       "%s has no le=\"+Inf\" bucket: left out", name);
+			free(name);
+			continue;
+		}
+		*out = xrealloc(*out, (nh + 1) * sizeof(**out));
+		histogram_load(k, w, refs, n, r, &(*out)[nh++]);
+	}
+	free(done);
+	free(refs);
+	return nh;
+}
+
+/* Every finite bound of the histograms, ascending and once each, then +Inf. */
+static size_t merged_bounds(const struct histogram *hs, size_t nh, double **out)
+{
+	size_t total = 1, n = 0;
+	double *le;
+
+	for (size_t i = 0; i < nh; i++)
+		total += hs[i].nb;
+	le = xmalloc(total * sizeof(double));
+	for (size_t i = 0; i < nh; i++)
+		for (size_t b = 0; b + 1 < hs[i].nb; b++)
+			le[n++] = hs[i].le[b];
+	qsort(le, n, sizeof(double), compare_doubles);
+	for (size_t i = 0, kept = 0; i <= n; i++) {
+		if (i == n) {
+			n = kept;
+			break;
+		}
+		if (!kept || le[i] != le[kept - 1])
+			le[kept++] = le[i];
+	}
+	le[n++] = INFINITY;
+	*out = le;
+	return n;
+}
+
+/*
+ * Where merged bound L falls in histogram h: fl[i] is h's largest bucket at
+ * or below it (-1 for none) and ce[i] its smallest at or above it.
+ */
+static void locate_bounds(const struct histogram *h, const double *L, size_t nl, long *fl, size_t *ce)
+{
+	size_t b = 0;
+
+	for (size_t i = 0; i < nl; i++) {
+		while (b + 1 < h->nb && h->le[b] < L[i])
+			b++;
+		ce[i] = b;
+		fl[i] = h->le[b] <= L[i] ? (long)b : (long)b - 1;
+	}
+}
+
+/*
+ * The estimate of how many of h's requests took at most L: its buckets'
+ * counts, interpolated linearly between the bounds it has around L (from 0
+ * at zero below its first bound, as Prometheus does; flat above its last
+ * finite one).
+ */
+static double estimate_below(const struct histogram *h, const double *count, double L, long fl, size_t ce)
+{
+	if (fl == (long)ce)
+		return count[ce];
+	if (fl < 0)
+		return h->le[0] > 0 && L > 0 ? count[0] * L / h->le[0] : 0;
+	if (isinf(h->le[ce]))
+		return count[fl];
+	return count[fl] + (count[ce] - count[fl]) * (L - h->le[fl]) / (h->le[ce] - h->le[fl]);
+}
+
+/*
+ * The bounds of the q-quantile, the smallest latency that at least q of the
+ * window's N requests took or beat. It is at most L when the requests
+ * surely at or below L are at least q of them however many of the others
+ * are inside; it is above L when even all requests possibly at or below L
+ * are fewer than q of them. A histogram without bound L counts at or below
+ * it surely what its next bound down holds, possibly what its next bound up
+ * holds.
+ */
+static void quantile_proof(const struct histogram *hs, size_t nh, long *const *fl, size_t *const *ce,
+			   const double *L, size_t nl, double q, double *lower, double *upper)
+{
+	*lower = 0;
+	*upper = INFINITY;
+	for (size_t h = 0; h < nh; h++)
+		if (!(hs[h].le[0] > 0))
+			*lower = -INFINITY;
+	for (size_t i = 0; i + 1 < nl; i++) {
+		double cmin = 0, amax = 0, cmax = 0, amin = 0;
+
+		for (size_t h = 0; h < nh; h++) {
+			const struct histogram *x = &hs[h];
+			long f = fl[h][i];
+			size_t c = ce[h][i];
+
+			cmin += f < 0 ? 0 : x->below[f].sure;
+			amax += f < 0 ? x->below[x->nb - 1].possible : x->above[f].possible;
+			cmax += x->below[c].possible;
+			amin += x->above[c].sure;
+		}
+		if (!isinf(cmax) && cmax < q * (cmax + amin))
+			*lower = L[i];
+		if (isinf(*upper) && !isinf(amax) && cmin >= q * (cmin + amax))
+			*upper = L[i];
+	}
 }
 
 static void compute_histogram(const struct kpi_def *k, const struct kpi_window *w, const struct series_set *set,
 			      struct kpi_report *r)
 {
-	struct counters c;
+	struct group everything = { .n = set->n };
+	struct histogram *all, *hs;
 	struct groups g;
+	size_t nall;
 
-	counters_load(&c, k, w, set, r);
+	/* load each histogram once (and report its resets once), then pick each scope's */
+	everything.idx = xmalloc((set->n + 1) * sizeof(size_t));
+	for (size_t i = 0; i < set->n; i++)
+		everything.idx[i] = i;
+	nall = histograms_load(k, w, set, &everything, r, &all);
+	hs = xmalloc((nall + 1) * sizeof(*hs));
 	make_groups(k, set, &g);
 	for (size_t gi = 0; gi < g.n; gi++) {
-		const struct group *grp = &g.items[gi];
-		struct bucket_sum *b = NULL;
-		size_t nb = 0, nsamples = 0;
-		double *le, *cum;
+		size_t nh = 0, nl = 0, first = r->nresults;
+		double *L = NULL, *cum, *window_cum, possible = 0;
+		long **fl;
+		size_t **ce, samples = 0;
 
-		/* sum the increases of each bucket bound across the group's series */
-		for (size_t j = 0; j < grp->n; j++) {
-			const char *le_text = series_label(&set->items[grp->idx[j]], "le");
-			double bound;
-			size_t at;
-
-			if (!le_text)
-				continue;
-			bound = strtod(le_text, NULL);
-			for (at = 0; at < nb && b[at].le != bound; at++)
-				;
-			if (at == nb) {
-				b = xrealloc(b, (nb + 1) * sizeof(*b));
-				b[nb].le = bound;
-				b[nb].count = 0;
-				b[nb].steps = xcalloc(w->nsteps + 1, sizeof(double));
-				nb++;
-			}
-			if (!isnan(c.totals[grp->idx[j]].value))
-				b[at].count += c.totals[grp->idx[j]].value;
-			nsamples += c.totals[grp->idx[j]].samples;
-			for (size_t i = 0; i < w->nsteps; i++) {
-				double inc = c.incs[grp->idx[j]][i];
-
-				if (!isnan(inc))
-					b[at].steps[i] += inc;
-			}
-		}
-		if (nb)
-			qsort(b, nb, sizeof(*b), compare_buckets);
-		le = xcalloc(nb + 1, sizeof(double));
-		cum = xcalloc(nb + 1, sizeof(double));
-		for (size_t qi = 0; qi < k->nquantiles; qi++) {
-			struct kpi_result *res = add_result(r, k->quantiles[qi].name, grp->scope, k->unit, w->nsteps);
-			double v, lo, hi, run = 0;
-
-			res->samples = nsamples;
-			for (size_t i = 0; i < nb; i++) {
-				le[i] = b[i].le;
-				/* cumulative counts must not decrease (scrapes of buckets are not atomic) */
-				run = b[i].count > run ? b[i].count : run;
-				cum[i] = run;
-			}
-			if (histogram_quantile_bounds(k->quantiles[qi].q, le, cum, nb, &v, &lo, &hi) == 0) {
-				set_value(res, v * k->scale);
-				res->has_bounds = 1;
-				res->lower = lo * k->scale;
-				res->upper = hi * k->scale;
-			} else {
-				no_data(res, nb ? "no requests counted in the window" : "no %s_bucket series", k->metric);
-			}
-			for (size_t s = 0; s < w->nsteps; s++) {
-				run = 0;
-				for (size_t i = 0; i < nb; i++) {
-					run = b[i].steps[s] > run ? b[i].steps[s] : run;
-					cum[i] = run;
+		for (size_t h = 0; h < nall; h++)
+			for (size_t j = 0; j < g.items[gi].n; j++)
+				if (&set->items[g.items[gi].idx[j]] == all[h].inf) {
+					hs[nh++] = all[h];
+					break;
 				}
-				if (histogram_quantile_bounds(k->quantiles[qi].q, le, cum, nb, &v, &lo, &hi) == 0)
-					res->steps[s] = v * k->scale;
+		fl = xcalloc(nh + 1, sizeof(*fl));
+		ce = xcalloc(nh + 1, sizeof(*ce));
+
+		for (size_t qi = 0; qi < k->nquantiles; qi++)
+			add_result(r, k->quantiles[qi].name, g.items[gi].scope, k->unit, w->nsteps);
+		if (!nh) {
+			for (size_t qi = 0; qi < k->nquantiles; qi++)
+				no_data(&r->results[first + qi], "no %s_bucket series", k->metric);
+			free(fl);
+			free(ce);
+			continue;
+		}
+		nl = merged_bounds(hs, nh, &L);
+		for (size_t h = 0; h < nh; h++) {
+			fl[h] = xmalloc(nl * sizeof(long));
+			ce[h] = xmalloc(nl * sizeof(size_t));
+			locate_bounds(&hs[h], L, nl, fl[h], ce[h]);
+			samples += hs[h].samples;
+			possible += hs[h].below[hs[h].nb - 1].possible;
+		}
+		cum = xmalloc(nl * sizeof(double));
+		window_cum = xmalloc(nl * sizeof(double));
+		/* the estimate: the histograms' interpolated counts, merged on every bound any of them has */
+		for (size_t s = 0; s <= w->nsteps; s++) {
+			double *out = s == w->nsteps ? window_cum : cum, run = 0;
+
+			for (size_t i = 0; i < nl; i++) {
+				double sum = 0;
+
+				for (size_t h = 0; h < nh; h++) {
+					const double *count = &hs[h].counts[s * hs[h].nb];
+
+					/* a histogram without samples around the step has no say in it */
+					if (!isnan(count[hs[h].nb - 1]))
+						sum += estimate_below(&hs[h], count, L[i], fl[h][i], ce[h][i]);
+				}
+				/* cumulative counts must not decrease (scrapes of buckets are not atomic) */
+				run = sum > run ? sum : run;
+				out[i] = run;
+			}
+			for (size_t qi = 0; s < w->nsteps && qi < k->nquantiles; qi++) {
+				double v, lo, hi;
+
+				if (histogram_quantile_bounds(k->quantiles[qi].q, L, cum, nl, &v, &lo, &hi) == 0)
+					r->results[first + qi].steps[s] = v * k->scale;
 			}
 		}
-		for (size_t i = 0; i < nb; i++)
-			free(b[i].steps);
-		free(b);
-		free(le);
+		for (size_t qi = 0; qi < k->nquantiles; qi++) {
+			struct kpi_result *res = &r->results[first + qi];
+			double v, lo, hi, lower, upper;
+
+			res->samples = samples;
+			quantile_proof(hs, nh, fl, ce, L, nl, k->quantiles[qi].q, &lower, &upper);
+			if (possible > 0) {
+				res->has_bounds = 1;
+				res->lower = lower * k->scale;
+				res->upper = upper * k->scale;
+			}
+			if (histogram_quantile_bounds(k->quantiles[qi].q, L, window_cum, nl, &v, &lo, &hi) < 0) {
+				no_data(res, "no requests counted in the window");
+				continue;
+			}
+			/* the estimate lies within what is proven; keep it there should rounding say otherwise */
+			v = v < lower ? lower : v > upper ? upper : v;
+			set_value(res, v * k->scale);
+		}
+		for (size_t h = 0; h < nh; h++) {
+			free(fl[h]);
+			free(ce[h]);
+		}
+		free(fl);
+		free(ce);
+		free(L);
 		free(cum);
+		free(window_cum);
 	}
+	for (size_t h = 0; h < nall; h++)
+		histogram_release(&all[h]);
+	free(all);
+	free(hs);
+	free(everything.idx);
 	groups_release(&g);
-	counters_release(&c);
 }
 
 /* Names of the results a KPI produces, for no_data rows when it has no series at all. */

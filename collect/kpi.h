@@ -12,15 +12,33 @@
  * series and pass them in, which keeps the numbers testable against
  * hand-made data. Gauges (avg, max) come from query_range, points aligned
  * on start + i * step; counters and histograms come as raw samples (a range
- * vector covering the window and one scrape on either side), so the window's
- * edges are interpolated between the samples around them.
+ * vector covering the window and three scrape intervals on either side), so
+ * the window's edges are interpolated between the samples around them.
  *
  * benchmon computes window aggregates itself rather than asking PromQL for
  * them, because PromQL's answers are the wrong ones for a report: rate()
  * extrapolates, and histogram_quantile over per-minute rates averages
  * away the tail. Here a counter's increase is summed point to point with
  * resets handled, and a histogram's quantile is taken from its bucket
- * counts summed over the whole window, with the bucket bounds that hold it.
+ * counts summed over the whole window.
+ *
+ * value is an estimate (edges interpolated between scrapes, Prometheus's
+ * interpolation inside a bucket); [lower, upper] is a guarantee, derived
+ * from what the scrapes prove and never from the interpolation: a request
+ * is in the window when it was counted in (from, to]; increases between
+ * scrapes both inside the window surely are, those between the last scrape
+ * at or before from and the first at or after to possibly are. Nothing
+ * bounds what was counted after the last scrape (no scrape after to, the
+ * usual case for a window ending now) or lost in a reset: upper is then
+ * +Inf. A series first seen after from counted from zero, so all it read
+ * at its first scrape may be inside. A quantile (the smallest latency at
+ * least q of the window's requests took or beat) lies between the largest
+ * bucket bound that fewer than q of them are proven to beat and the
+ * smallest that at least q are; histograms with different bucket layouts
+ * are merged on every bound any of them has, each counting at a bound it
+ * lacks surely what its next bound down holds and possibly what its next
+ * bound up holds. The guarantee assumes what Prometheus assumes of
+ * counters: a reset that lost counts shows as a drop at the next scrape.
  */
 
 struct kpi_window {
@@ -78,7 +96,12 @@ void kpi_report_add_finding(struct kpi_report *r, const char *kind, const char *
 			    int64_t to_ms, const char *fmt, ...) __attribute__((format(printf, 6, 7)));
 void kpi_report_release(struct kpi_report *r);
 
-/* The value of q in cumulative buckets (le ascending, last +Inf), Prometheus's interpolation, with bounds. */
+/*
+ * The value of q in cumulative buckets (le ascending, last +Inf) by
+ * Prometheus's interpolation, with the bounds of the bucket it falls in
+ * (from 0 below a positive first bound, from -Inf below one at or below 0).
+ * This is the estimate: it trusts the counts it is given.
+ */
 int histogram_quantile_bounds(double q, const double *le, const double *cum, size_t n, double *value,
 			      double *lower, double *upper);
 

@@ -54,6 +54,19 @@ static void test_quantile_in_inf_bucket_has_open_upper_bound(void **state)
 	assert_true(isinf(hi));
 }
 
+/* A lowest bound at or below zero holds values down to -Inf: the bucket says nothing about how low. */
+static void test_quantile_in_a_non_positive_first_bucket(void **state)
+{
+	const double le_neg[] = { -1, 1, INFINITY }, cum[] = { 60, 80, 100 };
+	double v, lo, hi;
+
+	(void)state;
+	assert_int_equal(histogram_quantile_bounds(0.5, le_neg, cum, 3, &v, &lo, &hi), 0);
+	assert_float_equal(v, -1, 0);
+	assert_true(isinf(lo) && lo < 0);
+	assert_float_equal(hi, -1, 0);
+}
+
 static void test_quantile_without_requests_is_no_answer(void **state)
 {
 	const double cum[] = { 0, 0, 0, 0, 0 };
@@ -149,7 +162,7 @@ static void test_counter_peak_per_scope(void **state)
 
 static void test_counter_rate_handles_a_reset(void **state)
 {
-	/* +10 per second, restarting from 0 at t=5 s: 10 s of 10/s = 100 */
+	/* +10 per second for 10 s, 100 requests; the counter restarts from 0 at t=4.5 s and reads 5 at t=5 s */
 	const double v[] = { 0, 10, 20, 30, 40, 5, 15, 25, 35, 45, 55, 65 };
 	struct kpi_def k = { .name = "qps", .kind = KPI_COUNTER_RATE, .metric = "x", .unit = "req/s",
 			     .scale = 1, .scopes = KPI_SCOPE_SESSION | KPI_SCOPE_NODE };
@@ -164,11 +177,62 @@ static void test_counter_rate_handles_a_reset(void **state)
 	res = result(&r, "qps", "session");
 	assert_non_null(res);
 	assert_string_equal(res->status, "ok");
-	/* the reset loses the 5 requests between the last sample before it and the restart */
+	/* the estimate misses the 5 counted between the last scrape and the restart, as increase() does */
 	assert_float_equal(res->value, 9.5, 1e-9);
-	assert_true(res->has_bounds && res->lower <= res->value && res->value <= res->upper);
+	/* 95 are proven; how many the restart lost is unknown, so nothing bounds the rate from above */
+	assert_true(res->has_bounds);
+	assert_float_equal(res->lower, 9.5, 1e-9);
+	assert_true(isinf(res->upper));
+	assert_true(res->lower <= 10 && 10 <= res->upper);
 	assert_non_null(result(&r, "qps", "node=n1"));
 	assert_true(has_finding(&r, "counter_reset"));
+	kpi_report_release(&r);
+	series_set_release(&set);
+}
+
+/* The normal case for --last: no scrape follows the window's end, so what came after the last one is unknown. */
+static void test_counter_without_a_scrape_after_the_end_has_no_upper_bound(void **state)
+{
+	const double v[] = { 0, 10, 20, 30, 40, 50 };
+	struct kpi_def k = { .name = "qps", .kind = KPI_COUNTER_RATE, .metric = "x", .unit = "",
+			     .scale = 1, .scopes = KPI_SCOPE_SESSION };
+	struct kpi_window w = window(1000000, 1005500);
+	struct series_set set = { 0 };
+	struct kpi_report r = { 0 };
+	const struct kpi_result *res;
+
+	(void)state;
+	add_series(&set, v, 6, 1000000, "x", "n1");
+	kpi_compute(&k, &w, &set, NULL, &r);
+	res = result(&r, "qps", "session");
+	assert_float_equal(res->lower, 50 / 5.5, 1e-9);
+	assert_true(isinf(res->upper));
+	assert_true(res->lower <= res->value && res->value <= res->upper);
+	kpi_report_release(&r);
+	series_set_release(&set);
+}
+
+/* A series first seen inside the window counted from zero: what it read at its first scrape may be inside. */
+static void test_counter_series_starting_inside_the_window(void **state)
+{
+	/* n1 counts 10/s all along; n2 starts at 1002000, counts 10/s, first scraped at 1003000 (10) */
+	const double v1[] = { 0, 10, 20, 30, 40, 50, 60 }, v2[] = { 10, 20, 30, 40 };
+	struct kpi_def k = { .name = "qps", .kind = KPI_COUNTER_INCREASE, .metric = "x", .unit = "",
+			     .scale = 1, .scopes = KPI_SCOPE_SESSION };
+	struct kpi_window w = window(1000000, 1006000);
+	struct series_set set = { 0 };
+	struct kpi_report r = { 0 };
+	const struct kpi_result *res;
+
+	(void)state;
+	add_series(&set, v1, 7, 1000000, "x", "n1");
+	add_series(&set, v2, 4, 1003000, "x", "n2");
+	kpi_compute(&k, &w, &set, NULL, &r);
+	res = result(&r, "qps", "session");
+	/* truth: 60 + 40; proven: 60 + 30 */
+	assert_float_equal(res->lower, 90, 1e-9);
+	assert_float_equal(res->upper, 100, 1e-9);
+	assert_true(res->lower <= res->value && res->value <= res->upper);
 	kpi_report_release(&r);
 	series_set_release(&set);
 }
@@ -189,6 +253,102 @@ static void test_counter_edges_are_interpolated(void **state)
 	assert_float_equal(result(&r, "qps", "session")->value, 10, 1e-9);
 	assert_float_equal(result(&r, "qps", "session")->lower, 30.0 / 4, 1e-9);
 	assert_float_equal(result(&r, "qps", "session")->upper, 50.0 / 4, 1e-9);
+	kpi_report_release(&r);
+	series_set_release(&set);
+}
+
+/* One bucket series of histogram h on node, sampled every step_ms from t0. */
+static void add_bucket(struct series_set *set, const double *v, size_t n, int64_t t0, int64_t step_ms,
+		       const char *node, const char *le_text)
+{
+	struct series *s;
+
+	add_series(set, v, n, t0, "h_bucket", node);
+	s = &set->items[set->n - 1];
+	s->labels = xrealloc(s->labels, 3 * sizeof(*s->labels));
+	s->labels[2].name = xstrdup("le");
+	s->labels[2].value = xstrdup(le_text);
+	s->nlabels = 3;
+	for (size_t i = 0; i < n; i++)
+		s->t_ms[i] = t0 + (int64_t)i * step_ms;
+}
+
+static struct kpi_quantile quantiles[] = { { "p25", 0.25 }, { "p50", 0.5 }, { "p75", 0.75 } };
+static const struct kpi_def latency = { .name = "lat", .kind = KPI_HISTOGRAM_QUANTILES, .metric = "h",
+					.unit = "s", .scale = 1, .scopes = KPI_SCOPE_SESSION | KPI_SCOPE_NODE,
+					.quantiles = quantiles, .nquantiles = 3 };
+
+/* Two nodes with different bucket layouts: neither's buckets may be read as if the other's bounds held them. */
+static void test_quantile_merges_bucket_layouts(void **state)
+{
+	/* 100 requests of 0.3 s on each node, one scrape before the window and one after */
+	const double zero[] = { 0, 0 }, all[] = { 0, 100 };
+	struct kpi_window w = window(1000000, 1010000);
+	struct series_set set = { 0 };
+	struct kpi_report r = { 0 };
+	const struct kpi_result *p75;
+
+	(void)state;
+	add_bucket(&set, zero, 2, 1000000, 10000, "n1", "0.1");
+	add_bucket(&set, all, 2, 1000000, 10000, "n1", "0.5");
+	add_bucket(&set, all, 2, 1000000, 10000, "n1", "+Inf");
+	add_bucket(&set, zero, 2, 1000000, 10000, "n2", "0.25");
+	add_bucket(&set, all, 2, 1000000, 10000, "n2", "1");
+	add_bucket(&set, all, 2, 1000000, 10000, "n2", "+Inf");
+	kpi_compute(&latency, &w, &set, NULL, &r);
+	p75 = result(&r, "p75", "session");
+	assert_string_equal(p75->status, "ok");
+	/* n2's requests may all take 1 s, and must take more than 0.25 s */
+	assert_float_equal(p75->lower, 0.25, 0);
+	assert_float_equal(p75->upper, 1, 0);
+	assert_true(p75->lower <= p75->value && p75->value <= p75->upper);
+	assert_float_equal(result(&r, "p75", "node=n1")->lower, 0.1, 0);
+	assert_float_equal(result(&r, "p75", "node=n1")->upper, 0.5, 0);
+	kpi_report_release(&r);
+	series_set_release(&set);
+}
+
+/* Interpolated edges are an estimate: the bucket the bounds name must hold whatever the scrapes allow. */
+static void test_quantile_bounds_do_not_rest_on_interpolation(void **state)
+{
+	/* scrapes at 0, 10 and 20 s; 100 fast requests before 5 s, then 100 slow ones in (10, 20] */
+	const double fast[] = { 0, 100, 100 }, all[] = { 0, 100, 200 };
+	struct kpi_window w = window(1005000, 1020000);
+	struct series_set set = { 0 };
+	struct kpi_report r = { 0 };
+	const struct kpi_result *p25;
+
+	(void)state;
+	add_bucket(&set, fast, 3, 1000000, 10000, "n1", "0.1");
+	add_bucket(&set, all, 3, 1000000, 10000, "n1", "1");
+	add_bucket(&set, all, 3, 1000000, 10000, "n1", "+Inf");
+	kpi_compute(&latency, &w, &set, NULL, &r);
+	p25 = result(&r, "p25", "session");
+	/* the truth, 100 slow requests, has p25 in (0.1, 1]; interpolation puts 50 fast ones inside */
+	assert_true(p25->lower <= 0.1);
+	assert_float_equal(p25->upper, 1, 0);
+	assert_true(p25->lower <= p25->value && p25->value <= p25->upper);
+	kpi_report_release(&r);
+	series_set_release(&set);
+}
+
+/* A histogram's reset is one finding, however many scopes it is in. */
+static void test_histogram_reset_is_reported_once(void **state)
+{
+	const double fast[] = { 0, 50, 5 }, all[] = { 0, 100, 10 };
+	struct kpi_window w = window(1000000, 1020000);
+	struct series_set set = { 0 };
+	struct kpi_report r = { 0 };
+	size_t resets = 0;
+
+	(void)state;
+	add_bucket(&set, fast, 3, 1000000, 10000, "n1", "0.1");
+	add_bucket(&set, all, 3, 1000000, 10000, "n1", "+Inf");
+	kpi_compute(&latency, &w, &set, NULL, &r);
+	for (size_t i = 0; i < r.nfindings; i++)
+		resets += !strcmp(r.findings[i].kind, "counter_reset");
+	assert_int_equal(resets, 1);
+	assert_true(isinf(result(&r, "p50", "node=n1")->upper));
 	kpi_report_release(&r);
 	series_set_release(&set);
 }
@@ -273,8 +433,14 @@ int main(void)
 		cmocka_unit_test(test_quantile_interpolates_inside_its_bucket),
 		cmocka_unit_test(test_quantile_in_first_bucket_starts_at_zero),
 		cmocka_unit_test(test_quantile_in_inf_bucket_has_open_upper_bound),
+		cmocka_unit_test(test_quantile_in_a_non_positive_first_bucket),
 		cmocka_unit_test(test_quantile_without_requests_is_no_answer),
+		cmocka_unit_test(test_quantile_merges_bucket_layouts),
+		cmocka_unit_test(test_quantile_bounds_do_not_rest_on_interpolation),
+		cmocka_unit_test(test_histogram_reset_is_reported_once),
 		cmocka_unit_test(test_counter_rate_handles_a_reset),
+		cmocka_unit_test(test_counter_without_a_scrape_after_the_end_has_no_upper_bound),
+		cmocka_unit_test(test_counter_series_starting_inside_the_window),
 		cmocka_unit_test(test_counter_peak_per_scope),
 		cmocka_unit_test(test_counter_edges_are_interpolated),
 		cmocka_unit_test(test_no_increase_is_no_data_not_zero),
