@@ -191,22 +191,22 @@ const char *host_tag(void)
 	char name[256] = "localhost";
 	size_t len;
 
-	if (tag[0])
-		return tag;
-	if (gethostname(name, sizeof(name) - 1) < 0 || !name[0])
-		snprintf(name, sizeof(name), "localhost");
-	for (char *p = name; *p; p++)
-		if (!isalnum((unsigned char)*p) && *p != '-' && *p != '.')
-			*p = '_';
-	len = strlen(name);
-	if (len <= HOST_TAG_MAX) {
-		memcpy(tag, name, len + 1);
-	} else {
-		uint32_t hash = 2166136261u;   /* FNV-1a */
+	if (!tag[0]) {
+		if (gethostname(name, sizeof(name) - 1) < 0 || !name[0])
+			snprintf(name, sizeof(name), "localhost");
+		for (char *p = name; *p; p++)
+			if (!isalnum((unsigned char)*p) && *p != '-' && *p != '.')
+				*p = '_';
+		len = strlen(name);
+		if (len <= HOST_TAG_MAX) {
+			memcpy(tag, name, len + 1);
+		} else {
+			uint32_t hash = 2166136261u;   /* FNV-1a */
 
-		for (size_t i = 0; i < len; i++)
-			hash = (hash ^ (unsigned char)name[i]) * 16777619u;
-		snprintf(tag, sizeof(tag), "%.*s~%08x", HOST_TAG_MAX - 9, name, (unsigned)hash);
+			for (size_t i = 0; i < len; i++)
+				hash = (hash ^ (unsigned char)name[i]) * 16777619u;
+			snprintf(tag, sizeof(tag), "%.*s~%08x", HOST_TAG_MAX - 9, name, (unsigned)hash);
+		}
 	}
 	return tag;
 }

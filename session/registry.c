@@ -247,30 +247,32 @@ static char *registration_stamp(int64_t *ms)
 static char *split_service_name(const char *file, const char **client, const char **name, const char **stamp)
 {
 	size_t len = strlen(file);
-	char *copy, *p;
+	char *copy = NULL, *p;
 
 	if (strncmp(file, "service+", 8) || len < 5 + 8 || strcmp(file + len - 5, ".json") || is_temp_name(file))
-		return NULL;
+		goto out;
 	copy = xstrdup(file + 8);
 	copy[len - 8 - 5] = '\0';
 	*client = copy;
-	p = strchr(copy, '+');
-	if (!p)
-		goto bad;
-	*p++ = '\0';
-	*name = p;
+	*name = "";
 	*stamp = "";
-	p = strchr(p, '+');
+	p = strchr(copy, '+');
+	if (p) {
+		*p++ = '\0';
+		*name = p;
+		p = strchr(p, '+');
+	}
 	if (p) {
 		*p++ = '\0';
 		*stamp = p;
 	}
-	if (!**client || !**name)
-		goto bad;
+	if (!**client || !**name) {
+		free(copy);
+		copy = NULL;
+		*client = *name = *stamp = "";
+	}
+out:
 	return copy;
-bad:
-	free(copy);
-	return NULL;
 }
 
 static int compare_services(const struct service *a, const struct service *b)
@@ -289,23 +291,24 @@ static int compare_indexed_services(const void *a, const void *b, void *svcs)
 
 /* The index of the service client/name in svcs, by the sorted order, or -1. */
 static long service_index(const struct service *svcs, const size_t *order, size_t n, const char *client,
-			 const char *name)
+			  const char *name)
 {
 	const struct service key = { .client_id = (char *)client, .name = (char *)name };
 	size_t lo = 0, hi = n;
+	long found = -1;
 
-	while (lo < hi) {
+	while (found < 0 && lo < hi) {
 		size_t mid = lo + (hi - lo) / 2;
 		int c = compare_services(&key, &svcs[order[mid]]);
 
 		if (!c)
-			return (long)order[mid];
-		if (c < 0)
+			found = (long)order[mid];
+		else if (c < 0)
 			hi = mid;
 		else
 			lo = mid + 1;
 	}
-	return -1;
+	return found;
 }
 
 /*
