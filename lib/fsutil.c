@@ -1,9 +1,11 @@
 #include "lib/fsutil.h"
 
+#include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,9 +31,25 @@ static int write_all(int fd, const char *data, size_t len)
 	return 0;
 }
 
+/* fsync the directory holding path, so a rename into it survives a crash. */
+static int fsync_parent(const char *path)
+{
+	const char *slash = strrchr(path, '/');
+	char *dir = slash ? xasprintf("%.*s", (int)(slash == path ? 1 : slash - path), path) : xstrdup(".");
+	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	int ret = 0;
+
+	if (fd < 0 || fsync(fd) < 0)
+		ret = error("cannot sync directory '%s': %s", dir, strerror(errno));
+	if (fd >= 0)
+		close(fd);
+	free(dir);
+	return ret;
+}
+
 int write_file_atomic(const char *path, const void *data, size_t len, mode_t mode)
 {
-	char *tmp = xasprintf("%s.tmp.%ld", path, (long)getpid());
+	char *tmp = xasprintf("%s.tmp.%s.%ld", path, host_tag(), (long)getpid());
 	int fd, ret = -1;
 
 	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
@@ -55,6 +73,8 @@ int write_file_atomic(const char *path, const void *data, size_t len, mode_t mod
 		unlink(tmp);
 		goto out;
 	}
+	if (fsync_parent(path) < 0)
+		goto out;
 	ret = 0;
 out:
 	free(tmp);
@@ -197,4 +217,33 @@ char *format_bytes(uint64_t bytes)
 		u++;
 	}
 	return u ? xasprintf("%.1f %s", v, units[u]) : xasprintf("%llu B", (unsigned long long)bytes);
+}
+
+/* Longer names are cut and end in a hash of the whole name, so file names stay under NAME_MAX. */
+#define HOST_TAG_MAX 32
+
+const char *host_tag(void)
+{
+	static char tag[HOST_TAG_MAX + 1];
+	char name[256] = "localhost";
+	size_t len;
+
+	if (!tag[0]) {
+		if (gethostname(name, sizeof(name) - 1) < 0 || !name[0])
+			snprintf(name, sizeof(name), "localhost");
+		for (char *p = name; *p; p++)
+			if (!isalnum((unsigned char)*p) && *p != '-' && *p != '.')
+				*p = '_';
+		len = strlen(name);
+		if (len <= HOST_TAG_MAX) {
+			memcpy(tag, name, len + 1);
+		} else {
+			uint32_t hash = 2166136261u;   /* FNV-1a */
+
+			for (size_t i = 0; i < len; i++)
+				hash = (hash ^ (unsigned char)name[i]) * 16777619u;
+			snprintf(tag, sizeof(tag), "%.*s~%08x", HOST_TAG_MAX - 9, name, (unsigned)hash);
+		}
+	}
+	return tag;
 }

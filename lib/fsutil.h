@@ -13,9 +13,12 @@
  */
 
 /*
- * Replace path with data, atomically: write "<path>.tmp.<pid>", fsync it,
- * rename it over path. A reader (or a crash) sees the old file or the new
- * one, never a mix. The temporary file is removed on failure.
+ * Replace path with data, atomically: write "<path>.tmp.<host>.<pid>"
+ * (host_tag(): pids repeat across the nodes sharing a file system), fsync
+ * it, rename it over path, fsync path's directory. A reader (or a crash)
+ * sees the old file or the new one, never a mix. The temporary file is
+ * removed on failure; a failure to sync the directory is reported after
+ * the rename, with the new file in place.
  */
 int write_file_atomic(const char *path, const void *data, size_t len, mode_t mode);
 
@@ -41,7 +44,14 @@ char *format_bytes(uint64_t bytes);
 /* Does path exist (of any type)? */
 int path_exists(const char *path);
 
-/* Is name a temporary file left by write_file_atomic (".tmp.<pid>")? */
+/* Is name a temporary file left by write_file_atomic (".tmp.<host>.<pid>")? */
 int is_temp_name(const char *name);
+
+/*
+ * This host's name as it goes into file names that must differ between
+ * nodes: at most 32 characters of [A-Za-z0-9.-_], without '+' or '/'.
+ * Longer names end in a hash of the whole name. A static string.
+ */
+const char *host_tag(void);
 
 #endif

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cjson/cJSON.h>
@@ -218,49 +219,172 @@ static int auth_dir_create(const struct session *s, const char *token_file, char
 }
 
 /*
- * Remove other registrations of the service, so it is scraped once, with or
- * without a token. Runs on every registration: it lists the auth
- * directories without reading their token files.
+ * A new registration's stamp: the time in nanoseconds (19 digits), this
+ * host and the pid, so that strcmp orders two stamps by time, with host and
+ * pid breaking ties. Stamps of one process always increase.
  */
-static void remove_other_registrations(const struct session *s, const struct service *svc, const char *keep)
+static char *registration_stamp(int64_t *ms)
 {
-	char *name = xasprintf("service+%s+%s.json", svc->client_id, svc->name);
-	char *root = xasprintf("%s/targets/auth", s->dir);
-	char *path = xasprintf("%s/targets/%s", s->dir, name);
-	DIR *dir;
+	static int64_t last;
+	struct timespec ts;
+	int64_t ns;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ns = (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+	if (ns <= last)
+		ns = last + 1;
+	last = ns;
+	*ms = ns / 1000000;
+	return xasprintf("%019lld+%s+%010ld", (long long)ns, host_tag(), (long)getpid());
+}
+
+/*
+ * Split a service file's name, "service+<client>+<name>[+<stamp>].json",
+ * into a copy whose parts *client, *name and *stamp point into; a name
+ * without a stamp (written before stamps existed) gets "", older than all.
+ * NULL when name is not a service file.
+ */
+static char *split_service_name(const char *file, const char **client, const char **name, const char **stamp)
+{
+	size_t len = strlen(file);
+	char *copy = NULL, *p;
+
+	if (strncmp(file, "service+", 8) || len < 5 + 8 || strcmp(file + len - 5, ".json") || is_temp_name(file))
+		goto out;
+	copy = xstrdup(file + 8);
+	copy[len - 8 - 5] = '\0';
+	*client = copy;
+	*name = "";
+	*stamp = "";
+	p = strchr(copy, '+');
+	if (p) {
+		*p++ = '\0';
+		*name = p;
+		p = strchr(p, '+');
+	}
+	if (p) {
+		*p++ = '\0';
+		*stamp = p;
+	}
+	if (!**client || !**name) {
+		free(copy);
+		copy = NULL;
+		*client = *name = *stamp = "";
+	}
+out:
+	return copy;
+}
+
+static int compare_services(const struct service *a, const struct service *b)
+{
+	int c = strcmp(a->client_id, b->client_id);
+
+	return c ? c : strcmp(a->name, b->name);
+}
+
+static int compare_indexed_services(const void *a, const void *b, void *svcs)
+{
+	const struct service *v = svcs;
+
+	return compare_services(&v[*(const size_t *)a], &v[*(const size_t *)b]);
+}
+
+/* The index of the service client/name in svcs, by the sorted order, or -1. */
+static long service_index(const struct service *svcs, const size_t *order, size_t n, const char *client,
+			  const char *name)
+{
+	const struct service key = { .client_id = (char *)client, .name = (char *)name };
+	size_t lo = 0, hi = n;
+	long found = -1;
+
+	while (found < 0 && lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		int c = compare_services(&key, &svcs[order[mid]]);
+
+		if (!c)
+			found = (long)order[mid];
+		else if (c < 0)
+			hi = mid;
+		else
+			lo = mid + 1;
+	}
+	return found;
+}
+
+/*
+ * Settle the services just registered (paths[i] with stamp) against the
+ * other registrations of the same names in dirpath: an older one is
+ * removed, and when a newer one is seen, ours is the one removed. Nothing
+ * else is removed, so the newest registration of a name always survives.
+ */
+static void settle_dir(const char *dirpath, const struct service *svcs, const size_t *order, char **paths,
+		       size_t n, const char *stamp)
+{
+	DIR *dir = opendir(dirpath);
 	struct dirent *de;
 
-	if (strcmp(path, keep))
-		unlink(path);
-	free(path);
-	dir = opendir(root);
 	while (dir && (de = readdir(dir))) {
-		if (de->d_name[0] == '.')
-			continue;
-		path = xasprintf("%s/%s/%s", root, de->d_name, name);
-		if (strcmp(path, keep))
+		const char *client, *name, *other;
+		char *parts = split_service_name(de->d_name, &client, &name, &other);
+		long i = parts ? service_index(svcs, order, n, client, name) : -1;
+		int c = i >= 0 ? strcmp(other, stamp) : 0;
+
+		if (c < 0) {
+			char *path = xasprintf("%s/%s", dirpath, de->d_name);
+
 			unlink(path);
-		free(path);
+			free(path);
+		} else if (c > 0) {
+			unlink(paths[i]);
+		}
+		free(parts);
 	}
 	if (dir)
 		closedir(dir);
-	free(root);
-	free(name);
 }
 
-/* distinguishes batches one process writes within a millisecond */
-static unsigned batch_serial;
+/* Settle the new registrations in targets/ and in every auth directory. */
+static void settle_registrations(const struct session *s, const struct service *svcs, char **paths, size_t n,
+				 const char *stamp)
+{
+	char *root = xasprintf("%s/targets/auth", s->dir);
+	char *targets = xasprintf("%s/targets", s->dir);
+	size_t *order = xcalloc(n + 1, sizeof(size_t));
+	DIR *dir;
+	struct dirent *de;
+
+	for (size_t i = 0; i < n; i++)
+		order[i] = i;
+	qsort_r(order, n, sizeof(size_t), compare_indexed_services, (void *)svcs);
+	settle_dir(targets, svcs, order, paths, n, stamp);
+	dir = opendir(root);
+	while (dir && (de = readdir(dir))) {
+		char *sub;
+
+		if (de->d_name[0] == '.')
+			continue;
+		sub = xasprintf("%s/%s", root, de->d_name);
+		settle_dir(sub, svcs, order, paths, n, stamp);
+		free(sub);
+	}
+	if (dir)
+		closedir(dir);
+	free(order);
+	free(targets);
+	free(root);
+}
 
 int registry_put_services(const struct session *s, const struct service *svcs, size_t n,
 			  size_t *rewritten, size_t *bad_index, char **cause)
 {
 	int remote = session_prometheus_is_remote(s);
-
-	int64_t now = now_ms();
-	cJSON *groups = cJSON_CreateArray();
+	int64_t now;
+	char *stamp = registration_stamp(&now);
+	cJSON **groups = xcalloc(n + 1, sizeof(cJSON *));
+	char **paths = xcalloc(n + 1, sizeof(char *));
 	const char **nodes = xcalloc(n + 1, sizeof(char *));
-	char **owned = NULL, *path = NULL;
-	size_t nowned = 0;
+	char **owned = NULL, *dir = NULL;
+	size_t nowned = 0, written = 0;
 	int ret = -1;
 
 	*cause = NULL;
@@ -275,7 +399,6 @@ int registry_put_services(const struct session *s, const struct service *svcs, s
 		goto out;
 	for (size_t i = 0; i < n; i++) {
 		struct endpoint ep;
-		cJSON *one;
 
 		*bad_index = i;
 		if (endpoint_parse(svcs[i].endpoint, &ep, cause) < 0)
@@ -284,40 +407,41 @@ int registry_put_services(const struct session *s, const struct service *svcs, s
 			endpoint_set_host(&ep, nodes[i]);
 			(*rewritten)++;
 		}
-		one = service_group(s, &svcs[i], nodes[i], &ep, now);
-		cJSON_AddItemToArray(groups, cJSON_DetachItemFromArray(one, 0));
-		cJSON_Delete(one);
+		groups[i] = service_group(s, &svcs[i], nodes[i], &ep, now);
 		endpoint_release(&ep);
 	}
 	if (n == 1 && svcs[0].token_file) {
-		char *dir;
-
 		if (auth_dir_create(s, svcs[0].token_file, &dir) < 0) {
-			free(dir);
 			*cause = xstrdup("the registry was not changed");
 			*bad_index = n;
 			goto out;
 		}
-		path = xasprintf("%s/service+%s+%s.json", dir, svcs[0].client_id, svcs[0].name);
-		free(dir);
-	} else if (n == 1)
-		path = xasprintf("%s/targets/service+%s+%s.json", s->dir, svcs[0].client_id, svcs[0].name);
-	else
-		path = xasprintf("%s/targets/batch+%lld+%ld+%u.json", s->dir, (long long)now, (long)getpid(),
-				 batch_serial++);
-	if (json_write_file(path, groups, 0) < 0) {
-		*cause = xstrdup("the registry was not changed");
-		*bad_index = n;
-		goto out;
+	} else {
+		dir = xasprintf("%s/targets", s->dir);
 	}
-	if (n == 1)
-		remove_other_registrations(s, &svcs[0], path);
+	/* every file first, so that a failure can take them all back before anything older is removed */
+	for (written = 0; written < n; written++) {
+		paths[written] = xasprintf("%s/service+%s+%s+%s.json", dir, svcs[written].client_id,
+					   svcs[written].name, stamp);
+		if (json_write_file(paths[written], groups[written], 0) < 0) {
+			for (size_t i = 0; i < written; i++)
+				unlink(paths[i]);
+			*cause = xstrdup("the registry was not changed");
+			*bad_index = n;
+			goto out;
+		}
+	}
+	settle_registrations(s, svcs, paths, n, stamp);
 	ret = 0;
 out:
 	free_strings(owned, nowned);
 	free(nodes);
-	cJSON_Delete(groups);
-	free(path);
+	for (size_t i = 0; i < n; i++)
+		cJSON_Delete(groups[i]);
+	free(groups);
+	free_strings(paths, n);
+	free(dir);
+	free(stamp);
 	return ret;
 }
 
@@ -358,19 +482,25 @@ static void target_release(struct target *t)
 	free(t->name);
 	free(t->address);
 	free(t->url);
+	free(t->stamp);
 }
 
 static int load_file(const char *path, struct target_list *list, size_t *alloc)
 {
 	const char *base = strrchr(path, '/') ? strrchr(path, '/') + 1 : path;
+	const char *client, *name, *stamp = "";
+	char *parts = split_service_name(base, &client, &name, &stamp);
 	cJSON *groups = NULL, *group;
 	int ret = json_read_file(path, REGISTRY_FILE_MAX, 1, &groups,
 				 "move it away and register its targets again");
 
-	if (ret != 0)
-		return ret > 0 ? 0 : -1; /* a file replaced while we listed is fine */
+	if (ret != 0) {
+		free(parts);
+		return ret > 0 ? 0 : -1; /* a file removed while we listed is fine */
+	}
 	if (!cJSON_IsArray(groups)) {
 		cJSON_Delete(groups);
+		free(parts);
 		return error("'%s' is not a list of target groups (corrupted?)", path);
 	}
 	cJSON_ArrayForEach(group, groups) {
@@ -383,6 +513,7 @@ static int load_file(const char *path, struct target_list *list, size_t *alloc)
 
 		if (!kind || !client_id || !node || (!strcmp(kind, "service") && !json_string(labels, "service"))) {
 			cJSON_Delete(groups);
+			free(parts);
 			return error("'%s' has a target group without kind, client_id, node or service name (corrupted?)",
 				     path);
 		}
@@ -390,10 +521,11 @@ static int load_file(const char *path, struct target_list *list, size_t *alloc)
 			list->nclients++;
 		cJSON_ArrayForEach(address, targets) {
 			struct target t = { 0 };
-			const char *stamp = json_string(labels, "__benchmon_registered_ms");
+			const char *ms = json_string(labels, "__benchmon_registered_ms");
 
 			if (!cJSON_IsString(address) || kind_from_name(kind, &t.kind) < 0) {
 				cJSON_Delete(groups);
+				free(parts);
 				return error("'%s' has a malformed target (corrupted?)", path);
 			}
 			t.client_id = xstrdup(client_id);
@@ -402,11 +534,13 @@ static int load_file(const char *path, struct target_list *list, size_t *alloc)
 			t.address = xstrdup(address->valuestring);
 			t.url = t.kind == TARGET_SERVICE ? group_url(labels, t.address)
 							 : xasprintf("http://%s/metrics", t.address);
-			t.registered_ms = stamp ? strtoll(stamp, NULL, 10) : 0;
+			t.registered_ms = ms ? strtoll(ms, NULL, 10) : 0;
+			t.stamp = xstrdup(stamp);
 			list_push(list, alloc, &t);
 		}
 	}
 	cJSON_Delete(groups);
+	free(parts);
 	return 0;
 }
 
@@ -423,7 +557,9 @@ static int compare_targets(const void *a, const void *b)
 	if (c)
 		return c;
 	/* newest first, so the duplicate pass keeps the newest */
-	return x->registered_ms < y->registered_ms ? 1 : x->registered_ms > y->registered_ms ? -1 : 0;
+	if (x->registered_ms != y->registered_ms)
+		return x->registered_ms < y->registered_ms ? 1 : -1;
+	return -strcmp(x->stamp, y->stamp);
 }
 
 /* Drop older registrations of the same service, keeping the newest. */
@@ -458,7 +594,7 @@ static int load_dir(const char *dirpath, struct target_list *list, size_t *alloc
 		size_t len = strlen(de->d_name);
 		char *path;
 
-		/* temporary files end in ".tmp.<pid>", so this skips them too */
+		/* temporary files end in ".tmp.<host>.<pid>", so this skips them too */
 		if (len < 6 || strcmp(de->d_name + len - 5, ".json"))
 			continue;
 		path = xasprintf("%s/%s", dirpath, de->d_name);

@@ -11,21 +11,38 @@
  *
  * The registry is the session's targets/ directory, and its files are in
  * Prometheus's file_sd format, so Prometheus reads the registry itself and
- * a registration made during a run is scraped without a restart. Each
- * registration writes exactly one file, atomically, and never reads or
- * rewrites the others, so its cost does not grow with the registry and
- * processes on many nodes can register at once without locks (no flock:
- * it is unreliable on Lustre and NFS):
+ * a registration made during a run is scraped without a restart. Writers
+ * that may run at once each write files of their own, atomically, and
+ * processes on many nodes register at once without locks (no flock: it is
+ * unreliable on Lustre and NFS):
  *
- *   client+<client>.json             a client, with its node/DCGM exporters
- *   service+<client>+<name>.json     one service endpoint
- *   batch+<ms>+<pid>+<n>.json        services registered together (--from-file)
+ *   client+<client>.json                   a client, with its node/DCGM exporters
+ *   service+<client>+<name>+<stamp>.json   one registration of one service
  *
  * Readers merge all files. '+' cannot occur in ids, so names never collide.
  * Labels starting with "__benchmon_" carry what Prometheus drops after
  * relabelling but benchmon needs back (the endpoint as given, the time).
- * Re-registering a client or service replaces it; when a service appears in
- * several files, the newest registration wins.
+ *
+ * Re-registering a client renames its new file over the old one. A
+ * service's registrations instead each get a file named by a stamp,
+ * "<19-digit ns time>+<host>+<pid>", which strcmp orders newest last; a
+ * --from-file batch writes one such file per service, all with one stamp.
+ * After writing its files, a registration lists targets/ and the auth
+ * directories (names only) and removes the registrations of its names
+ * that are older than its own, or its own when it meets a newer one.
+ * Nobody removes the newest registration of a name, so concurrent
+ * registrations never lose all of it, and once they have all returned the
+ * newest is the only file of that name that Prometheus reads. Because a
+ * file's name never gets new content, removing an older one by name can
+ * never remove a newer registration. Readers (registry_load) keep the
+ * newest registration of each service too, so status agrees with
+ * Prometheus even while a registration is under way or after one crashed
+ * between writing and removing (the next registration of that name
+ * removes what it left). Newest means by the registering node's clock.
+ * A batch that fails to write takes back the files it wrote; one killed
+ * while writing may leave some of its services registered. Files named
+ * "service+<client>+<name>.json" or "batch+...", written before stamps,
+ * are read as older than any stamped registration.
  *
  * Callers validate ids and nodes (validate.h) before calling.
  */
@@ -76,6 +93,7 @@ struct target {
 	char *address;         /* host:port, as Prometheus's __address__ */
 	char *url;             /* the full scrape URL */
 	int64_t registered_ms;
+	char *stamp;           /* a service registration's stamp (above), or "" */
 };
 
 struct target_list {
@@ -92,8 +110,9 @@ int registry_put_client(const struct session *s, const struct client *c);
 /*
  * Register services. Every client named must already be connected, and
  * every endpoint must parse: otherwise *bad_index is set to the offending
- * entry, *cause explains, and nothing is written. n == 1 writes a
- * per-service file; more write one batch file, so the call is all or nothing.
+ * entry, *cause explains, and nothing is written. Each service gets a
+ * file of its own (above), in targets/, or, for a single service with a
+ * token_file, in that token's auth directory.
  * When Prometheus may run elsewhere (session_prometheus_is_remote), an
  * endpoint on loopback is registered under its client's node instead, and
  * *rewritten counts those.

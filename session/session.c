@@ -83,7 +83,7 @@ int session_create(struct session *s)
 {
 	char *home = session_home();
 	char *sessions = xasprintf("%s/sessions", home);
-	char *staging = xasprintf("%s/.new-%s.%ld", sessions, s->id, (long)getpid());
+	char *staging = xasprintf("%s/.new-%s.%s.%ld", sessions, s->id, host_tag(), (long)getpid());
 	char *path = NULL;
 	cJSON *root = NULL;
 	int ret = -1;
@@ -437,7 +437,8 @@ int session_remove(const struct session *s)
 {
 	/* Rename first, so a crash midway never leaves a half-deleted session under its own name. */
 	char *home = session_home();
-	char *trash = xasprintf("%s/sessions/.deleting-%s.%ld", home, s->id, (long)getpid());
+	char *trash = xasprintf("%s/sessions/.deleting-%s.%s.%ld", home, s->id, host_tag(),
+				(long)getpid());
 	int ret;
 
 	free(home);

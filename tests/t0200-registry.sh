@@ -36,7 +36,7 @@ test_expect_success 'service-register maps the URL to scheme, address, path and 
 	benchmon service-register --session reg --client-id c1 --name triton \
 		--endpoint "https://nodeA:8000/v2/metrics?format=prometheus&x=a%20b" >out &&
 	grep -q "service .triton. of client .c1. registered" out &&
-	python3 - "$targets/service+c1+triton.json" <<-\PY
+	python3 - "$targets"/service+c1+triton+*.json <<-\PY
 	import json, sys
 	[g] = json.load(open(sys.argv[1]))
 	l = g["labels"]
@@ -49,8 +49,8 @@ test_expect_success 'service-register maps the URL to scheme, address, path and 
 
 test_expect_success 'a URL without port or path gets the defaults' '
 	benchmon service-register --session reg --client-id c2 --name web --endpoint http://nodeB &&
-	grep -q "\"nodeB:80\"" "$targets/service+c2+web.json" &&
-	grep -q "\"__metrics_path__\":\"/metrics\"" "$targets/service+c2+web.json"
+	grep -q "\"nodeB:80\"" "$targets"/service+c2+web+*.json &&
+	grep -q "\"__metrics_path__\":\"/metrics\"" "$targets"/service+c2+web+*.json
 '
 
 test_expect_success 'a service of an unknown client is refused and nothing is written' '
@@ -146,7 +146,8 @@ test_expect_success '--from-file registers every row at once (header optional, q
 	printf "client_id,name,endpoint\nc1,vllm,http://nodeA:8001/metrics\nc2,\"qdrant\",\"http://nodeB:6333/metrics?a=1,2\"\n" >svc.csv &&
 	benchmon service-register --session reg --from-file svc.csv >out &&
 	grep -q "^2 services registered" out &&
-	ls "$targets" | grep -q "^batch+" &&
+	test_path_is_file "$targets"/service+c1+vllm+*.json &&
+	test_path_is_file "$targets"/service+c2+qdrant+*.json &&
 	printf "c1,vllm2,http://nodeA:8002/metrics\n" >noheader.csv &&
 	benchmon service-register --session reg --from-file noheader.csv
 '
@@ -198,6 +199,70 @@ test_expect_success 'concurrent service registrations into one session lose noth
 	[ "$(ls "$targets" | grep -c "^service+c1+p")" = 200 ]
 '
 
+# view NAME...: per service NAME of client c1, the URLs of every target group
+# Prometheus reads for it (targets/*.json and each auth directory's *.json)
+view() {
+	python3 - "$targets" "$@" <<-\PY
+	import glob, json, sys
+	root, names = sys.argv[1], sys.argv[2:]
+	urls = {n: [] for n in names}
+	for f in sorted(glob.glob(root + "/*.json") + glob.glob(root + "/auth/*/*.json")):
+	    for g in json.load(open(f)):
+	        l = g["labels"]
+	        if l.get("client_id") == "c1" and l.get("service") in urls:
+	            urls[l["service"]].append(l["__benchmon_url"])
+	for n in names:
+	    print(n, " ".join(urls[n]))
+	PY
+}
+
+test_expect_success 'a single registration after --from-file: Prometheus reads one endpoint per name' '
+	printf "c1,bweb,http://nodeA:7001/m\nc1,bapi,http://nodeA:7002/m\n" >batch.csv &&
+	benchmon service-register --session reg --from-file batch.csv >/dev/null &&
+	benchmon service-register --session reg --client-id c1 --name bweb --endpoint http://nodeA:7003/m >/dev/null &&
+	view bweb bapi >actual &&
+	printf "bweb http://nodeA:7003/m\nbapi http://nodeA:7002/m\n" >expect &&
+	test_cmp expect actual &&
+	BENCHMON_SESSION=reg benchmon status --json >st.json &&
+	python3 -c "
+import json; d = json.load(open(\"st.json\"))
+assert [t[\"url\"] for t in d[\"targets\"] if t[\"name\"] == \"bweb\"] == [\"http://nodeA:7003/m\"], d
+"
+'
+
+test_expect_success '--from-file after a single registration replaces it too' '
+	benchmon service-register --session reg --from-file batch.csv >/dev/null &&
+	view bweb bapi >actual &&
+	printf "bweb http://nodeA:7001/m\nbapi http://nodeA:7002/m\n" >expect &&
+	test_cmp expect actual
+'
+
+test_expect_success 'with and without --bearer-token-file at once, 100 times: registered once, never lost' '
+	printf "secret" >"$TEST_DIR/token" &&
+	for i in $(seq 1 100); do
+		benchmon service-register --session reg --client-id c1 --name race --endpoint "http://nodeA:1/plain$i" >/dev/null &
+		a=$!
+		benchmon service-register --session reg --client-id c1 --name race --endpoint "http://nodeA:2/token$i" \
+			--bearer-token-file "$TEST_DIR/token" >/dev/null &
+		b=$!
+		wait $a && wait $b || { echo "round $i: a registration failed"; exit 1; }
+		# only service+c1+race+* files hold race (checked once below), so counting them suffices
+		find "$targets" -name "service+c1+race+*.json" >files &&
+		[ "$(wc -l <files)" = 1 ] &&
+		grep -qE "\"http://nodeA:(1/plain|2/token)$i\"" $(cat files) || { echo "round $i:"; cat files; exit 1; }
+	done &&
+	view race >actual &&
+	grep -qE "^race http://nodeA:(1/plain|2/token)100$" actual
+'
+
+test_expect_success 'temporary file names carry the host name and the pid' '
+	mkdir -p "$targets/client+tmpx.json/in-the-way" &&
+	test_expect_code 1 benchmon client-connect --session reg --client-id tmpx --node n1 2>err &&
+	grep -qE "client\+tmpx\.json\.tmp\.$(hostname)\.[0-9]+. to" err &&
+	! ls "$targets" | grep -q "\.tmp\." &&
+	rm -r "$targets/client+tmpx.json"
+'
+
 test_expect_success '--node auto uses this node'"'"'s name' '
 	benchmon client-connect --session reg --client-id auto1 --node auto >out &&
 	grep -q "on node $(hostname -s) connected" out
@@ -212,7 +277,7 @@ test_expect_success 'loopback targets are registered under the node name when Pr
 	grep -q "\"nodeA:9400\"" "$BENCHMON_HOME/sessions/remote/targets/client+c1.json" &&
 	benchmon service-register --session remote --client-id c1 --name svc --endpoint http://localhost:8000/m 2>err &&
 	grep -q "note: 1 endpoint on 127.0.0.1/localhost" err &&
-	grep -q "\"nodeA:8000\"" "$BENCHMON_HOME/sessions/remote/targets/service+c1+svc.json"
+	grep -q "\"nodeA:8000\"" "$BENCHMON_HOME"/sessions/remote/targets/service+c1+svc+*.json
 '
 
 test_expect_success 'loopback targets stay as given when Prometheus runs on loopback too' '

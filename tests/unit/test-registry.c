@@ -176,6 +176,46 @@ static char *targets_listing(const struct session *s)
 	return out;
 }
 
+/* How many registrations of client/name dir holds; *path (when not NULL) gets the last one's. */
+static int service_files(const char *dir, const char *client, const char *name, char **path)
+{
+	struct dirent **ents;
+	int n = scandir(dir, &ents, NULL, alphasort), count = 0;
+	size_t plen = strlen("service+") + strlen(client) + strlen(name) + 2;
+	char *prefix = malloc(plen + 1);
+
+	assert_true(n >= 0);
+	assert_non_null(prefix);
+	snprintf(prefix, plen + 1, "service+%s+%s+", client, name);
+	for (int i = 0; i < n; i++) {
+		const char *d = ents[i]->d_name;
+		size_t len = strlen(d);
+
+		if (!strncmp(d, prefix, plen) && len > 5 && !strcmp(d + len - 5, ".json") && !strstr(d, ".tmp.")) {
+			count++;
+			if (path) {
+				free(*path);
+				*path = path_join(dir, d);
+			}
+		}
+		free(ents[i]);
+	}
+	free(ents);
+	free(prefix);
+	return count;
+}
+
+/* The one registration of client/name in targets/. Caller frees. */
+static char *service_file(const struct session *s, const char *client, const char *name)
+{
+	char *dir = path_join(s->dir, "targets"), *path = NULL;
+
+	if (service_files(dir, client, name, &path) != 1)
+		fail_msg("expected one registration of %s/%s in '%s'", client, name, dir);
+	free(dir);
+	return path;
+}
+
 static void write_text(const char *path, const char *text)
 {
 	FILE *f = fopen(path, "w");
@@ -591,13 +631,16 @@ static void test_put_single_service(void **state)
 	struct fixture *f = *state;
 	struct target_list list;
 	const struct target *t;
-	char *names, *tdir = targets_dir(&f->s);
+	char *names, *path, *tdir = targets_dir(&f->s);
 
 	put_client(&f->s, "c1", "node01", NULL, NULL);
 	put_service(&f->s, "c1", "web", "http://node01:8000");
 	names = targets_listing(&f->s);
-	assert_string_equal(names, "client+c1.json\nservice+c1+web.json\n");
-	assert_mode(tdir, "service+c1+web.json", 0600);
+	assert_int_equal(strncmp(names, "client+c1.json\nservice+c1+web+", 30), 0);
+	assert_string_equal(strchr(names + 30, '\n'), "\n");
+	path = service_file(&f->s, "c1", "web");
+	assert_int_equal(file_mode(path), 0600);
+	free(path);
 	assert_int_equal(registry_load(&f->s, &list), 0);
 	assert_int_equal(list.nclients, 1);
 	assert_int_equal(list.n, 1);
@@ -615,8 +658,7 @@ static void test_put_single_service(void **state)
 static void test_service_file_is_file_sd(void **state)
 {
 	struct fixture *f = *state;
-	char *tdir = targets_dir(&f->s);
-	char *path = path_join(tdir, "service+c1+probe.json");
+	char *path;
 	FILE *fp;
 	char buf[8192];
 	size_t n;
@@ -624,6 +666,7 @@ static void test_service_file_is_file_sd(void **state)
 
 	put_client(&f->s, "c1", "node01", NULL, NULL);
 	put_service(&f->s, "c1", "probe", "HTTPS://node01:9115/probe?module=http_2xx&target=a%20b");
+	path = service_file(&f->s, "c1", "probe");
 	fp = fopen(path, "r");
 	assert_non_null(fp);
 	n = fread(buf, 1, sizeof(buf) - 1, fp);
@@ -648,10 +691,9 @@ static void test_service_file_is_file_sd(void **state)
 	assert_string_equal(cJSON_GetObjectItem(labels, "__param_target")->valuestring, "a b");
 	cJSON_Delete(root);
 	free(path);
-	free(tdir);
 }
 
-static void test_put_batch_writes_one_file(void **state)
+static void test_put_batch_writes_a_file_per_service(void **state)
 {
 	struct fixture *f = *state;
 	const struct service svcs[] = {
@@ -663,7 +705,8 @@ static void test_put_batch_writes_one_file(void **state)
 	size_t bad = 99, rewritten = 0;
 	char *cause = NULL, *tdir = targets_dir(&f->s);
 	struct dirent **ents;
-	int nents, batches = 0;
+	int nents, services = 0;
+	char *stamp = NULL;
 
 	put_client(&f->s, "c1", "node01", NULL, NULL);
 	put_client(&f->s, "c2", "node02", NULL, NULL);
@@ -673,19 +716,25 @@ static void test_put_batch_writes_one_file(void **state)
 	assert_true(nents >= 0);
 	for (int i = 0; i < nents; i++) {
 		const char *name = ents[i]->d_name;
-		size_t len = strlen(name);
 
-		if (!strncmp(name, "batch+", 6) && len > 5 && !strcmp(name + len - 5, ".json")) {
-			batches++;
+		if (!strncmp(name, "service+", 8)) {
+			/* one stamp for the whole batch: what follows the third '+' */
+			const char *p = strchr(strchr(name + 8, '+') + 1, '+');
+
+			assert_non_null(p);
+			if (!stamp)
+				stamp = strdup(p);
+			assert_string_equal(p, stamp);
+			services++;
 			assert_mode(tdir, name, 0600);
 		}
-		assert_true(strncmp(name, "service+", 8) != 0);
 		assert_null(strstr(name, ".tmp."));
 		free(ents[i]);
 	}
 	free(ents);
-	assert_int_equal(batches, 1);
-	assert_int_equal(nents, 2 + 3); /* ".", "..", two clients, one batch */
+	free(stamp);
+	assert_int_equal(services, 3);
+	assert_int_equal(nents, 2 + 5); /* ".", "..", two clients, three services */
 	assert_int_equal(registry_load(&f->s, &list), 0);
 	assert_int_equal(list.nclients, 2);
 	assert_int_equal(list.n, 3);
@@ -893,8 +942,7 @@ static void test_load_ignores_temp_files(void **state)
 static void test_load_fails_on_truncated_file(void **state)
 {
 	struct fixture *f = *state;
-	char *tdir = targets_dir(&f->s);
-	char *path = path_join(tdir, "service+c1+web.json");
+	char *path;
 	struct target_list list;
 	FILE *fp;
 	char buf[4096];
@@ -902,6 +950,7 @@ static void test_load_fails_on_truncated_file(void **state)
 
 	put_client(&f->s, "c1", "node01", "node01:9100", NULL);
 	put_service(&f->s, "c1", "web", "http://node01:8000");
+	path = service_file(&f->s, "c1", "web");
 	fp = fopen(path, "r");
 	assert_non_null(fp);
 	n = fread(buf, 1, sizeof(buf) - 1, fp);
@@ -913,7 +962,6 @@ static void test_load_fails_on_truncated_file(void **state)
 	assert_int_equal(list.n, 0);
 	assert_null(list.items);
 	free(path);
-	free(tdir);
 }
 
 static void test_load_fails_on_non_list_file(void **state)
@@ -990,6 +1038,202 @@ static void test_nclients_ignores_plus_in_home_path(void **state)
 	assert_int_equal(nclients, 1);
 }
 
+static void put_service_with_token(const struct session *s, const char *client, const char *name,
+				   const char *endpoint, const char *token_file)
+{
+	struct service svc = { (char *)client, (char *)name, (char *)endpoint, (char *)token_file };
+	size_t bad = 99, rewritten = 0;
+	char *cause = NULL;
+
+	if (registry_put_services(s, &svc, 1, &rewritten, &bad, &cause) != 0)
+		fail_msg("registering %s/%s failed: %s", client, name, cause ? cause : "(no cause)");
+	free(cause);
+}
+
+/* Count the target groups of service client/name in the *.json files of dir; *url gets the last one's. */
+static int count_groups_in(const char *dir, const char *client, const char *name, char **url)
+{
+	struct dirent **ents;
+	int n = scandir(dir, &ents, NULL, alphasort), count = 0;
+
+	if (n < 0)
+		return 0;
+	for (int i = 0; i < n; i++) {
+		const char *d = ents[i]->d_name;
+		size_t len = strlen(d);
+		char *path = path_join(dir, d), buf[65536];
+		const cJSON *group;
+		cJSON *root;
+		FILE *fp;
+		size_t got;
+
+		if (len <= 5 || strcmp(d + len - 5, ".json") || !(fp = fopen(path, "r"))) {
+			free(path);
+			free(ents[i]);
+			continue;
+		}
+		got = fread(buf, 1, sizeof(buf) - 1, fp);
+		fclose(fp);
+		buf[got] = '\0';
+		root = cJSON_Parse(buf);
+		assert_non_null(root);
+		cJSON_ArrayForEach(group, root) {
+			const cJSON *labels = cJSON_GetObjectItem(group, "labels");
+			const cJSON *c = cJSON_GetObjectItem(labels, "client_id"), *v = cJSON_GetObjectItem(labels, "service");
+
+			if (cJSON_IsString(c) && cJSON_IsString(v) && !strcmp(c->valuestring, client) &&
+			    !strcmp(v->valuestring, name)) {
+				count++;
+				free(*url);
+				*url = strdup(cJSON_GetObjectItem(labels, "__benchmon_url")->valuestring);
+			}
+		}
+		cJSON_Delete(root);
+		free(path);
+		free(ents[i]);
+	}
+	free(ents);
+	return count;
+}
+
+/*
+ * What Prometheus reads of service client/name: the groups in the .json files of targets/
+ * and in every auth directory. Returns their number; *url (caller frees)
+ * gets one's URL.
+ */
+static int prometheus_view(const struct session *s, const char *client, const char *name, char **url)
+{
+	char *tdir = targets_dir(s), *auth = path_join(tdir, "auth");
+	struct dirent **ents;
+	int count = count_groups_in(tdir, client, name, url);
+	int n = scandir(auth, &ents, NULL, alphasort);
+
+	for (int i = 0; i < n; i++) {
+		if (ents[i]->d_name[0] != '.') {
+			char *sub = path_join(auth, ents[i]->d_name);
+
+			count += count_groups_in(sub, client, name, url);
+			free(sub);
+		}
+		free(ents[i]);
+	}
+	if (n >= 0)
+		free(ents);
+	free(auth);
+	free(tdir);
+	return count;
+}
+
+static void assert_view(const struct session *s, const char *client, const char *name, const char *url)
+{
+	char *got = NULL;
+	int n = prometheus_view(s, client, name, &got);
+
+	if (n != 1 || strcmp(got, url))
+		fail_msg("Prometheus reads %d registrations of %s/%s (one is '%s'), expected only '%s'", n, client,
+			 name, got ? got : "", url);
+	free(got);
+}
+
+/* A later single registration takes its service out of what Prometheus reads of an earlier batch. */
+static void test_batch_then_single_prometheus_reads_one(void **state)
+{
+	struct fixture *f = *state;
+	const struct service batch[] = {
+		{ "c1", "web", "http://node01:8000/old", NULL },
+		{ "c1", "api", "http://node01:8081/metrics", NULL },
+	};
+	size_t bad, rewritten;
+	char *cause = NULL;
+
+	put_client(&f->s, "c1", "node01", NULL, NULL);
+	assert_int_equal(registry_put_services(&f->s, batch, 2, &rewritten, &bad, &cause), 0);
+	put_service(&f->s, "c1", "web", "http://node01:8080/new");
+	assert_view(&f->s, "c1", "web", "http://node01:8080/new");
+	assert_view(&f->s, "c1", "api", "http://node01:8081/metrics");
+	/* and a later batch replaces the single one */
+	assert_int_equal(registry_put_services(&f->s, batch, 2, &rewritten, &bad, &cause), 0);
+	assert_view(&f->s, "c1", "web", "http://node01:8000/old");
+	assert_view(&f->s, "c1", "api", "http://node01:8081/metrics");
+}
+
+/* With and without a token, in either order: one registration remains, the later one. */
+static void test_token_and_plain_registrations_replace_each_other(void **state)
+{
+	struct fixture *f = *state;
+	char *token = path_join(f->home, "token");
+
+	write_text(token, "secret\n");
+	put_client(&f->s, "c1", "node01", NULL, NULL);
+	put_service(&f->s, "c1", "web", "http://node01:1/plain");
+	put_service_with_token(&f->s, "c1", "web", "http://node01:2/token", token);
+	assert_view(&f->s, "c1", "web", "http://node01:2/token");
+	put_service(&f->s, "c1", "web", "http://node01:3/plain");
+	assert_view(&f->s, "c1", "web", "http://node01:3/plain");
+	free(token);
+}
+
+/* Give the one registration of client/name in targets/ another stamp (a registration made at another time). */
+static void restamp(const struct session *s, const char *client, const char *name, const char *stamp)
+{
+	char *old = service_file(s, client, name), *tdir = targets_dir(s);
+	char *base = malloc(strlen(client) + strlen(name) + strlen(stamp) + 32), *path;
+
+	assert_non_null(base);
+	if (stamp[0])
+		snprintf(base, strlen(client) + strlen(name) + strlen(stamp) + 32, "service+%s+%s+%s.json", client, name,
+			 stamp);
+	else
+		snprintf(base, strlen(client) + strlen(name) + 32, "service+%s+%s.json", client, name);
+	path = path_join(tdir, base);
+	assert_int_equal(rename(old, path), 0);
+	free(path);
+	free(base);
+	free(tdir);
+	free(old);
+}
+
+/* A registration older than one already there removes its own file, never the newer one. */
+static void test_older_registration_never_removes_a_newer_one(void **state)
+{
+	struct fixture *f = *state;
+	char *token = path_join(f->home, "token");
+	struct target_list list;
+
+	write_text(token, "secret\n");
+	put_client(&f->s, "c1", "node01", NULL, NULL);
+	put_service(&f->s, "c1", "web", "http://node01:1/newer");
+	restamp(&f->s, "c1", "web", "9000000000000000000+zz+0000000001");
+	put_service(&f->s, "c1", "web", "http://node01:2/older");
+	assert_view(&f->s, "c1", "web", "http://node01:1/newer");
+	put_service_with_token(&f->s, "c1", "web", "http://node01:3/older", token);
+	assert_view(&f->s, "c1", "web", "http://node01:1/newer");
+	assert_int_equal(registry_load(&f->s, &list), 0);
+	assert_string_equal(find_service(&list, "c1", "web")->url, "http://node01:1/newer");
+	target_list_release(&list);
+	free(token);
+}
+
+/* Older registrations of the name go, stamped or not; other names stay. */
+static void test_registration_removes_older_ones_of_its_name_only(void **state)
+{
+	struct fixture *f = *state;
+	char *tdir = targets_dir(&f->s);
+
+	put_client(&f->s, "c1", "node01", NULL, NULL);
+	put_service(&f->s, "c1", "web", "http://node01:1/unstamped");
+	restamp(&f->s, "c1", "web", "");
+	put_service(&f->s, "c1", "we", "http://node01:5/other");
+	put_service(&f->s, "c1", "web2", "http://node01:6/other");
+	sleep_ms(2);
+	put_service(&f->s, "c1", "web", "http://node01:2/new");
+	assert_view(&f->s, "c1", "web", "http://node01:2/new");
+	assert_view(&f->s, "c1", "we", "http://node01:5/other");
+	assert_view(&f->s, "c1", "web2", "http://node01:6/other");
+	assert_int_equal(service_files(tdir, "c1", "web", NULL), 1);
+	free(tdir);
+}
+
 int main(void)
 {
 #define T(fn) cmocka_unit_test_setup_teardown(fn, fixture_setup, fixture_teardown)
@@ -1013,7 +1257,7 @@ int main(void)
 		T(test_put_client_replaces),
 		T(test_put_single_service),
 		T(test_service_file_is_file_sd),
-		T(test_put_batch_writes_one_file),
+		T(test_put_batch_writes_a_file_per_service),
 		T(test_service_for_unknown_client_fails),
 		T(test_batch_with_unknown_client_writes_nothing),
 		T(test_batch_with_bad_endpoint_writes_nothing),
@@ -1021,6 +1265,10 @@ int main(void)
 		T(test_load_merges_and_sorts),
 		T(test_load_newest_wins_single_then_batch),
 		T(test_load_newest_wins_batch_then_single),
+		T(test_batch_then_single_prometheus_reads_one),
+		T(test_token_and_plain_registrations_replace_each_other),
+		T(test_older_registration_never_removes_a_newer_one),
+		T(test_registration_removes_older_ones_of_its_name_only),
 		T(test_load_ignores_temp_files),
 		T(test_load_fails_on_truncated_file),
 		T(test_load_fails_on_non_list_file),
