@@ -22,6 +22,7 @@ static int exec_start(struct cmd_args *args)
 	struct start_options o = { 0 };
 	struct session s;
 	char *cause = NULL;
+	uint32_t minutes;
 	int ret;
 
 	if (!id)
@@ -33,6 +34,12 @@ static int exec_start(struct cmd_args *args)
 	o.dry_run = args_flag(args, "dry-run");
 	if ((v = args_get(args, "wait")) && parse_duration_ms(v, 1000, &o.wait_ms, &cause) < 0) {
 		ret = cmd_usage_error(args->entry, "--wait: %s", cause);
+		free(cause);
+		return ret;
+	}
+	/* refuse a bad --time-limit before anything is rendered or submitted */
+	if (o.time_limit && parse_slurm_time_limit(o.time_limit, &minutes, &cause) < 0) {
+		ret = cmd_usage_error(args->entry, "--time-limit: %s", cause);
 		free(cause);
 		return ret;
 	}

@@ -188,6 +188,17 @@ test_expect_success 'an empty --out is refused' '
 	grep -q "out" err && test ! -e ran14
 '
 
+test_expect_success 'start refuses an overflowing --time-limit before anything happens' '
+	benchmon session-create --run-id tl --launcher slurm --port "$PROM_PORT" >/dev/null &&
+	snapshot "$BENCHMON_HOME/sessions/tl" >before &&
+	test_expect_code 2 benchmon start --session tl --dry-run --time-limit 5124095576030432:00:00 2>err &&
+	grep -q "time-limit: time limit .5124095576030432:00:00. is over a year" err &&
+	test_expect_code 2 benchmon start --session tl --dry-run --time-limit -5 2>err &&
+	grep -q "invalid time limit" err &&
+	snapshot "$BENCHMON_HOME/sessions/tl" >after &&
+	test_cmp before after
+'
+
 test_expect_success 'no command is a usage error' '
 	test_expect_code 2 benchmon run --out x 2>err && grep -q "no command" err
 '
