@@ -45,6 +45,8 @@ UNIT_test-kpi = collect/kpi.o collect/series.o lib/timeparse.o lib/strbuf.o lib/
 UNIT_test-kpi-property = $(UNIT_test-kpi)
 UNIT_test-registry = session/registry.o session/session.o session/saves.o session/validate.o lib/sha256.o lib/jsonfile.o lib/fsutil.o \
 	lib/timeparse.o lib/strbuf.o lib/xmalloc.o lib/error.o
+UNIT_TESTS += tests/unit/test-fsutil
+UNIT_test-fsutil = lib/fsutil.o lib/strbuf.o lib/xmalloc.o lib/error.o
 
 # fuzz targets (tests/fuzz/fuzz-<name>.c), replayed over their corpora without libFuzzer
 FUZZ_TARGETS = timeparse endpoint promjson profile registry

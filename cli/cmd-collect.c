@@ -14,6 +14,9 @@
 #include "session/session.h"
 #include "session/validate.h"
 
+/* a query unanswered for longer than this has hung, however big the window */
+#define MAX_TIMEOUT_MS (24LL * 3600 * 1000)
+
 static const struct cmd_opt opts[] = {
 	{ "session", "ID", "the session (default: $BENCHMON_SESSION)" },
 	{ "from-iso", "TIME", "window start: RFC 3339 (2025-10-01T10:00:00Z, +02:00, fractions) or epoch seconds" },
@@ -24,7 +27,7 @@ static const struct cmd_opt opts[] = {
 	{ "run-id", "R", "the run's id in the artifacts (default: $SLURM_JOB_ID[.$SLURM_STEP_ID], else the session id)" },
 	{ "profile", "NAME|FILE", "query profile: a name in templates/profiles, or a JSON file (default: default)" },
 	{ "step", "DURATION", "resolution of the queries (default: the scrape interval; raised to stay under 11,000 points)" },
-	{ "timeout", "DURATION", "give up on a query Prometheus has not answered in this long (default: 2m; a bare number is seconds)" },
+	{ "timeout", "DURATION", "give up on a query Prometheus has not answered in this long (default: 2m, at most 24h; a bare number is seconds)" },
 	{ "strict", NULL, "exit 1 when there is any data-quality finding (for CI gating)" },
 	{ "json", NULL, "print the KPIs and findings as JSON instead of a table" },
 	{ NULL, NULL, NULL },
@@ -187,6 +190,10 @@ static int exec_collect(struct cmd_args *args)
 		goto usage;
 	if ((v = args_get(args, "timeout")) && parse_duration_ms(v, 1000, &o.timeout_ms, &cause) < 0)
 		goto usage;
+	if (o.timeout_ms > MAX_TIMEOUT_MS) {
+		cause = xasprintf("--timeout '%s' is over a day", v);
+		goto usage;
+	}
 	if (args_flag(args, "json"))
 		progress_quiet = 1;
 	ret = CMD_FAIL;

@@ -1,8 +1,10 @@
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -26,18 +28,54 @@ static const struct cmd_opt opts[] = {
 	{ "profile", "NAME|FILE", "query profile for the KPIs (default: default)" },
 	{ "strict", NULL, "exit 1 when the command succeeded but collect has data-quality findings" },
 	{ "json", NULL, "print the KPIs as JSON" },
+	{ "force", NULL, "replace the artifacts of an earlier run in --out" },
 	{ NULL, NULL, NULL },
 };
 
 static volatile sig_atomic_t got_signal;
 static volatile pid_t child_pid;
 
-/* Pass the signal on to the benchmark, and remember it: what ran is still collected. */
-static void on_signal(int sig)
+/* Is pid a slurmstepd? Async-signal-safe: open, read and close only. */
+static int is_slurmstepd(pid_t pid)
 {
+	char path[40] = "/proc/", digits[16], comm[16] = "";
+	size_t len = 6, n = 0;
+	ssize_t got;
+	int fd;
+
+	do
+		digits[n++] = (char)('0' + pid % 10);
+	while ((pid /= 10) > 0 && n < sizeof(digits));
+	while (n)
+		path[len++] = digits[--n];
+	memcpy(path + len, "/comm", 6);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	got = read(fd, comm, sizeof(comm) - 1);
+	close(fd);
+	return got >= 10 && !memcmp(comm, "slurmstepd", 10);
+}
+
+/*
+ * Remember the signal (what ran is still collected) and pass it on to the
+ * benchmark only when it did not get it too. The benchmark stays in our
+ * process group, so it keeps the terminal: a Ctrl-C comes from the tty
+ * driver (si_code SI_KERNEL) to the whole foreground group, and slurmstepd
+ * (scancel, the time limit) signals every process of the step. What another
+ * process sends to benchmon (kill PID) reached only us and is forwarded. A
+ * kill of our whole process group (kill -INT -PGID) is forwarded as well,
+ * and so reaches the benchmark twice: siginfo does not say where it was aimed.
+ */
+static void on_signal(int sig, siginfo_t *si, void *uctx)
+{
+	int saved_errno = errno;
+
+	(void)uctx;
 	got_signal = sig;
-	if (child_pid > 0)
+	if (child_pid > 0 && si->si_code != SI_KERNEL && !(si->si_code == SI_USER && is_slurmstepd(si->si_pid)))
 		kill(child_pid, sig);
+	errno = saved_errno;
 }
 
 static void sleep_until(int64_t when_ms)
@@ -51,39 +89,148 @@ static void sleep_until(int64_t when_ms)
 	}
 }
 
-/* Run argv with our stdio; its exit status, 128+N when killed by signal N. */
+/*
+ * Run argv with our stdio; its exit status, 128+N when killed by signal N.
+ * SIGINT and SIGTERM are ours only while it runs: after, they end benchmon.
+ */
 static int run_command(char **argv, int *status)
 {
 	struct sigaction sa = { 0 }, old_int, old_term;
-	int wstatus = 0;
+	sigset_t block, old_mask;
+	int wstatus = 0, ret = -1;
 	pid_t pid;
 
-	sa.sa_handler = on_signal;
+	sigemptyset(&block);
+	sigaddset(&block, SIGINT);
+	sigaddset(&block, SIGTERM);
+	/* a signal before child_pid is set would not be passed on: hold it until then */
+	sigprocmask(SIG_BLOCK, &block, &old_mask);
+	sa.sa_sigaction = on_signal;
+	sa.sa_flags = SA_SIGINFO;
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGINT, &sa, &old_int);
 	sigaction(SIGTERM, &sa, &old_term);
 	fflush(stdout);
 	pid = fork();
-	if (pid < 0)
-		return error("cannot fork: %s", strerror(errno));
+	if (pid < 0) {
+		error("cannot fork: %s", strerror(errno));
+		goto out;
+	}
 	if (pid == 0) {
 		sigaction(SIGINT, &old_int, NULL);
 		sigaction(SIGTERM, &old_term, NULL);
+		sigprocmask(SIG_SETMASK, &old_mask, NULL);
 		execvp(argv[0], argv);
 		fprintf(stderr, "benchmon: error: cannot run '%s': %s\n", argv[0], strerror(errno));
 		_exit(127);
 	}
 	child_pid = pid;
+	sigprocmask(SIG_SETMASK, &old_mask, NULL);
 	while (waitpid(pid, &wstatus, 0) < 0 && errno == EINTR)
 		;
 	child_pid = 0;
 	*status = WIFEXITED(wstatus) ? WEXITSTATUS(wstatus) : 128 + WTERMSIG(wstatus);
-	return 0;
+	ret = 0;
+out:
+	sigaction(SIGINT, &old_int, NULL);
+	sigaction(SIGTERM, &old_term, NULL);
+	sigprocmask(SIG_SETMASK, &old_mask, NULL);
+	return ret;
 }
 
-static char *default_out(const char *run_id)
+/* After an scancel, Slurm's KillWait (30 s by default) is all the time left to collect in. */
+#define INTERRUPTED_QUERY_TIMEOUT_MS 20000
+#define MAX_RUNS_PER_ID 1000
+
+/* Does dir hold what an earlier run left, MANIFEST.json or window.json? */
+static int holds_run(const char *dir)
 {
-	return xasprintf("benchmon-results/%s", run_id);
+	char *manifest = xasprintf("%s/MANIFEST.json", dir), *window = xasprintf("%s/window.json", dir);
+	int ret = path_exists(manifest) || path_exists(window);
+
+	free(manifest);
+	free(window);
+	return ret;
+}
+
+/*
+ * Claim dir for this run: mkdir of dir itself, so that of two runs started
+ * at once only one gets it, and for a dir that was already there an empty
+ * window.json created exclusively (the window replaces it). 0 when claimed
+ * (*made says whether we made dir), 1 when an earlier or a concurrent run
+ * holds it, -1 after error().
+ */
+static int claim_out_dir(const char *dir, int *made)
+{
+	char *parent = xstrdup(dir), *slash = strrchr(parent, '/');
+	char *window = xasprintf("%s/window.json", dir);
+	int ret = -1, fd;
+
+	*made = 0;
+	if (slash && slash != parent) {
+		*slash = '\0';
+		if (mkdir_p(parent, 0700) < 0)
+			goto out;
+	}
+	if (mkdir(dir, 0700) == 0) {
+		*made = 1;
+	} else if (errno != EEXIST) {
+		error("cannot create directory '%s': %s", dir, strerror(errno));
+		goto out;
+	} else if (holds_run(dir)) {
+		ret = 1;
+		goto out;
+	}
+	fd = open(window, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (fd < 0) {
+		ret = errno == EEXIST ? 1 : error("cannot create '%s': %s", window, strerror(errno));
+		goto out;
+	}
+	close(fd);
+	ret = 0;
+out:
+	free(window);
+	free(parent);
+	return ret;
+}
+
+/* Give back a claimed dir that got no window: the empty window.json, and dir when we made it. */
+static void release_out_dir(const char *dir, int made)
+{
+	char *window = xasprintf("%s/window.json", dir);
+
+	unlink(window);
+	if (made)
+		rmdir(dir);
+	free(window);
+}
+
+/*
+ * Claim the default directory, benchmon-results/<run id>. When an earlier
+ * run of the job holds it, the run id takes the first free suffix: -2, -3...
+ * Sets *run_id (replacing it) and *out.
+ */
+static int claim_default_out(char **run_id, char **out, int *made)
+{
+	char *base = *run_id, *id = xstrdup(base);
+	int ret = 1;
+
+	for (int k = 2; ret == 1 && k <= MAX_RUNS_PER_ID + 1; k++) {
+		*out = xasprintf("benchmon-results/%s", id);
+		ret = claim_out_dir(*out, made);
+		if (ret == 1) {
+			free(*out);
+			*out = NULL;
+			free(id);
+			id = xasprintf("%s-%d", base, k);
+		}
+	}
+	if (ret == 1)
+		ret = error("benchmon-results/ holds %d runs of '%s' already; give --out or --run-id", MAX_RUNS_PER_ID,
+			    base);
+	free(base);
+	*run_id = id;
+	return ret;
 }
 
 static int exec_run(struct cmd_args *args)
@@ -93,14 +240,19 @@ static int exec_run(struct cmd_args *args)
 	struct collect_options o = { 0 };
 	struct collect_result res;
 	struct session s = { 0 };
+	struct session_run run = { 0 };
 	char *run_id = NULL, *out = NULL, *cause = NULL, *path = NULL;
-	int status = 0, ret = CMD_USAGE;
+	int status = 0, ret = CMD_USAGE, claimed = 0, made = 0;
 
 	if (!id)
 		return CMD_USAGE;
 	if (!args->argc) {
 		ret = cmd_usage_error(args->entry, "no command to run (give it after --)");
 		goto out;
+	}
+	if ((v = args_get(args, "out")) && !*v) {
+		cause = xstrdup("--out must not be empty");
+		goto usage;
 	}
 	if ((v = args_get(args, "warmup")) && strcmp(v, "0") && parse_duration_ms(v, 1000, &wf.warmup_ms, &cause) < 0)
 		goto usage;
@@ -123,11 +275,40 @@ static int exec_run(struct cmd_args *args)
 	}
 	if (validate_id("run id", run_id, &cause) < 0)
 		goto usage;
-	out = args_get(args, "out") ? xstrdup(args_get(args, "out")) : default_out(run_id);
 	ret = CMD_FAIL;
 	/* check the session before the benchmark runs, not after */
-	if (session_load(id, &s) < 0)
+	if (session_load(id, &s) < 0 || session_run_load(&s, &run) < 0)
 		goto out;
+	if (run.state != RUN_RUNNING) {
+		error("session '%s' is not running (%s); start it with 'benchmon start --session %s'", s.id,
+		      run_state_name(run.state), s.id);
+		goto out;
+	}
+	if (!args_get(args, "out") && !args_get(args, "run-id")) {
+		if (claim_default_out(&run_id, &out, &made) < 0)
+			goto out;
+		if (validate_id("run id", run_id, &cause) < 0) {
+			error("%s", cause);
+			release_out_dir(out, made);
+			goto out;
+		}
+		claimed = 1;
+	} else {
+		int taken;
+
+		out = args_get(args, "out") ? xstrdup(args_get(args, "out")) : xasprintf("benchmon-results/%s", run_id);
+		if (args_flag(args, "force")) {
+			if (mkdir_p(out, 0700) < 0)
+				goto out;
+		} else if ((taken = claim_out_dir(out, &made)) != 0) {
+			if (taken > 0)
+				error("'%s' holds the artifacts of an earlier run (MANIFEST.json or window.json), or "
+				      "another run is using it; give another --out, or --force to replace them", out);
+			goto out;
+		} else {
+			claimed = 1;
+		}
+	}
 
 	wf.session = s.id;
 	wf.run_id = run_id;
@@ -149,11 +330,10 @@ static int exec_run(struct cmd_args *args)
 		      (double)(wf.ended_ms - wf.started_ms) / 1000.0);
 		goto out;
 	}
-	if (mkdir_p(out, 0700) < 0)
-		goto out;
 	path = xasprintf("%s/window.json", out);
 	if (window_file_write(path, &wf) < 0)
 		goto out;
+	claimed = 0;
 	/* the last scrape of the window must have happened before we ask for it */
 	if (!got_signal)
 		sleep_until(wf.to_ms + s.scrape_interval_ms + 500);
@@ -162,6 +342,8 @@ static int exec_run(struct cmd_args *args)
 	o.out_dir = out;
 	o.run_id = run_id;
 	o.profile = args_get(args, "profile") ? args_get(args, "profile") : "default";
+	if (got_signal == SIGTERM)
+		o.timeout_ms = INTERRUPTED_QUERY_TIMEOUT_MS;
 	if (args_flag(args, "json"))
 		progress_quiet = 1;
 	if (collect_run(&s, &o, &res) < 0) {
@@ -180,6 +362,8 @@ static int exec_run(struct cmd_args *args)
 usage:
 	ret = cmd_usage_error(args->entry, "%s", cause);
 out:
+	if (claimed)
+		release_out_dir(out, made);
 	/* the command's own status comes first; ours only when it succeeded */
 	if (wf.started_ms && status != 0)
 		ret = status;
@@ -188,6 +372,7 @@ out:
 	free(cause);
 	free(out);
 	free(run_id);
+	session_run_release(&run);
 	session_release(&s);
 	return ret;
 }
@@ -195,13 +380,22 @@ out:
 const struct cmd_entry cmd_run_entry = {
 	.name = "run",
 	.summary = "run a benchmark command and collect the KPIs of exactly its window",
-	.usage = "--session ID [--run-id R] [--out DIR] [--warmup 30s] [--cooldown 10s] [--strict] -- CMD [ARGS...]",
+	.usage = "--session ID [--run-id R] [--out DIR] [--force] [--warmup 30s] [--cooldown 10s] [--strict] -- CMD [ARGS...]",
 	.description = "Run CMD (its output passes through), record when it starts and ends, and collect\n"
 		       "that window, less --warmup at the start and plus --cooldown at the end, into\n"
 		       "--out. The window is kept as window.json there, so 'benchmon collect --window'\n"
 		       "can redo it. Exits with CMD's exit status; with --strict a data-quality finding\n"
-		       "also fails a successful run. A Ctrl-C or an scancel of the surrounding job is\n"
-		       "passed to CMD, and what ran is still collected.",
+		       "also fails a successful run. The session must be running ('benchmon start').\n"
+		       "\n"
+		       "Each run gets a directory of its own: by default benchmon-results/<run-id>,\n"
+		       "then <run-id>-2, -3... for later runs in the same job. An --out that holds an\n"
+		       "earlier run (MANIFEST.json or window.json) is refused unless --force.\n"
+		       "\n"
+		       "A Ctrl-C or an scancel of the surrounding job ends CMD (a Ctrl-C reaches it once,\n"
+		       "from the terminal; a kill of benchmon alone is passed on), and what ran is still\n"
+		       "collected. After an scancel Slurm kills what is left once its KillWait (30 s by\n"
+		       "default) is over, so each query then waits at most 20 s. A second signal, once\n"
+		       "CMD has ended, stops benchmon at once.",
 	.opts = opts,
 	.example = "  benchmon run --session bench01 --warmup 30s -- \\\n"
 		   "      wrk -t8 -c64 -d10m --latency http://nodeA:8000/v1/completions",

@@ -33,6 +33,7 @@ static int exec_start(struct cmd_args *args)
 	struct start_options o = { 0 };
 	struct session s;
 	char *cause = NULL;
+	uint32_t minutes;
 	int ret;
 
 	if (!id)
@@ -50,6 +51,12 @@ static int exec_start(struct cmd_args *args)
 	if ((v = args_get(args, "save-before-limit")) &&
 	    (parse_duration_ms(v, 1000, &o.save_before_limit_ms, &cause) < 0 || o.save_before_limit_ms < 1000)) {
 		ret = cmd_usage_error(args->entry, "--save-before-limit: %s", cause ? cause : "must be at least 1s");
+		free(cause);
+		return ret;
+	}
+	/* refuse a bad --time-limit before anything is rendered or submitted */
+	if (o.time_limit && parse_slurm_time_limit(o.time_limit, &minutes, &cause) < 0) {
+		ret = cmd_usage_error(args->entry, "--time-limit: %s", cause);
 		free(cause);
 		return ret;
 	}

@@ -36,7 +36,6 @@
 #define RETRIES_503 6
 #define MANIFEST_SCHEMA 1
 
-extern const char benchmon_version[];
 
 struct query {
 	const char *kpi;         /* what the query is for, in messages */
@@ -216,7 +215,7 @@ static int run_queries(struct query *qs, size_t n, long timeout_ms)
 
 static long query_timeout_ms(const struct collect_options *o)
 {
-	return o->timeout_ms > 0 && o->timeout_ms < QUERY_TIMEOUT_MS * 60 ? (long)o->timeout_ms : QUERY_TIMEOUT_MS;
+	return o->timeout_ms > 0 ? (long)o->timeout_ms : QUERY_TIMEOUT_MS;
 }
 
 /* Choose the step and align the window so its last point is exactly to. */
@@ -517,7 +516,8 @@ static cJSON *manifest_json(const struct session *s, const struct collect_option
 	char *t;
 
 	cJSON_AddNumberToObject(root, "schema_version", MANIFEST_SCHEMA);
-	cJSON_AddStringToObject(root, "benchmon_version", benchmon_version);
+	cJSON_AddStringToObject(root, "benchmon_version", BENCHMON_VERSION);
+	cJSON_AddNumberToObject(root, "query_timeout_seconds", (double)query_timeout_ms(o) / 1000.0);
 	cJSON_AddStringToObject(root, "session", s->id);
 	cJSON_AddStringToObject(root, "run_id", o->run_id);
 	cJSON_AddStringToObject(root, "status", r->nfindings ? "ok_with_findings" : "ok");

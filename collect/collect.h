@@ -29,7 +29,7 @@ struct collect_options {
 	const char *out_dir;
 	const char *run_id;
 	const char *profile;      /* name or path */
-	int64_t timeout_ms;       /* how long to wait for Prometheus's answers; 0: two minutes */
+	int64_t timeout_ms;       /* how long to wait for Prometheus's answers; 0: two minutes (in MANIFEST.json) */
 };
 
 struct collect_result {

@@ -116,9 +116,12 @@ out:
 
 int mkdir_p(const char *path, mode_t mode)
 {
-	char *copy = xstrdup(path);
+	char *copy;
 	int ret = -1;
 
+	if (!*path)
+		return error("cannot create a directory: empty path");
+	copy = xstrdup(path);
 	for (char *p = copy + 1; ; p++) {
 		if (*p != '/' && *p != '\0')
 			continue;

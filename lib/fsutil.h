@@ -29,7 +29,7 @@ int write_file_atomic(const char *path, const void *data, size_t len, mode_t mod
  */
 int read_file(const char *path, struct strbuf *sb, size_t max, int missing_ok);
 
-/* Create a directory and its parents, with mode for the ones created. */
+/* Create a directory and its parents, with mode for the ones created. An empty path is an error. */
 int mkdir_p(const char *path, mode_t mode);
 
 /* Remove path and everything below it; a missing path is not an error. */

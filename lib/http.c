@@ -27,6 +27,7 @@ static struct {
 	__typeof__(&curl_multi_poll) multi_poll;
 	__typeof__(&curl_multi_info_read) multi_info_read;
 	__typeof__(&curl_multi_cleanup) multi_cleanup;
+	__typeof__(&curl_multi_strerror) multi_strerror;
 } curl;
 
 #define RESOLVE(field, symbol)                                                  \
@@ -58,6 +59,7 @@ int http_global_init(void)
 	RESOLVE(multi_poll, curl_multi_poll);
 	RESOLVE(multi_info_read, curl_multi_info_read);
 	RESOLVE(multi_cleanup, curl_multi_cleanup);
+	RESOLVE(multi_strerror, curl_multi_strerror);
 	if (curl.global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
 		dlclose(curl.handle);
 		curl.handle = NULL;
@@ -190,7 +192,9 @@ size_t http_get_many(const char *const *urls, size_t n, long timeout_ms, struct 
 	CURLM *multi = curl.multi_init();
 	CURL **handles = xcalloc(n + 1, sizeof(*handles));
 	char (*errbufs)[CURL_ERROR_SIZE] = xcalloc(n + 1, CURL_ERROR_SIZE);
+	unsigned char *reported = xcalloc(n + 1, 1);
 	size_t failed = 0, finished = 0;
+	CURLMcode mrc;
 	int running = 0;
 
 	for (size_t i = 0; i < n; i++) {
@@ -199,9 +203,13 @@ size_t http_get_many(const char *const *urls, size_t n, long timeout_ms, struct 
 		resps[i].status = 0;
 		resps[i].received = 0;
 		handles[i] = make_handle("GET", urls[i], NULL, timeout_ms, &resps[i], errbufs[i]);
+		mrc = handles[i] ? curl.multi_add_handle(multi, handles[i]) : CURLM_OUT_OF_MEMORY;
+		if (mrc != CURLM_OK) {
+			causes[i] = xasprintf("%s: cannot start the transfer: %s", urls[i], curl.multi_strerror(mrc));
+			continue;
+		}
 		/* fewer, larger pieces: each costs a call into the caller's parser */
 		curl.easy_setopt(handles[i], CURLOPT_BUFFERSIZE, 256L * 1024);
-		curl.multi_add_handle(multi, handles[i]);
 	}
 	while (finished < n) {
 		CURLMsg *msg;
@@ -215,10 +223,11 @@ size_t http_get_many(const char *const *urls, size_t n, long timeout_ms, struct 
 				continue;
 			for (i = 0; i < n && handles[i] != msg->easy_handle; i++)
 				;
-			if (i == n)
+			if (i == n || reported[i])
 				continue;
 			finish_transfer(handles[i], msg->data.result, i, urls[i], errbufs[i], &resps[i], &causes[i],
 					done, ctx);
+			reported[i] = 1;
 			finished++;
 		}
 		if (running)
@@ -227,14 +236,23 @@ size_t http_get_many(const char *const *urls, size_t n, long timeout_ms, struct 
 			break; /* libcurl lost track of a transfer: report it below rather than spin */
 	}
 	for (size_t i = 0; i < n; i++) {
-		if (!causes[i] && !resps[i].status)
-			causes[i] = xasprintf("%s: no response", urls[i]);
+		/* the caller learns of a failure only through done: a transfer it never hears of would read as no data */
+		if (!reported[i]) {
+			if (!causes[i])
+				causes[i] = xasprintf("%s: the transfer ended without a response%s%s", urls[i],
+						      errbufs[i][0] ? ": " : "", errbufs[i]);
+			if (done)
+				done(i, &resps[i], causes[i], ctx);
+		}
 		if (causes[i])
 			failed++;
-		curl.multi_remove_handle(multi, handles[i]);
-		curl.easy_cleanup(handles[i]);
+		if (handles[i]) {
+			curl.multi_remove_handle(multi, handles[i]);
+			curl.easy_cleanup(handles[i]);
+		}
 	}
 	curl.multi_cleanup(multi);
+	free(reported);
 	free(handles);
 	free(errbufs);
 	return failed;

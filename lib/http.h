@@ -45,8 +45,9 @@ int http_request(const char *method, const char *url, const char *body, long tim
 /*
  * Send many GET requests at once and wait for all (libcurl multi).
  * resps[i] and causes[i] are filled as by http_request. When done is not
- * NULL it is called for each request as soon as that one completes, so its
- * body can be consumed (and released) while the others still arrive.
+ * NULL it is called once for each request as soon as that one completes, so
+ * its body can be consumed (and released) while the others still arrive; a
+ * request that never started or never completed gets it too, with a cause.
  * Returns the number that got no response.
  */
 typedef void (*http_done_fn)(size_t index, struct http_response *resp, const char *cause, void *ctx);

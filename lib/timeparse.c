@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include "lib/xmalloc.h"
@@ -219,6 +220,69 @@ char *format_time_ms(int64_t ms)
 	if (frac)
 		return xasprintf("%s.%03dZ", buf, frac);
 	return xasprintf("%sZ", buf);
+}
+
+#define TIME_LIMIT_MAX_S (366LL * 86400)
+
+/* The number at *p, advancing *p past it: -1 when there is none, -2 when over TIME_LIMIT_MAX_S. */
+static int64_t take_limit_field(const char **p)
+{
+	const char *start = *p;
+	int64_t v = 0;
+
+	while (isdigit((unsigned char)**p)) {
+		v = v * 10 + (*(*p)++ - '0');
+		if (v > TIME_LIMIT_MAX_S)
+			return -2;
+	}
+	return *p == start ? -1 : v;
+}
+
+int parse_slurm_time_limit(const char *s, uint32_t *minutes, char **cause)
+{
+	int64_t days = 0, f[3] = { 0 }, total;
+	const char *p = s;
+	int n = 0, with_days = strchr(s, '-') != NULL;
+
+	if (!strcasecmp(s, "unlimited") || !strcasecmp(s, "infinite")) {
+		*minutes = TIME_LIMIT_INFINITE;
+		return 0;
+	}
+	if (with_days && ((days = take_limit_field(&p)) < 0 || *p++ != '-'))
+		goto bad;
+	for (;;) {
+		if (n == 3 || (f[n++] = take_limit_field(&p)) < 0)
+			goto bad;
+		if (!*p)
+			break;
+		if (*p++ != ':')
+			goto bad;
+	}
+	if (with_days) /* D-HH[:MM[:SS]] */
+		total = days * 86400 + f[0] * 3600 + f[1] * 60 + f[2];
+	else if (n == 1) /* MM */
+		total = f[0] * 60;
+	else if (n == 2) /* MM:SS */
+		total = f[0] * 60 + f[1];
+	else /* HH:MM:SS */
+		total = f[0] * 3600 + f[1] * 60 + f[2];
+	if (total <= 0) {
+		*cause = xasprintf("time limit '%s' is zero (give UNLIMITED for none)", s);
+		return -1;
+	}
+	if (total > TIME_LIMIT_MAX_S)
+		goto too_long;
+	*minutes = (uint32_t)((total + 59) / 60);
+	return 0;
+bad:
+	if (days == -2 || f[0] == -2 || f[1] == -2 || f[2] == -2)
+		goto too_long;
+	*cause = xasprintf("invalid time limit '%s' (expected MM, MM:SS, HH:MM:SS, D-HH, D-HH:MM, D-HH:MM:SS "
+			   "or UNLIMITED)", s);
+	return -1;
+too_long:
+	*cause = xasprintf("time limit '%s' is over a year (give UNLIMITED for none)", s);
+	return -1;
 }
 
 int64_t now_ms(void)

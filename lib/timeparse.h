@@ -30,6 +30,17 @@ int parse_time_ms(const char *s, int64_t *out_ms, char **cause);
 /* Format Unix milliseconds as RFC 3339 UTC, with milliseconds only when non-zero. */
 char *format_time_ms(int64_t ms);
 
+/* No time limit, as Slurm's INFINITE. */
+#define TIME_LIMIT_INFINITE UINT32_MAX
+
+/*
+ * A Slurm time limit in minutes, in sbatch --time's formats: "MM", "MM:SS",
+ * "HH:MM:SS", "D-HH", "D-HH:MM", "D-HH:MM:SS", or "UNLIMITED"/"INFINITE"
+ * (TIME_LIMIT_INFINITE). Seconds round up to a minute. Zero, negative and
+ * malformed limits are refused, and so are limits over a year.
+ */
+int parse_slurm_time_limit(const char *s, uint32_t *minutes, char **cause);
+
 /* The current time as Unix milliseconds. */
 int64_t now_ms(void);
 

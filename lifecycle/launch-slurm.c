@@ -154,50 +154,18 @@ static const char *slurm_error_text(void)
 	return lib.strerror(lib.get_errno());
 }
 
-/* Slurm's time formats: MM, MM:SS, HH:MM:SS, D-HH, D-HH:MM, D-HH:MM:SS, or UNLIMITED. */
+_Static_assert(TIME_LIMIT_INFINITE == INFINITE, "lib/timeparse.h's unlimited must be Slurm's INFINITE");
+
+/* The job's time limit in minutes (lib/timeparse.h); an invalid one is reported through error(). */
 static int parse_time_limit(const char *s, uint32_t *minutes)
 {
-	long parts[3] = { 0 }, days = 0;
-	int n = 0;
-	const char *p = s, *dash = strchr(s, '-');
-	long total_s;
+	char *cause = NULL;
+	int ret = parse_slurm_time_limit(s, minutes, &cause);
 
-	if (!strcasecmp(s, "unlimited") || !strcasecmp(s, "infinite")) {
-		*minutes = INFINITE;
-		return 0;
-	}
-	if (dash) {
-		char *end;
-
-		days = strtol(s, &end, 10);
-		if (end != dash || end == s)
-			return -1;
-		p = dash + 1;
-	}
-	for (;;) {
-		char *end;
-
-		if (!isdigit((unsigned char)*p) || n == 3)
-			return -1;
-		parts[n++] = strtol(p, &end, 10);
-		if (*end == '\0')
-			break;
-		if (*end != ':')
-			return -1;
-		p = end + 1;
-	}
-	if (dash) /* D-HH[:MM[:SS]] */
-		total_s = days * 86400 + parts[0] * 3600 + parts[1] * 60 + parts[2];
-	else if (n == 1) /* MM */
-		total_s = parts[0] * 60;
-	else if (n == 2) /* MM:SS */
-		total_s = parts[0] * 60 + parts[1];
-	else /* HH:MM:SS */
-		total_s = parts[0] * 3600 + parts[1] * 60 + parts[2];
-	if (total_s <= 0 || total_s > 365L * 86400)
-		return -1;
-	*minutes = (uint32_t)((total_s + 59) / 60);
-	return 0;
+	if (ret < 0)
+		error("%s", cause);
+	free(cause);
+	return ret;
 }
 
 /* Find our job by its unique name when a submit succeeded without a response. */
@@ -325,10 +293,8 @@ static int slurm_submit(const struct session *s, const struct launch_request *re
 	desc.min_nodes = 1;
 	desc.max_nodes = 1;
 	desc.num_tasks = 1;
-	if (req->time_limit && parse_time_limit(req->time_limit, &desc.time_limit) < 0) {
-		error("invalid time limit '%s' (expected MM, HH:MM:SS or D-HH:MM:SS)", req->time_limit);
+	if (req->time_limit && parse_time_limit(req->time_limit, &desc.time_limit) < 0)
 		goto out;
-	}
 	if (req->save_before_limit_ms > 65535 * 1000LL) {
 		error("--save-before-limit must be under 65535 seconds (Slurm's warn_time limit)");
 		goto out;

@@ -98,6 +98,107 @@ test_expect_success 'inside a Slurm job the run id comes from SLURM_JOB_ID and S
 	grep -q "\"run_id\":[[:space:]]*\"4242.3\"" benchmon-results/4242.3/MANIFEST.json
 '
 
+# count-sigint: a benchmark that counts the SIGINTs it gets, then ends 1 s after the first
+test_expect_success 'setup: a benchmark that counts its SIGINTs' '
+	cat >count-sigint <<-\PY &&
+	#!/usr/bin/env python3
+	import os, signal, sys, time
+	got = []
+	def on_int(sig, frame):
+	    got.append(1)
+	    open("sigint-count.tmp", "w").write("%d\n" % len(got))
+	    os.rename("sigint-count.tmp", "sigint-count")
+	signal.signal(signal.SIGINT, on_int)
+	open("child-pid", "w").write("%d\n" % os.getpid())
+	while not got:
+	    time.sleep(0.05)
+	time.sleep(1)
+	open("child-done", "w").close()
+	PY
+	chmod +x count-sigint
+'
+
+test_expect_success 'a Ctrl-C at a terminal reaches the benchmark once, and what ran is collected' '
+	rm -f sigint-count child-pid child-done &&
+	{ wait_for 30 test -s child-pid && printf "\\003" && wait_for 30 test -e child-done && sleep 2; } |
+		script -qfec "exec benchmon run --run-id w8 --out out8 -- ./count-sigint" /dev/null >script8.out 2>&1 &&
+	echo 1 >expect &&
+	test_cmp expect sigint-count &&
+	grep -q "interrupted by SIGINT" script8.out &&
+	grep -q "\"interrupted_by\":[[:space:]]*\"SIGINT\"" out8/window.json &&
+	test_path_is_file out8/MANIFEST.json
+'
+
+test_expect_success 'a kill of benchmon alone is passed on to the benchmark' '
+	rm -f sigint-count child-pid child-done &&
+	{ benchmon run --run-id w9 --out out9 -- setsid -w ./count-sigint >/dev/null 2>err9 & } &&
+	pid=$! && wait_for 30 test -s child-pid &&
+	kill -INT "$pid" &&
+	wait "$pid" &&
+	echo 1 >expect &&
+	test_cmp expect sigint-count &&
+	test_path_is_file out9/MANIFEST.json
+'
+
+test_expect_success 'a signal after the benchmark ended interrupts benchmon at once' '
+	rm -f child-done &&
+	{ benchmon run --run-id w10 --out out10 --cooldown 60s -- sh -c "echo \$\$ >child-pid; touch child-done" >/dev/null 2>err10 & } &&
+	pid=$! && wait_for 30 test -e child-done &&
+	wait_for 30 "! test -e /proc/$(cat child-pid)" && sleep 1 &&
+	kill -TERM "$pid" &&
+	{ wait "$pid"; status=$?; } ;
+	[ "$status" = 143 ] &&
+	test ! -e out10/MANIFEST.json
+'
+
+test_expect_success 'run on a session that is not running refuses before the benchmark runs' '
+	benchmon session-create --run-id idle --launcher local &&
+	test_expect_code 1 benchmon run --session idle --out out11 -- touch ran11 2>err &&
+	grep -q "session .idle. is not running (created); start it with .benchmon start --session idle." err &&
+	test ! -e ran11 && test ! -e out11
+'
+
+test_expect_success 'two runs in one job each get their own directory, even started at once' '
+	SLURM_JOB_ID=4343 benchmon run -- sleep 2 >/dev/null 2>&1 &&
+	{ SLURM_JOB_ID=4343 benchmon run -- sleep 2 >/dev/null 2>err12a & } && a=$! &&
+	{ SLURM_JOB_ID=4343 benchmon run -- sleep 2 >/dev/null 2>err12b & } && b=$! &&
+	wait $a && wait $b &&
+	for d in 4343 4343-2 4343-3; do
+		test_path_is_file benchmon-results/$d/MANIFEST.json &&
+		grep -q "\"run_id\":[[:space:]]*\"$d\"" benchmon-results/$d/MANIFEST.json || exit 1
+	done &&
+	test_path_is_missing benchmon-results/4343-4
+'
+
+test_expect_success 'an --out holding an earlier run is not replaced without --force' '
+	snapshot out >before &&
+	test_expect_code 1 benchmon run --out out -- touch ran13 2>err &&
+	grep -q "out. holds the artifacts of an earlier run" err &&
+	test ! -e ran13 &&
+	snapshot out >after && test_cmp before after &&
+	mkdir -p empty-out &&
+	benchmon run --out empty-out -- sleep 2 >/dev/null 2>&1 &&
+	test_path_is_file empty-out/MANIFEST.json &&
+	benchmon run --out out3 --force -- sleep 2 >/dev/null 2>&1 &&
+	grep -q "\"exit_status\":[[:space:]]*0" out3/window.json
+'
+
+test_expect_success 'an empty --out is refused' '
+	test_expect_code 2 benchmon run --out "" -- touch ran14 2>err &&
+	grep -q "out" err && test ! -e ran14
+'
+
+test_expect_success 'start refuses an overflowing --time-limit before anything happens' '
+	benchmon session-create --run-id tl --launcher slurm --port "$PROM_PORT" >/dev/null &&
+	snapshot "$BENCHMON_HOME/sessions/tl" >before &&
+	test_expect_code 2 benchmon start --session tl --dry-run --time-limit 5124095576030432:00:00 2>err &&
+	grep -q "time-limit: time limit .5124095576030432:00:00. is over a year" err &&
+	test_expect_code 2 benchmon start --session tl --dry-run --time-limit -5 2>err &&
+	grep -q "invalid time limit" err &&
+	snapshot "$BENCHMON_HOME/sessions/tl" >after &&
+	test_cmp before after
+'
+
 test_expect_success 'no command is a usage error' '
 	test_expect_code 2 benchmon run --out x 2>err && grep -q "no command" err
 '

@@ -43,7 +43,8 @@ test_expect_success 'setup: 10 minutes of a session backfilled, Prometheus, the 
 	# Forwards to Prometheus; the file "mode" says what to do instead:
 	#   pass | 503 N (the next N requests) | 503q N (the next N queries)
 	#   and, to queries only: 422 TEXT / 400 TEXT (those holding TEXT),
-	#   warn (add a "warnings" field), text (a 500 with a plain-text body), hang
+	#   warn (add a "warnings" field), text (a 500 with a plain-text body), hang,
+	#   cut (half the body, then the connection closes)
 	import http.server, json, sys, threading, time, urllib.error, urllib.parse, urllib.request
 	port, upstream, mode_file = int(sys.argv[1]), sys.argv[2], sys.argv[3]
 	lock = threading.Lock()
@@ -80,6 +81,15 @@ test_expect_success 'setup: 10 minutes of a session backfilled, Prometheus, the 
 	                status, body = r.status, r.read()
 	        except urllib.error.HTTPError as e:
 	            status, body = e.code, e.read()
+	        if mode[0] == "cut":
+	            self.send_response(status)
+	            self.send_header("Content-Type", "application/json")
+	            self.send_header("Content-Length", str(len(body)))
+	            self.end_headers()
+	            self.wfile.write(body[:len(body) // 2])
+	            self.wfile.flush()
+	            self.close_connection = True
+	            return
 	        if mode[0] == "warn" and status == 200:
 	            doc = json.loads(body)
 	            doc["warnings"] = ["injected warning"]
@@ -166,6 +176,95 @@ test_expect_success 'no answer within --timeout names a KPI and its query' '
 	inject pass
 '
 
+test_expect_success 'a connection closed mid-body is an error naming the URL and libcurl'"'"'s reason' '
+	inject cut &&
+	test_expect_code 1 collect --out rcut >out 2>err &&
+	grep -q "KPI .*: query .* got no answer: http://127.0.0.1:$PROXY_PORT/api/v1/query.*: .*transfer closed\|[Pp]artial" err &&
+	test ! -e rcut/MANIFEST.json &&
+	inject pass
+'
+
+# libcurl failing to start one transfer cannot be produced for real: a
+# libcurl.so.4 in front of the real one refuses the Nth curl_multi_add_handle
+test_expect_success 'a transfer libcurl cannot start is an error naming its URL, not no_data' '
+	real=$(ldconfig -p | sed -n "s/.*libcurl\.so\.4 .* => //p" | head -n 1) &&
+	test -n "$real" &&
+	mkdir -p shim &&
+	cat >shim/curl-fault.c <<-\EOF &&
+	/* libcurl.so.4 for a test: the real one, except that the Nth transfer added to a multi handle fails to start */
+	#include <dlfcn.h>
+	#include <stdarg.h>
+	#include <stdlib.h>
+
+	#define CURL_DISABLE_TYPECHECK
+	#include <curl/curl.h>
+
+	static void *real(const char *name)
+	{
+		static void *lib;
+
+		if (!lib)
+			lib = dlopen(getenv("REAL_LIBCURL"), RTLD_NOW | RTLD_LOCAL);
+		return dlsym(lib, name);
+	}
+
+	#define FORWARD(ret, name, params, args) \
+		ret name params { return ((ret(*) params)real(#name)) args; }
+
+	FORWARD(CURLcode, curl_global_init, (long flags), (flags))
+	FORWARD(void, curl_global_cleanup, (void), ())
+	FORWARD(CURL *, curl_easy_init, (void), ())
+	FORWARD(CURLcode, curl_easy_perform, (CURL *h), (h))
+	FORWARD(void, curl_easy_cleanup, (CURL *h), (h))
+	FORWARD(const char *, curl_easy_strerror, (CURLcode c), (c))
+	FORWARD(CURLM *, curl_multi_init, (void), ())
+	FORWARD(CURLMcode, curl_multi_remove_handle, (CURLM *m, CURL *h), (m, h))
+	FORWARD(CURLMcode, curl_multi_perform, (CURLM *m, int *r), (m, r))
+	FORWARD(CURLMcode, curl_multi_poll, (CURLM *m, struct curl_waitfd *f, unsigned n, int t, int *r), (m, f, n, t, r))
+	FORWARD(CURLMsg *, curl_multi_info_read, (CURLM *m, int *left), (m, left))
+	FORWARD(CURLMcode, curl_multi_cleanup, (CURLM *m), (m))
+	FORWARD(const char *, curl_multi_strerror, (CURLMcode c), (c))
+
+	/* every option and info benchmon passes is one pointer-sized argument */
+	CURLcode curl_easy_setopt(CURL *h, CURLoption opt, ...)
+	{
+		va_list ap;
+		void *arg;
+
+		va_start(ap, opt);
+		arg = va_arg(ap, void *);
+		va_end(ap);
+		return ((CURLcode(*)(CURL *, CURLoption, ...))real("curl_easy_setopt"))(h, opt, arg);
+	}
+
+	CURLcode curl_easy_getinfo(CURL *h, CURLINFO info, ...)
+	{
+		va_list ap;
+		void *arg;
+
+		va_start(ap, info);
+		arg = va_arg(ap, void *);
+		va_end(ap);
+		return ((CURLcode(*)(CURL *, CURLINFO, ...))real("curl_easy_getinfo"))(h, info, arg);
+	}
+
+	CURLMcode curl_multi_add_handle(CURLM *m, CURL *h)
+	{
+		static int calls;
+		const char *fail = getenv("CURL_FAIL_ADD");
+
+		if (fail && ++calls == atoi(fail))
+			return CURLM_OUT_OF_MEMORY;
+		return ((CURLMcode(*)(CURLM *, CURL *))real("curl_multi_add_handle"))(m, h);
+	}
+	EOF
+	cc -shared -fPIC -o shim/libcurl.so.4 shim/curl-fault.c -ldl &&
+	LD_LIBRARY_PATH="$TEST_DIR/shim" REAL_LIBCURL="$real" CURL_FAIL_ADD=3 \
+		test_expect_code 1 collect --out rnostart >out 2>err &&
+	grep -q "KPI .*: query .* got no answer: http://127.0.0.1:$PROXY_PORT/api/v1/query.*: cannot start the transfer: " err &&
+	test ! -e rnostart/MANIFEST.json
+'
+
 test_expect_success 'a refused connection names the address, before any query' '
 	use_prometheus "http://127.0.0.1:$DEAD_PORT" &&
 	test_expect_code 1 collect --out rdead >out 2>err &&
@@ -175,8 +274,15 @@ test_expect_success 'a refused connection names the address, before any query' '
 	use_prometheus "http://127.0.0.1:$PROXY_PORT"
 '
 
+test_expect_success 'a --timeout of hours is kept, not cut to two minutes' '
+	collect --out rlong --timeout 3h >out 2>err &&
+	grep -q "\"query_timeout_seconds\":[[:space:]]*10800," rlong/MANIFEST.json &&
+	collect --out rshort >out 2>err &&
+	grep -q "\"query_timeout_seconds\":[[:space:]]*120," rshort/MANIFEST.json
+'
+
 test_expect_success 'bad --timeout values are refused' '
-	for bad in 0 -1s abc 5x; do
+	for bad in 0 -1s abc 5x 25h 30d; do
 		test_expect_code 2 collect --out rbad --timeout "$bad" 2>err || exit 1
 		grep -q "timeout" err || exit 1
 	done &&

@@ -364,6 +364,81 @@ static void test_now_ms_is_current(void **state)
 	assert_true(a > 1704067200000LL); /* after 2024-01-01 */
 }
 
+static void assert_limit(const char *s, uint32_t expect)
+{
+	char *cause = NULL;
+	uint32_t minutes = 42;
+
+	if (parse_slurm_time_limit(s, &minutes, &cause) != 0)
+		fail_msg("parse_slurm_time_limit rejected '%s': %s", s, cause);
+	assert_null(cause);
+	assert_int_equal(minutes, expect);
+}
+
+static void assert_limit_bad(const char *s, const char *expect_in_cause)
+{
+	char *cause = NULL;
+	uint32_t minutes = 42;
+
+	if (parse_slurm_time_limit(s, &minutes, &cause) != -1)
+		fail_msg("parse_slurm_time_limit accepted '%s' as %u minutes", s, minutes);
+	assert_int_equal(minutes, 42);
+	assert_non_null(cause);
+	if (!strstr(cause, expect_in_cause))
+		fail_msg("cause for '%s' lacks '%s': %s", s, expect_in_cause, cause);
+	free(cause);
+}
+
+static void test_time_limit_every_slurm_format(void **state)
+{
+	(void)state;
+	assert_limit("90", 90);                 /* MM */
+	assert_limit("90:30", 91);              /* MM:SS, seconds round up */
+	assert_limit("02:00:00", 120);          /* HH:MM:SS */
+	assert_limit("1-12", 36 * 60);          /* D-HH */
+	assert_limit("1-00:30", 24 * 60 + 30);  /* D-HH:MM */
+	assert_limit("2-01:00:01", 49 * 60 + 1); /* D-HH:MM:SS */
+	assert_limit("UNLIMITED", TIME_LIMIT_INFINITE);
+	assert_limit("infinite", TIME_LIMIT_INFINITE);
+	assert_limit("366-00:00:00", 366 * 24 * 60);
+}
+
+static void test_time_limit_rejects_overflow(void **state)
+{
+	(void)state;
+	/* 5124095576030432 h is 2^64 s / 3600 rounded: it wrapped to an hour */
+	assert_limit_bad("5124095576030432:00:00", "over a year");
+	assert_limit_bad("99999999999999999999999", "over a year");
+	assert_limit_bad("9999999999999999-00", "over a year");
+	assert_limit_bad("367-00:00:00", "over a year");
+	assert_limit_bad("527041", "over a year");
+}
+
+static void test_time_limit_rejects_negative_and_zero(void **state)
+{
+	(void)state;
+	assert_limit_bad("-5", "invalid time limit");
+	assert_limit_bad("-1-00:00:00", "invalid time limit");
+	assert_limit_bad("1--2", "invalid time limit");
+	assert_limit_bad("0", "zero");
+	assert_limit_bad("00:00:00", "zero");
+}
+
+static void test_time_limit_rejects_garbage(void **state)
+{
+	(void)state;
+	assert_limit_bad("", "invalid time limit");
+	assert_limit_bad("abc", "invalid time limit");
+	assert_limit_bad("1h", "invalid time limit");
+	assert_limit_bad("1:2:3:4", "invalid time limit");
+	assert_limit_bad("1-2:3:4:5", "invalid time limit");
+	assert_limit_bad("10:", "invalid time limit");
+	assert_limit_bad(":10", "invalid time limit");
+	assert_limit_bad("1-", "invalid time limit");
+	assert_limit_bad(" 10", "invalid time limit");
+	assert_limit_bad("+10", "invalid time limit");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -395,6 +470,10 @@ int main(void)
 		cmocka_unit_test(test_format_time),
 		cmocka_unit_test(test_format_time_round_trip),
 		cmocka_unit_test(test_now_ms_is_current),
+		cmocka_unit_test(test_time_limit_every_slurm_format),
+		cmocka_unit_test(test_time_limit_rejects_overflow),
+		cmocka_unit_test(test_time_limit_rejects_negative_and_zero),
+		cmocka_unit_test(test_time_limit_rejects_garbage),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
