@@ -4,8 +4,10 @@
 #include <cjson/cJSON.h>
 
 #include "cli/cmd.h"
+#include "lib/fsutil.h"
 #include "lib/jsonfile.h"
 #include "lib/timeparse.h"
+#include "session/saves.h"
 #include "session/session.h"
 
 static const struct cmd_opt opts[] = {
@@ -38,11 +40,12 @@ static int exec_sessions(struct cmd_args *args)
 	if (session_list_ids(&ids) < 0)
 		goto out;
 	if (!json)
-		printf("%-24s %-8s %-9s %-10s %s\n", "SESSION", "LAUNCHER", "STATE", "AGE", "PROMETHEUS");
+		printf("%-24s %-8s %-9s %-10s %-10s %s\n", "SESSION", "LAUNCHER", "STATE", "AGE", "SAVED", "PROMETHEUS");
 	for (size_t i = 0; ids[i]; i++) {
 		struct session s;
 		struct session_run run;
-		char *age;
+		struct tsdb_save_list saves = { 0 };
+		char *age, *size;
 
 		if (session_load(ids[i], &s) < 0)
 			continue;
@@ -51,6 +54,8 @@ static int exec_sessions(struct cmd_args *args)
 			continue;
 		}
 		age = age_text(s.created_ms);
+		tsdb_saves_load(&s, &saves);
+		size = format_bytes(saves.bytes);
 		if (json) {
 			cJSON *o = cJSON_CreateObject();
 
@@ -60,11 +65,15 @@ static int exec_sessions(struct cmd_args *args)
 			json_add_string_or_null(o, "job_id", run.job_id);
 			json_add_string_or_null(o, "prometheus_url", run.url);
 			cJSON_AddNumberToObject(o, "created_ms", (double)s.created_ms);
+			cJSON_AddNumberToObject(o, "tsdb_saves", (double)saves.n);
+			cJSON_AddNumberToObject(o, "tsdb_bytes", (double)saves.bytes);
 			cJSON_AddItemToArray(list, o);
 		} else {
-			printf("%-24s %-8s %-9s %-10s %s\n", s.id, s.launcher, run_state_name(run.state), age,
-			       run.url && run.state == RUN_RUNNING ? run.url : "-");
+			printf("%-24s %-8s %-9s %-10s %-10s %s\n", s.id, s.launcher, run_state_name(run.state), age,
+			       saves.n ? size : "-", run.url && run.state == RUN_RUNNING ? run.url : "-");
 		}
+		tsdb_save_list_release(&saves);
+		free(size);
 		free(age);
 		session_run_release(&run);
 		session_release(&s);
@@ -84,9 +93,10 @@ out:
 
 const struct cmd_entry cmd_sessions_entry = {
 	.name = "sessions",
-	.summary = "list sessions with their state and age",
+	.summary = "list sessions with their state, age and the size of their saved TSDBs",
 	.usage = "[--json]",
-	.description = "List the sessions under $BENCHMON_HOME with their launcher, state and age.\n"
+	.description = "List the sessions under $BENCHMON_HOME with their launcher, state, age, and the\n"
+		       "disk space their jobs' saved TSDBs take ('benchmon delete' frees it).\n"
 		       "A session whose files cannot be read is reported and skipped.",
 	.opts = opts,
 	.example = "  benchmon sessions --json",

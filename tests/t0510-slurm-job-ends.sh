@@ -36,6 +36,7 @@ test_expect_success 'start says when the TSDB is saved before the time limit, an
 	job=$(job_of) && echo "$job" >job1 &&
 	scontrol show job "$job" >job.txt &&
 	grep -q "TimeLimit=00:03:00" job.txt &&
+	wait_for 30 "benchmon status --session ends --json | grep -q \"\\\"health\\\":[[:space:]]*\\\"up\\\"\"" &&
 	date +%s >load-from &&
 	for i in $(seq 1 20); do curl -sf "http://127.0.0.1:$LT_PORT/" -o /dev/null; done
 '
@@ -96,6 +97,7 @@ test_expect_success 'stop records the time-limited job, and the history keeps bo
 
 test_expect_success 'start, stop, start, stop: the first window is still collected' '
 	benchmon start --session ends --wait 120 &&
+	wait_for 30 "benchmon status --session ends --json | grep -q \"\\\"health\\\":[[:space:]]*\\\"up\\\"\"" &&
 	date +%s >w3-from && sleep 3 && date +%s >w3-to &&
 	benchmon stop --session ends &&
 	benchmon collect --session ends --from-iso "$(cat load-from)" --to-iso "$(($(cat load-from) + 5))" --out again &&
@@ -133,9 +135,9 @@ test_expect_success 'stop of a pending job cancels it (a concurrent start then f
 '
 
 test_expect_success 'Ctrl-C during start cancels the job it submitted; start and delete work afterwards' '
-	scontrol update PartitionName=debug State=DOWN &&
+	scontrol update PartitionName=debug State=DOWN
 	benchmon start --session ends --wait 60 >start2.out 2>start2.err &
-	pid=$! &&
+	pid=$!
 	wait_for 20 "grep -q pending start2.err" &&
 	job=$(job_of) &&
 	kill -INT $pid &&
