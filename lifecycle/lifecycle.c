@@ -592,12 +592,26 @@ int lifecycle_kill(const struct session *s)
 	struct session_run run = { 0 };
 	int ret = -1;
 
+	char *why = NULL;
+	int ours;
+
 	if (!l || (session_run_load(s, &run) < 0 && run_from_job_state(s, &run) < 0))
 		goto out;
-	if (run.job_id && (run.state == RUN_STARTING || run.state == RUN_RUNNING) && l->kill(s, run.job_id) < 0)
+	if (!run.job_id || (run.state != RUN_STARTING && run.state != RUN_RUNNING)) {
+		ret = 0;
+		goto out;
+	}
+	ours = l->is_ours(s, run.job_id, &why);
+	if (ours < 0) {
+		error("cannot cancel job %s of session '%s' from here: %s", run.job_id, s->id, why ? why : "see above");
+		goto out;
+	}
+	/* a job that ended, or whose id now belongs to someone else, is left alone */
+	if (ours && l->kill(s, run.job_id) < 0)
 		goto out;
 	ret = 0;
 out:
+	free(why);
 	session_run_release(&run);
 	return ret;
 }
