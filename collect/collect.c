@@ -19,6 +19,7 @@
 #include "collect/kpi.h"
 #include "collect/profile.h"
 #include "collect/promjson.h"
+#include "lib/auth.h"
 #include "lib/csvfile.h"
 #include "lib/error.h"
 #include "lib/fsutil.h"
@@ -29,6 +30,7 @@
 #include "lib/strbuf.h"
 #include "lib/timeparse.h"
 #include "lib/xmalloc.h"
+#include "render/render.h"
 
 #define MAX_POINTS 11000          /* Prometheus refuses more points per series */
 #define QUERY_TIMEOUT_MS 120000
@@ -40,6 +42,7 @@ extern const char benchmon_version[];
 /* Where the data comes from: the running Prometheus, or a temporary one on the TSDB copy. */
 struct source {
 	char *url;
+	struct http_auth auth;   /* the session's password, or the temporary Prometheus's own */
 	char *version;
 	const char *kind;        /* "live" or "tsdb_copy" */
 	pid_t pid;               /* temporary Prometheus, or 0 */
@@ -112,6 +115,7 @@ static void source_close(struct source *src)
 		remove_tree(src->tmp_dir);
 	free(src->tmp_dir);
 	free(src->url);
+	http_auth_release(&src->auth);
 	free(src->version);
 	memset(src, 0, sizeof(*src));
 }
@@ -119,13 +123,15 @@ static void source_close(struct source *src)
 /*
  * Serve the saved TSDB with a temporary Prometheus on loopback. It runs on a
  * node-local copy: Prometheus must not run on NFS, and the saved copy stays
- * as it was for the next collect.
+ * as it was for the next collect. Loopback is open to every user of a shared
+ * login node, so it answers only a password of its own, made for this run.
  */
 static int source_open_copy(const struct session *s, const char *copy, struct source *src)
 {
 	const char *tmp = getenv("TMPDIR");
 	const char *prometheus = getenv("BENCHMON_PROMETHEUS");
 	char *tsdb = NULL, *log = NULL, *listen = NULL, *path_flag = NULL, *cause = NULL;
+	char *web = NULL, *web_flag = NULL, *hash = NULL;
 	int port, ret = -1;
 
 	src->kind = "tsdb_copy";
@@ -150,6 +156,12 @@ static int source_open_copy(const struct session *s, const char *copy, struct so
 		error("cannot find a free port on 127.0.0.1 for a temporary Prometheus");
 		goto out;
 	}
+	web = xasprintf("%s/web.yml", src->tmp_dir);
+	src->auth.user = xstrdup(AUTH_USER);
+	if (auth_password_new(&src->auth.password) < 0 || auth_bcrypt(src->auth.password, &hash) < 0 ||
+	    render_web_config(web, src->auth.user, hash) < 0)
+		goto out;
+	web_flag = xasprintf("--web.config.file=%s", web);
 	log = xasprintf("%s/prometheus.log", src->tmp_dir);
 	listen = xasprintf("--web.listen-address=127.0.0.1:%d", port);
 	path_flag = xasprintf("--storage.tsdb.path=%s", tsdb);
@@ -169,7 +181,7 @@ static int source_open_copy(const struct session *s, const char *copy, struct so
 		}
 		/* retention far beyond the data, so nothing is deleted at start */
 		execlp(prometheus && *prometheus ? prometheus : "prometheus", "prometheus", "--config.file=/dev/null",
-		       path_flag, listen, "--storage.tsdb.retention.time=100y",
+		       path_flag, listen, web_flag, "--storage.tsdb.retention.time=100y",
 		       (char *)NULL);
 		_exit(127);
 	}
@@ -188,7 +200,7 @@ static int source_open_copy(const struct session *s, const char *copy, struct so
 		}
 		free(cause);
 		cause = NULL;
-		if (prom_ready(src->url, 1000, &cause) == 1) {
+		if (prom_ready(src->url, &src->auth, 1000, &cause) == 1) {
 			ret = 0;
 			goto out;
 		}
@@ -197,6 +209,9 @@ static int source_open_copy(const struct session *s, const char *copy, struct so
 	error("the temporary Prometheus did not get ready within 60s: %s", cause ? cause : "?");
 out:
 	free(cause);
+	free(hash);
+	free(web_flag);
+	free(web);
 	free(path_flag);
 	free(listen);
 	free(log);
@@ -216,7 +231,9 @@ static int source_open(const struct session *s, struct source *src)
 	if (run.state == RUN_RUNNING && run.url) {
 		src->kind = "live";
 		src->url = xstrdup(run.url);
-		int ready = prom_ready(src->url, 5000, &cause);
+		if (auth_load(s->dir, &src->auth) < 0)
+			goto out;
+		int ready = prom_ready(src->url, &src->auth, 5000, &cause);
 
 		/* while Prometheus loads its TSDB it answers 503: wait for it as for a 503 to a query */
 		for (int attempt = 0; ready == PROM_STARTING && attempt < RETRIES_503; attempt++) {
@@ -224,7 +241,7 @@ static int source_open(const struct session *s, struct source *src)
 			sleep_ms(500L << attempt);
 			free(cause);
 			cause = NULL;
-			ready = prom_ready(src->url, 5000, &cause);
+			ready = prom_ready(src->url, &src->auth, 5000, &cause);
 		}
 		if (ready != 1) {
 			error("the session's Prometheus at %s is not answering (%s); check 'benchmon status --session %s'",
@@ -241,7 +258,7 @@ static int source_open(const struct session *s, struct source *src)
 	}
 	free(cause);
 	cause = NULL;
-	if (prom_version(src->url, &src->version, &cause) < 0)
+	if (prom_version(src->url, &src->auth, &src->version, &cause) < 0)
 		src->version = xstrdup("unknown");
 	ret = 0;
 out:
@@ -358,7 +375,7 @@ out:
  * (Prometheus starting) is retried with backoff; anything else that is not
  * an answer fails the collect with the KPI and the query named.
  */
-static int run_queries(struct query *qs, size_t n, long timeout_ms)
+static int run_queries(struct query *qs, size_t n, const struct http_auth *auth, long timeout_ms)
 {
 	const char **urls = xcalloc(n + 1, sizeof(*urls));
 	struct http_response *resps = xcalloc(n + 1, sizeof(*resps));
@@ -380,7 +397,7 @@ static int run_queries(struct query *qs, size_t n, long timeout_ms)
 			resps[i].sink_ctx = b.streams[i];
 		}
 		b.nretry = 0;
-		http_get_many(urls, ntodo, timeout_ms, resps, causes, on_query_done, &b);
+		http_get_many(urls, ntodo, auth, timeout_ms, resps, causes, on_query_done, &b);
 		for (size_t i = 0; i < ntodo; i++) {
 			free(causes[i]);
 			causes[i] = NULL;
@@ -459,7 +476,7 @@ static void explain_no_data(const struct session *s, const struct source *src, c
 	q.promql = xasprintf("up{session=\"%s\"}", s->id);
 	q.url = range_url(src->url, q.promql, &span);
 	progress_quiet++;
-	if (run_queries(&q, 1, query_timeout_ms(o)) == 0) {
+	if (run_queries(&q, 1, &src->auth, query_timeout_ms(o)) == 0) {
 		for (size_t i = 0; i < q.data.n; i++) {
 			const struct series *se = &q.data.items[i];
 
@@ -835,7 +852,7 @@ int collect_run(const struct session *s, const struct collect_options *o, struct
 			  src.url, &w);
 		free(range);
 	}
-	if (run_queries(qs, nq, query_timeout_ms(o)) < 0)
+	if (run_queries(qs, nq, &src.auth, query_timeout_ms(o)) < 0)
 		goto out;
 	if (!qs[up_q].data.n) {
 		explain_no_data(s, &src, o);

@@ -9,6 +9,7 @@
  * On disk, under $BENCHMON_HOME (default ~/.benchmon):
  *
  *   sessions/<id>/session.json   settings, written once by session_create
+ *   sessions/<id>/prometheus.password  the secret of its Prometheus's HTTP API (lib/auth.h)
  *   sessions/<id>/run.json       Prometheus's state, replaced by start/stop/status
  *   sessions/<id>/targets/       the target registry (see registry.h)
  *   sessions/<id>/prometheus.yml, job.sh   rendered at start
