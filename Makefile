@@ -37,8 +37,7 @@ UNIT_TESTS = tests/unit/test-validate tests/unit/test-timeparse tests/unit/test-
 	tests/unit/test-promjson tests/unit/test-sha256 tests/unit/test-kpi
 UNIT_test-validate = session/validate.o lib/strbuf.o lib/xmalloc.o
 UNIT_test-timeparse = lib/timeparse.o lib/xmalloc.o
-UNIT_test-render = render/render.o lib/auth.o session/session.o session/registry.o session/validate.o lib/sha256.o \
-	lib/jsonfile.o lib/fsutil.o lib/timeparse.o lib/strbuf.o lib/xmalloc.o lib/error.o
+UNIT_test-render = render/render.o lib/fsutil.o lib/timeparse.o lib/strbuf.o lib/xmalloc.o lib/error.o
 UNIT_test-promjson = collect/promjson.o collect/series.o lib/strbuf.o lib/xmalloc.o lib/error.o
 UNIT_test-sha256 = lib/sha256.o lib/fsutil.o lib/strbuf.o lib/xmalloc.o lib/error.o
 UNIT_test-kpi = collect/kpi.o collect/series.o lib/timeparse.o lib/strbuf.o lib/xmalloc.o

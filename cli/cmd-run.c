@@ -149,7 +149,7 @@ static int exec_run(struct cmd_args *args)
 		      (double)(wf.ended_ms - wf.started_ms) / 1000.0);
 		goto out;
 	}
-	if (mkdir_p(out, 0700) < 0)
+	if (mkdir_p(out, results_mode(0777)) < 0)
 		goto out;
 	path = xasprintf("%s/window.json", out);
 	if (window_file_write(path, &wf) < 0)

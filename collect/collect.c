@@ -554,7 +554,7 @@ static int write_artifact(const char *dir, const char *name, const struct strbuf
 	cJSON *f;
 	int ret = -1;
 
-	if (write_file_atomic(path, sb->buf, sb->len, 0600) < 0)
+	if (write_file_atomic(path, sb->buf, sb->len, results_mode(0666)) < 0)
 		goto out;
 	/* hash what was written, from memory: re-reading a 100 MB file costs a second */
 	sha256_init(&ctx);
@@ -813,7 +813,7 @@ int collect_run(const struct session *s, const struct collect_options *o, struct
 	memset(res, 0, sizeof(*res));
 	if (profile_load(o->profile, &prof) < 0 || make_window(s, o, &w) < 0)
 		goto out;
-	if (mkdir_p(o->out_dir, 0700) < 0)
+	if (mkdir_p(o->out_dir, results_mode(0777)) < 0)
 		goto out;
 	/* a MANIFEST.json from an earlier collect must not vouch for what this one may fail to write */
 	if (unlink(manifest) < 0 && errno != ENOENT) {
@@ -881,7 +881,7 @@ int collect_run(const struct session *s, const struct collect_options *o, struct
 	root = manifest_json(s, o, &w, &src, &prof, qs, nq, &qs[up_q].data, &report);
 	cJSON_AddItemToObject(root, "files", files);
 	files = NULL;
-	if (json_write_file(manifest, root, 1) < 0)
+	if (json_write_file_mode(manifest, root, 1, results_mode(0666)) < 0)
 		goto out;
 	res->nfindings = report.nfindings;
 	res->nkpis = report.nresults;
