@@ -12,7 +12,7 @@
  *   sessions/<id>/prometheus.password  the secret of its Prometheus's HTTP API (lib/auth.h)
  *   sessions/<id>/run.json       Prometheus's state, replaced by start/stop/status
  *   sessions/<id>/targets/       the target registry (see registry.h)
- *   sessions/<id>/prometheus.yml, job.sh   rendered at start
+ *   sessions/<id>/prometheus.yml, web.yml, job.sh   rendered at start
  *   sessions/<id>/logs/          the Prometheus job's output
  *   sessions/<id>/prometheus.json  written by the job: the host and port it serves on
  *   sessions/<id>/tsdb/          the TSDB copy that stop saves
