@@ -13,7 +13,7 @@ SLURM_API_MAJOR := $(shell objdump -p $$($(CC) -print-file-name=libslurm.so) 2>/
 CPPFLAGS_ALL = -I. -D_GNU_SOURCE -DBENCHMON_SLURM_API_MAJOR=$(or $(SLURM_API_MAJOR),0) -DBENCHMON_VERSION='"$(VERSION)"' -DBENCHMON_DATADIR='"$(DATADIR)"' $(CPPFLAGS)
 # libcurl and libslurm are loaded at run time (dlopen) by lib/http.c and lifecycle/launch-slurm.c,
 # so the commands that need neither start fast
-LIBS = -lcjson -lcsv -ldl -lm
+LIBS = -lcjson -lcsv -lcrypt -ldl -lm
 
 ifeq ($(SANITIZE),1)
 CFLAGS += -fsanitize=address,undefined -fno-omit-frame-pointer
@@ -21,7 +21,7 @@ LDFLAGS += -fsanitize=address,undefined
 endif
 
 LIB_OBJS = lib/xmalloc.o lib/strbuf.o lib/error.o lib/fsutil.o lib/jsonfile.o lib/timeparse.o \
-	lib/csvfile.o lib/http.o lib/prom.o lib/sha256.o
+	lib/csvfile.o lib/http.o lib/prom.o lib/sha256.o lib/auth.o
 SESSION_OBJS = session/validate.o session/session.o session/registry.o session/saves.o
 LIFECYCLE_OBJS = lifecycle/lifecycle.o lifecycle/launch-slurm.o lifecycle/launch-local.o
 RENDER_OBJS = render/render.o
@@ -37,13 +37,12 @@ UNIT_TESTS = tests/unit/test-validate tests/unit/test-timeparse tests/unit/test-
 	tests/unit/test-promjson tests/unit/test-sha256 tests/unit/test-kpi tests/unit/test-kpi-property
 UNIT_test-validate = session/validate.o lib/strbuf.o lib/xmalloc.o
 UNIT_test-timeparse = lib/timeparse.o lib/xmalloc.o
-UNIT_test-render = render/render.o session/session.o session/saves.o session/registry.o session/validate.o lib/sha256.o \
-	lib/jsonfile.o lib/fsutil.o lib/timeparse.o lib/strbuf.o lib/xmalloc.o lib/error.o
+UNIT_test-render = render/render.o lib/fsutil.o lib/timeparse.o lib/strbuf.o lib/xmalloc.o lib/error.o
 UNIT_test-promjson = collect/promjson.o collect/series.o lib/strbuf.o lib/xmalloc.o lib/error.o
 UNIT_test-sha256 = lib/sha256.o lib/fsutil.o lib/strbuf.o lib/xmalloc.o lib/error.o
 UNIT_test-kpi = collect/kpi.o collect/series.o lib/timeparse.o lib/strbuf.o lib/xmalloc.o
 UNIT_test-kpi-property = $(UNIT_test-kpi)
-UNIT_test-registry = session/registry.o session/session.o session/saves.o session/validate.o lib/sha256.o lib/jsonfile.o lib/fsutil.o \
+UNIT_test-registry = session/registry.o session/session.o lib/auth.o session/validate.o lib/sha256.o lib/jsonfile.o lib/fsutil.o \
 	lib/timeparse.o lib/strbuf.o lib/xmalloc.o lib/error.o
 UNIT_TESTS += tests/unit/test-fsutil
 UNIT_test-fsutil = lib/fsutil.o lib/strbuf.o lib/xmalloc.o lib/error.o
@@ -54,10 +53,10 @@ FUZZ_REPLAYS = $(FUZZ_TARGETS:%=tests/fuzz/replay-%)
 FUZZ_timeparse = lib/timeparse.o lib/xmalloc.o
 FUZZ_endpoint = session/validate.o lib/strbuf.o lib/xmalloc.o lib/error.o
 FUZZ_promjson = collect/promjson.o collect/series.o lib/strbuf.o lib/xmalloc.o lib/error.o
-FUZZ_profile = collect/profile.o render/render.o session/session.o session/registry.o session/validate.o \
+FUZZ_profile = collect/profile.o render/render.o session/session.o lib/auth.o session/registry.o session/validate.o \
 	lib/sha256.o lib/jsonfile.o lib/fsutil.o lib/timeparse.o \
 	lib/strbuf.o lib/xmalloc.o lib/error.o
-FUZZ_registry = session/registry.o session/session.o session/validate.o lib/sha256.o lib/jsonfile.o lib/fsutil.o \
+FUZZ_registry = session/registry.o session/session.o lib/auth.o session/validate.o lib/sha256.o lib/jsonfile.o lib/fsutil.o \
 	lib/timeparse.o lib/strbuf.o lib/xmalloc.o lib/error.o
 
 all: benchmon

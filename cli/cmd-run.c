@@ -169,11 +169,13 @@ static int claim_out_dir(const char *dir, int *made)
 	*made = 0;
 	if (slash && slash != parent) {
 		*slash = '\0';
-		if (mkdir_p(parent, 0700) < 0)
+		if (mkdir_p(parent, results_mode(0777)) < 0)
 			goto out;
 	}
-	if (mkdir(dir, 0700) == 0) {
+	/* the process umask keeps state private: results get the user's own, set exactly */
+	if (mkdir(dir, results_mode(0777)) == 0) {
 		*made = 1;
+		chmod(dir, results_mode(0777));
 	} else if (errno != EEXIST) {
 		error("cannot create directory '%s': %s", dir, strerror(errno));
 		goto out;
@@ -181,11 +183,12 @@ static int claim_out_dir(const char *dir, int *made)
 		ret = 1;
 		goto out;
 	}
-	fd = open(window, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	fd = open(window, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, results_mode(0666));
 	if (fd < 0) {
 		ret = errno == EEXIST ? 1 : error("cannot create '%s': %s", window, strerror(errno));
 		goto out;
 	}
+	fchmod(fd, results_mode(0666));
 	close(fd);
 	ret = 0;
 out:
@@ -298,7 +301,7 @@ static int exec_run(struct cmd_args *args)
 
 		out = args_get(args, "out") ? xstrdup(args_get(args, "out")) : xasprintf("benchmon-results/%s", run_id);
 		if (args_flag(args, "force")) {
-			if (mkdir_p(out, 0700) < 0)
+			if (mkdir_p(out, results_mode(0777)) < 0)
 				goto out;
 		} else if ((taken = claim_out_dir(out, &made)) != 0) {
 			if (taken > 0)

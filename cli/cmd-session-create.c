@@ -14,7 +14,7 @@ static const struct cmd_opt opts[] = {
 	{ "run-id", "ID", "the session's id (letters, digits, '_', '.', '-'; at most 64; default in a Slurm job: $SLURM_JOB_ID)" },
 	{ "prom-host", "HOST", "reach Prometheus at HOST instead of the node Slurm picks" },
 	{ "port", "N", "Prometheus's port (default 9090)" },
-	{ "listen", "ADDR", "address Prometheus binds to (default 0.0.0.0; 127.0.0.1 for loopback only)" },
+	{ "listen", "ADDR", "address Prometheus binds to (default: the node's own address under Slurm, 127.0.0.1 with the local launcher; 0.0.0.0 for all)" },
 	{ "scrape-interval", "DURATION", "how often targets are scraped (default 5s; e.g. 1s, 500ms)" },
 	{ "retention", "DURATION", "how long Prometheus keeps data (default 6h; a bare number is hours)" },
 	{ "launcher", "slurm|local", "run Prometheus as a Slurm job, or as a local process (default: slurm when a Slurm configuration is found)" },
@@ -53,7 +53,7 @@ static int exec_session_create(struct cmd_args *args)
 	v = args_get(args, "listen");
 	if (v && validate_host("--listen", v, &cause) < 0)
 		goto usage;
-	s.listen = xstrdup(v ? v : "0.0.0.0");
+	s.listen = v ? xstrdup(v) : NULL;
 	if ((v = args_get(args, "scrape-interval"))) {
 		if (parse_duration_ms(v, 1000, &s.scrape_interval_ms, &cause) < 0)
 			goto usage;
@@ -83,6 +83,9 @@ static int exec_session_create(struct cmd_args *args)
 		s.launcher = xstrdup(conf ? "slurm" : "local");
 		free(conf);
 	}
+	/* under Slurm, clients on other nodes must reach Prometheus; a local one serves this machine only */
+	if (!s.listen)
+		s.listen = xstrdup(strcmp(s.launcher, "slurm") ? "127.0.0.1" : "auto");
 	ret = CMD_FAIL;
 	if (session_create(&s) < 0)
 		goto out;
@@ -109,6 +112,8 @@ const struct cmd_entry cmd_session_create_entry = {
 	.usage = "--run-id ID [--prom-host H] [--port N] [--scrape-interval 1s] [--retention 6|6h] [--launcher slurm|local]",
 	.description = "Create a monitoring session: a directory under $BENCHMON_HOME/sessions holding\n"
 		       "the session's settings, its target registry and, later, its Prometheus state.\n"
+		       "It also makes the password Prometheus's HTTP API will require, kept in the\n"
+		       "session's prometheus.password (0600) and never printed.\n"
 		       "Nothing is started yet; register targets, then run 'benchmon start'.",
 	.opts = opts,
 	.example = "  benchmon session-create --run-id bench01 --port 9090 --scrape-interval 1s",

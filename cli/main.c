@@ -6,6 +6,7 @@
 
 #include "cli/cmd.h"
 #include "lib/error.h"
+#include "lib/fsutil.h"
 #include "lib/http.h"
 
 #ifndef BENCHMON_VERSION
@@ -58,9 +59,12 @@ static void reexec_with_huge_pages(char **argv)
 	if (!value)
 		return;
 	snprintf(value, len, "%s%sglibc.malloc.hugetlb=1", tunables ? tunables : "", tunables ? ":" : "");
+	/* the new image records the user's umask again */
+	umask(user_umask);
 	if (setenv("GLIBC_TUNABLES", value, 1) == 0)
 		execv("/proc/self/exe", argv);
 	/* still here: run without */
+	umask(077);
 	if (tunables)
 		setenv("GLIBC_TUNABLES", tunables, 1);
 	else
@@ -74,8 +78,8 @@ int main(int argc, char **argv)
 	struct cmd_args args;
 	int status;
 
-	/* state and artifacts are private to their owner */
-	umask(077);
+	/* the state is private to its owner; results follow the user's umask (fsutil.h) */
+	user_umask = umask(077);
 	if (argc < 2) {
 		print_overview(stderr);
 		return CMD_USAGE;

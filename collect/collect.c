@@ -20,6 +20,7 @@
 #include "collect/profile.h"
 #include "collect/promjson.h"
 #include "collect/source.h"
+#include "lib/auth.h"
 #include "lib/csvfile.h"
 #include "lib/error.h"
 #include "lib/fsutil.h"
@@ -30,6 +31,7 @@
 #include "lib/strbuf.h"
 #include "lib/timeparse.h"
 #include "lib/xmalloc.h"
+#include "render/render.h"
 
 #define MAX_POINTS 11000          /* Prometheus refuses more points per series */
 #define QUERY_TIMEOUT_MS 120000
@@ -163,7 +165,7 @@ out:
  * (Prometheus starting) is retried with backoff; anything else that is not
  * an answer fails the collect with the KPI and the query named.
  */
-static int run_queries(struct query *qs, size_t n, long timeout_ms)
+static int run_queries(struct query *qs, size_t n, const struct http_auth *auth, long timeout_ms)
 {
 	const char **urls = xcalloc(n + 1, sizeof(*urls));
 	struct http_response *resps = xcalloc(n + 1, sizeof(*resps));
@@ -185,7 +187,7 @@ static int run_queries(struct query *qs, size_t n, long timeout_ms)
 			resps[i].sink_ctx = b.streams[i];
 		}
 		b.nretry = 0;
-		http_get_many(urls, ntodo, timeout_ms, resps, causes, on_query_done, &b);
+		http_get_many(urls, ntodo, auth, timeout_ms, resps, causes, on_query_done, &b);
 		for (size_t i = 0; i < ntodo; i++) {
 			free(causes[i]);
 			causes[i] = NULL;
@@ -264,7 +266,7 @@ static void explain_no_data(const struct session *s, const struct source *src, c
 	q.promql = xasprintf("up{session=\"%s\"}", s->id);
 	q.url = range_url(src->url, q.promql, &span);
 	progress_quiet++;
-	if (run_queries(&q, 1, query_timeout_ms(o)) == 0) {
+	if (run_queries(&q, 1, &src->auth, query_timeout_ms(o)) == 0) {
 		for (size_t i = 0; i < q.data.n; i++) {
 			const struct series *se = &q.data.items[i];
 
@@ -342,7 +344,7 @@ static int write_artifact(const char *dir, const char *name, const struct strbuf
 	cJSON *f;
 	int ret = -1;
 
-	if (write_file_atomic(path, sb->buf, sb->len, 0600) < 0)
+	if (write_file_atomic(path, sb->buf, sb->len, results_mode(0666)) < 0)
 		goto out;
 	/* hash what was written, from memory: re-reading a 100 MB file costs a second */
 	sha256_init(&ctx);
@@ -616,7 +618,7 @@ int collect_run(const struct session *s, const struct collect_options *o, struct
 	memset(res, 0, sizeof(*res));
 	if (profile_load(o->profile, &prof) < 0 || make_window(s, o, &w) < 0)
 		goto out;
-	if (mkdir_p(o->out_dir, 0700) < 0)
+	if (mkdir_p(o->out_dir, results_mode(0777)) < 0)
 		goto out;
 	/* a MANIFEST.json from an earlier collect must not vouch for what this one may fail to write */
 	if (unlink(manifest) < 0 && errno != ENOENT) {
@@ -655,7 +657,7 @@ int collect_run(const struct session *s, const struct collect_options *o, struct
 			  src.url, &w);
 		free(range);
 	}
-	if (run_queries(qs, nq, query_timeout_ms(o)) < 0)
+	if (run_queries(qs, nq, &src.auth, query_timeout_ms(o)) < 0)
 		goto out;
 	if (!qs[up_q].data.n) {
 		explain_no_data(s, &src, o);
@@ -684,7 +686,7 @@ int collect_run(const struct session *s, const struct collect_options *o, struct
 	root = manifest_json(s, o, &w, &src, &prof, qs, nq, &qs[up_q].data, &report);
 	cJSON_AddItemToObject(root, "files", files);
 	files = NULL;
-	if (json_write_file(manifest, root, 1) < 0)
+	if (json_write_file_mode(manifest, root, 1, results_mode(0666)) < 0)
 		goto out;
 	res->nfindings = report.nfindings;
 	res->nkpis = report.nresults;

@@ -12,6 +12,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "lib/auth.h"
 #include "lib/error.h"
 #include "lib/fsutil.h"
 #include "lib/prom.h"
@@ -19,6 +20,7 @@
 #include "lib/timeparse.h"
 #include "lib/xmalloc.h"
 #include "lifecycle/launcher.h"
+#include "render/render.h"
 #include "session/saves.h"
 
 #define RETRIES_503 6
@@ -90,6 +92,28 @@ static void guardian_main(int fd, const char *tmp_dir)
 	_exit(0);
 }
 
+/* This collect's own password for its temporary Prometheus: web.yml holds its hash, password its text. */
+static int temp_auth_create(struct source *src)
+{
+	char *web = xasprintf("%s/web.yml", src->tmp_dir);
+	char *file = xasprintf("%s/password", src->tmp_dir);
+	char *hash = NULL;
+	int ret = -1;
+
+	http_auth_release(&src->auth);
+	src->auth.user = xstrdup(AUTH_USER);
+	if (auth_password_new(&src->auth.password) < 0 || auth_bcrypt(src->auth.password, &hash) < 0 ||
+	    render_web_config(web, src->auth.user, hash) < 0 ||
+	    write_file_atomic(file, src->auth.password, strlen(src->auth.password), 0600) < 0)
+		goto out;
+	ret = 0;
+out:
+	free(hash);
+	free(file);
+	free(web);
+	return ret;
+}
+
 /* The temporary directory, and the guardian that removes it and everything started in it. */
 static int guardian_start(struct source *src)
 {
@@ -118,7 +142,7 @@ static int guardian_start(struct source *src)
 	}
 	close(fds[0]);
 	src->guardian_fd = fds[1];
-	return 0;
+	return temp_auth_create(src);
 }
 
 static void guardian_watch(struct source *src, pid_t pid)
@@ -165,6 +189,7 @@ void source_close(struct source *src)
 	free(src->pids);
 	free(src->tmp_dir);
 	free(src->url);
+	http_auth_release(&src->auth);
 	free(src->version);
 	memset(src, 0, sizeof(*src));
 }
@@ -197,6 +222,7 @@ static int spawn_prometheus(struct source *src, const char *name, const char *co
 	char *log = xasprintf("%s/%s.log", src->tmp_dir, name);
 	char *config_flag = xasprintf("--config.file=%s", config);
 	char *path_flag = xasprintf("--storage.tsdb.path=%s", tsdb);
+	char *web_flag = xasprintf("--web.config.file=%s/web.yml", src->tmp_dir);
 	char *listen = NULL, *cause = NULL;
 	int port = free_loopback_port(), ret = -1;
 	pid_t pid;
@@ -221,7 +247,7 @@ static int spawn_prometheus(struct source *src, const char *name, const char *co
 		}
 		/* retention far beyond the data, so nothing is deleted at start */
 		execlp(prometheus && *prometheus ? prometheus : "prometheus", "prometheus", config_flag, path_flag, listen,
-		       "--storage.tsdb.retention.time=100y", (char *)NULL);
+		       web_flag, "--storage.tsdb.retention.time=100y", (char *)NULL);
 		_exit(127);
 	}
 	guardian_watch(src, pid);
@@ -240,7 +266,7 @@ static int spawn_prometheus(struct source *src, const char *name, const char *co
 		}
 		free(cause);
 		cause = NULL;
-		if (prom_ready(*url, 1000, &cause) == 1) {
+		if (prom_ready(*url, &src->auth, 1000, &cause) == 1) {
 			ret = 0;
 			goto out;
 		}
@@ -254,6 +280,7 @@ out:
 	}
 	free(cause);
 	free(listen);
+	free(web_flag);
 	free(path_flag);
 	free(config_flag);
 	free(log);
@@ -278,17 +305,17 @@ out:
 }
 
 /* The session's running Prometheus, once it answers (a 503 while it loads its TSDB is waited out). */
-static int open_live(const struct session *s, const char *url)
+static int open_live(const struct session *s, const char *url, const struct http_auth *auth)
 {
 	char *cause = NULL;
-	int ready = prom_ready(url, 5000, &cause), ret = 0;
+	int ready = prom_ready(url, auth, 5000, &cause), ret = 0;
 
 	for (int attempt = 0; ready == PROM_STARTING && attempt < RETRIES_503; attempt++) {
 		progress("Prometheus is starting (503); waiting for it");
 		sleep_ms(500L << attempt);
 		free(cause);
 		cause = NULL;
-		ready = prom_ready(url, 5000, &cause);
+		ready = prom_ready(url, auth, 5000, &cause);
 	}
 	if (ready != 1)
 		ret = error("the session's Prometheus at %s is not answering (%s); check 'benchmon status --session %s'",
@@ -355,20 +382,33 @@ static void report_gaps(const struct session *s, const struct source *src, int64
 	}
 }
 
-/* prometheus.yml of a temporary Prometheus that merges the others through remote_read. */
-static int write_merge_config(const struct source *src, char *const *urls, size_t n, const char *path)
+/*
+ * prometheus.yml of a temporary Prometheus that merges the others through
+ * remote_read, each with the password it answers: the live one the
+ * session's (by file: it is never copied), the temporary ones this collect's.
+ */
+static int write_merge_config(const struct session *s, const struct source *src, char *const *urls, size_t n,
+			      int live_has_password, const char *path)
 {
 	struct strbuf sb = STRBUF_INIT;
 	int ret;
 
 	strbuf_addstr(&sb, "# benchmon collect: one view over several jobs' data\nremote_read:\n");
-	for (size_t i = 0; i < n; i++)
+	for (size_t i = 0; i < n; i++) {
+		int live = !strcmp(src->parts[i].kind, "live");
+
 		strbuf_addf(&sb, "  - url: \"%s/api/v1/read\"\n    read_recent: true\n    name: \"%s\"\n", urls[i],
 			    src->parts[i].job);
+		if (live && !live_has_password)
+			continue;
+		strbuf_addf(&sb, "    basic_auth:\n      username: \"%s\"\n      password_file: \"%s/%s\"\n", AUTH_USER,
+			    live ? s->dir : src->tmp_dir, live ? AUTH_PASSWORD_FILE : "password");
+	}
 	ret = write_file_atomic(path, sb.buf, sb.len, 0600);
 	strbuf_release(&sb);
 	return ret;
 }
+
 
 /* What to say when no job's data reaches the window. */
 static void explain_nothing(const struct session *s, const struct tsdb_save_list *saves, const struct session_run *run,
@@ -406,10 +446,11 @@ int source_open(const struct session *s, int64_t from_ms, int64_t to_ms, int64_t
 	const struct launcher *l = launcher_find(s->launcher);
 	struct tsdb_save_list saves = { 0 };
 	struct session_run run = { 0 };
+	struct http_auth live_auth = { 0 };
 	const struct tsdb_save **use = NULL;
 	char **urls = NULL, *current_tag = NULL, *cause = NULL;
 	size_t nuse = 0, nurls = 0;
-	int live = 0, ret = -1;
+	int live = 0, live_has_password = 0, ret = -1;
 
 	memset(src, 0, sizeof(*src));
 	src->guardian_fd = -1;
@@ -436,11 +477,20 @@ int source_open(const struct session *s, int64_t from_ms, int64_t to_ms, int64_t
 	if (live)
 		add_part(src, run.job_id, "live", run.ready_ms, now_ms());
 	qsort(src->parts, src->nparts, sizeof(*src->parts), compare_parts);
+	if (live) {
+		int loaded = auth_load(s->dir, &live_auth);
+
+		if (loaded < 0)
+			goto out;
+		live_has_password = loaded == 0;
+	}
 	if (src->nparts == 1 && live) {
-		if (open_live(s, run.url) < 0)
+		if (open_live(s, run.url, &live_auth) < 0)
 			goto out;
 		src->kind = "live";
 		src->url = xstrdup(run.url);
+		src->auth = live_auth;
+		memset(&live_auth, 0, sizeof(live_auth));
 	} else {
 		if (guardian_start(src) < 0)
 			goto out;
@@ -450,7 +500,7 @@ int source_open(const struct session *s, int64_t from_ms, int64_t to_ms, int64_t
 			const struct tsdb_save *v = strcmp(src->parts[i].kind, "live") ? tsdb_saves_find(&saves, src->parts[i].job) : NULL;
 
 			if (!v) {
-				if (open_live(s, run.url) < 0)
+				if (open_live(s, run.url, &live_auth) < 0)
 					goto out;
 				urls[i] = xstrdup(run.url);
 			} else if (serve_save(src, v, i, &urls[i]) < 0) {
@@ -467,7 +517,7 @@ int source_open(const struct session *s, int64_t from_ms, int64_t to_ms, int64_t
 
 			progress("the window spans %zu Prometheus jobs of session '%s': merging them", src->nparts, s->id);
 			src->kind = "merged";
-			ret = write_merge_config(src, urls, src->nparts, config);
+			ret = write_merge_config(s, src, urls, src->nparts, live_has_password, config);
 			if (ret == 0)
 				ret = spawn_prometheus(src, "merge", config, tsdb, &src->url);
 			free(config);
@@ -478,7 +528,7 @@ int source_open(const struct session *s, int64_t from_ms, int64_t to_ms, int64_t
 		}
 	}
 	report_gaps(s, src, from_ms, to_ms, report);
-	if (prom_version(src->url, &src->version, &cause) < 0)
+	if (prom_version(src->url, &src->auth, &src->version, &cause) < 0)
 		src->version = xstrdup("unknown");
 	ret = 0;
 out:
@@ -490,6 +540,7 @@ out:
 	free(cause);
 	free(current_tag);
 	free(use);
+	http_auth_release(&live_auth);
 	tsdb_save_list_release(&saves);
 	session_run_release(&run);
 	return ret;

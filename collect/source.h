@@ -6,6 +6,7 @@
 #include <sys/types.h>
 
 #include "collect/kpi.h"
+#include "lib/http.h"
 #include "session/session.h"
 
 /*
@@ -17,7 +18,8 @@
  *
  * Temporary Prometheus processes run on loopback, on node-local copies of
  * the saves (Prometheus must not run on NFS, and a save stays as it was for
- * the next collect). A guardian process removes them and their copies when
+ * the next collect). Loopback is open to every user of a shared login node,
+ * so they answer only a password made for this collect. A guardian process removes them and their copies when
  * collect ends however it ends: Ctrl-C, SIGTERM, even kill -9.
  */
 
@@ -29,6 +31,7 @@ struct source_part {
 
 struct source {
 	char *url;
+	struct http_auth auth;   /* what url answers: the session's password, or this collect's own */
 	char *version;
 	const char *kind;        /* "live", "tsdb_copy", or "merged" (several jobs) */
 	struct source_part *parts;

@@ -6,6 +6,7 @@
 #include <cjson/cJSON.h>
 
 #include "lib/error.h"
+#include "lib/fsutil.h"
 #include "lib/jsonfile.h"
 #include "lib/timeparse.h"
 #include "lib/xmalloc.h"
@@ -39,7 +40,7 @@ int window_file_write(const char *path, const struct window_file *w)
 	else
 		cJSON_AddNullToObject(root, "exit_status");
 	json_add_string_or_null(root, "interrupted_by", w->interrupted_by);
-	ret = json_write_file(path, root, 1);
+	ret = json_write_file_mode(path, root, 1, results_mode(0666));
 	cJSON_Delete(root);
 	return ret;
 }

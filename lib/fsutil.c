@@ -15,6 +15,13 @@
 #include "lib/error.h"
 #include "lib/xmalloc.h"
 
+mode_t user_umask = 077;
+
+mode_t results_mode(mode_t mode)
+{
+	return mode & ~user_umask;
+}
+
 /* write() all of data, retrying on short writes and EINTR. */
 static int write_all(int fd, const char *data, size_t len)
 {
@@ -57,7 +64,8 @@ int write_file_atomic(const char *path, const void *data, size_t len, mode_t mod
 		error("cannot create '%s': %s", tmp, strerror(errno));
 		goto out;
 	}
-	if (write_all(fd, data, len) < 0 || fsync(fd) < 0) {
+	/* the process umask (077, for the state) would narrow a results file's mode */
+	if (fchmod(fd, mode) < 0 || write_all(fd, data, len) < 0 || fsync(fd) < 0) {
 		error("cannot write '%s': %s", tmp, strerror(errno));
 		close(fd);
 		unlink(tmp);
@@ -128,7 +136,12 @@ int mkdir_p(const char *path, mode_t mode)
 		char saved = *p;
 
 		*p = '\0';
-		if (mkdir(copy, mode) < 0 && errno != EEXIST) {
+		if (mkdir(copy, mode) == 0) {
+			if (chmod(copy, mode) < 0) {
+				error("cannot set the mode of '%s': %s", copy, strerror(errno));
+				goto out;
+			}
+		} else if (errno != EEXIST) {
 			error("cannot create directory '%s': %s", copy, strerror(errno));
 			goto out;
 		}

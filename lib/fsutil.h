@@ -13,12 +13,21 @@
  */
 
 /*
+ * The umask benchmon was started with (077 until main records it). The
+ * session's state is private whatever it is; results a team shares (the
+ * --out of collect and run) follow it: results_mode(0666), results_mode(0777).
+ */
+extern mode_t user_umask;
+mode_t results_mode(mode_t mode);
+
+/*
  * Replace path with data, atomically: write "<path>.tmp.<host>.<pid>"
  * (host_tag(): pids repeat across the nodes sharing a file system), fsync
  * it, rename it over path, fsync path's directory. A reader (or a crash)
- * sees the old file or the new one, never a mix. The temporary file is
- * removed on failure; a failure to sync the directory is reported after
- * the rename, with the new file in place.
+ * sees the old file or the new one, never a mix. The file gets exactly
+ * mode, whatever the umask. The temporary file is removed on failure; a
+ * failure to sync the directory is reported after the rename, with the new
+ * file in place.
  */
 int write_file_atomic(const char *path, const void *data, size_t len, mode_t mode);
 
@@ -29,7 +38,7 @@ int write_file_atomic(const char *path, const void *data, size_t len, mode_t mod
  */
 int read_file(const char *path, struct strbuf *sb, size_t max, int missing_ok);
 
-/* Create a directory and its parents, with mode for the ones created. An empty path is an error. */
+/* Create a directory and its parents, with exactly mode for the ones created. An empty path is an error. */
 int mkdir_p(const char *path, mode_t mode);
 
 /* Remove path and everything below it; a missing path is not an error. */

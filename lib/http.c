@@ -96,6 +96,16 @@ void http_response_release(struct http_response *resp)
 	resp->status = 0;
 }
 
+void http_auth_release(struct http_auth *auth)
+{
+	if (auth->password)
+		explicit_bzero(auth->password, strlen(auth->password));
+	free(auth->password);
+	free(auth->user);
+	auth->user = NULL;
+	auth->password = NULL;
+}
+
 static size_t on_body(char *data, size_t size, size_t nmemb, void *ctx)
 {
 	struct http_response *resp = ctx;
@@ -114,8 +124,8 @@ static size_t on_body(char *data, size_t size, size_t nmemb, void *ctx)
 	return len;
 }
 
-static CURL *make_handle(const char *method, const char *url, const char *body, long timeout_ms,
-			 struct http_response *resp, char *errbuf)
+static CURL *make_handle(const char *method, const char *url, const struct http_auth *auth, const char *body,
+			 long timeout_ms, struct http_response *resp, char *errbuf)
 {
 	CURL *h = curl.easy_init();
 
@@ -132,6 +142,11 @@ static CURL *make_handle(const char *method, const char *url, const char *body, 
 	/* no gzip: on loopback or a cluster network, compressing 100 MB of JSON costs Prometheus seconds */
 	/* Prometheus is reached directly; a site proxy would only get in the way */
 	curl.easy_setopt(h, CURLOPT_NOPROXY, "*");
+	if (auth && auth->user) {
+		curl.easy_setopt(h, CURLOPT_HTTPAUTH, (long)CURLAUTH_BASIC);
+		curl.easy_setopt(h, CURLOPT_USERNAME, auth->user);
+		curl.easy_setopt(h, CURLOPT_PASSWORD, auth->password ? auth->password : "");
+	}
 	if (!strcmp(method, "POST")) {
 		curl.easy_setopt(h, CURLOPT_POST, 1L);
 		curl.easy_setopt(h, CURLOPT_POSTFIELDS, body ? body : "");
@@ -146,8 +161,8 @@ static char *describe_failure(CURLcode rc, const char *errbuf, const char *url, 
 	return xasprintf("%s: %s", url, errbuf[0] ? errbuf : curl.easy_strerror(rc));
 }
 
-int http_request(const char *method, const char *url, const char *body, long timeout_ms,
-		 struct http_response *resp, char **cause)
+int http_request(const char *method, const char *url, const struct http_auth *auth, const char *body,
+		 long timeout_ms, struct http_response *resp, char **cause)
 {
 	char errbuf[CURL_ERROR_SIZE] = "";
 	CURL *h;
@@ -156,7 +171,7 @@ int http_request(const char *method, const char *url, const char *body, long tim
 	strbuf_reset(&resp->body);
 	resp->status = 0;
 	resp->received = 0;
-	h = make_handle(method, url, body, timeout_ms, resp, errbuf);
+	h = make_handle(method, url, auth, body, timeout_ms, resp, errbuf);
 	if (!h) {
 		*cause = xstrdup("cannot create an HTTP handle");
 		return -1;
@@ -186,8 +201,8 @@ static void finish_transfer(CURL *h, CURLcode result, size_t i, const char *url,
 		done(i, resp, *cause, ctx);
 }
 
-size_t http_get_many(const char *const *urls, size_t n, long timeout_ms, struct http_response *resps,
-		     char **causes, http_done_fn done, void *ctx)
+size_t http_get_many(const char *const *urls, size_t n, const struct http_auth *auth, long timeout_ms,
+		     struct http_response *resps, char **causes, http_done_fn done, void *ctx)
 {
 	CURLM *multi = curl.multi_init();
 	CURL **handles = xcalloc(n + 1, sizeof(*handles));
@@ -202,7 +217,7 @@ size_t http_get_many(const char *const *urls, size_t n, long timeout_ms, struct 
 		strbuf_reset(&resps[i].body);
 		resps[i].status = 0;
 		resps[i].received = 0;
-		handles[i] = make_handle("GET", urls[i], NULL, timeout_ms, &resps[i], errbufs[i]);
+		handles[i] = make_handle("GET", urls[i], auth, NULL, timeout_ms, &resps[i], errbufs[i]);
 		mrc = handles[i] ? curl.multi_add_handle(multi, handles[i]) : CURLM_OUT_OF_MEMORY;
 		if (mrc != CURLM_OK) {
 			causes[i] = xasprintf("%s: cannot start the transfer: %s", urls[i], curl.multi_strerror(mrc));

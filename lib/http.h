@@ -34,16 +34,29 @@ void http_response_init(struct http_response *resp);
 void http_response_release(struct http_response *resp);
 
 /*
+ * Basic auth credentials, sent with CURLOPT_USERNAME/CURLOPT_PASSWORD, never
+ * in the URL (so they appear in no message that quotes one). A NULL
+ * http_auth, or one with a NULL user, sends none. Owned strings.
+ */
+struct http_auth {
+	char *user;
+	char *password;
+};
+
+/* Free the strings (wiping the password) and leave no credentials. */
+void http_auth_release(struct http_auth *auth);
+
+/*
  * Send a request (method "GET" or "POST"; body may be NULL) and wait at most
  * timeout_ms. Returns 0 when a response arrived, whatever its status, and
  * -1 with *cause set (caller frees) when none did: connection refused,
  * timeout, name resolution, body too large.
  */
-int http_request(const char *method, const char *url, const char *body, long timeout_ms,
-		 struct http_response *resp, char **cause);
+int http_request(const char *method, const char *url, const struct http_auth *auth, const char *body,
+		 long timeout_ms, struct http_response *resp, char **cause);
 
 /*
- * Send many GET requests at once and wait for all (libcurl multi).
+ * Send many GET requests at once, all with auth, and wait for all (libcurl multi).
  * resps[i] and causes[i] are filled as by http_request. When done is not
  * NULL it is called once for each request as soon as that one completes, so
  * its body can be consumed (and released) while the others still arrive; a
@@ -51,7 +64,7 @@ int http_request(const char *method, const char *url, const char *body, long tim
  * Returns the number that got no response.
  */
 typedef void (*http_done_fn)(size_t index, struct http_response *resp, const char *cause, void *ctx);
-size_t http_get_many(const char *const *urls, size_t n, long timeout_ms, struct http_response *resps,
-		     char **causes, http_done_fn done, void *ctx);
+size_t http_get_many(const char *const *urls, size_t n, const struct http_auth *auth, long timeout_ms,
+		     struct http_response *resps, char **causes, http_done_fn done, void *ctx);
 
 #endif

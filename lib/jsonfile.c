@@ -28,6 +28,11 @@ out:
 
 int json_write_file(const char *path, const cJSON *root, int pretty)
 {
+	return json_write_file_mode(path, root, pretty, 0600);
+}
+
+int json_write_file_mode(const char *path, const cJSON *root, int pretty, mode_t mode)
+{
 	char *text = pretty ? cJSON_Print(root) : cJSON_PrintUnformatted(root);
 	struct strbuf sb = STRBUF_INIT;
 	int ret;
@@ -36,7 +41,7 @@ int json_write_file(const char *path, const cJSON *root, int pretty)
 		return error("cannot format JSON for '%s'", path);
 	strbuf_addstr(&sb, text);
 	strbuf_addch(&sb, '\n');
-	ret = write_file_atomic(path, sb.buf, sb.len, 0600);
+	ret = write_file_atomic(path, sb.buf, sb.len, mode);
 	strbuf_release(&sb);
 	cJSON_free(text);
 	return ret;

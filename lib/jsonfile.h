@@ -2,6 +2,7 @@
 #define BENCHMON_JSONFILE_H
 
 #include <stdint.h>
+#include <sys/types.h>
 #include <cjson/cJSON.h>
 
 /*
@@ -17,6 +18,9 @@ int json_read_file(const char *path, size_t max, int missing_ok, cJSON **out, co
 
 /* Write root to path atomically (pretty when pretty is set), mode 0600. */
 int json_write_file(const char *path, const cJSON *root, int pretty);
+
+/* The same with the given mode, for results (fsutil.h's results_mode). */
+int json_write_file_mode(const char *path, const cJSON *root, int pretty, mode_t mode);
 
 /* A string member, or NULL when absent or not a string. */
 const char *json_string(const cJSON *obj, const char *key);

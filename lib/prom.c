@@ -5,6 +5,7 @@
 
 #include <cjson/cJSON.h>
 
+#include "lib/auth.h"
 #include "lib/http.h"
 #include "lib/jsonfile.h"
 #include "lib/xmalloc.h"
@@ -27,21 +28,32 @@ static char *body_message(const struct http_response *resp)
 	return out;
 }
 
-int prom_ready(const char *base_url, long timeout_ms, char **cause)
+/* What a refused answer says, with the way out when it is the credentials. Caller frees. */
+static char *refusal(const char *url, const struct http_response *resp)
+{
+	char *msg = body_message(resp), *out;
+
+	if (resp->status == 401)
+		out = xasprintf("%s answered 401: %s (the session's password file '%s' is missing or is not the one "
+				"this Prometheus was started with)", url, msg, AUTH_PASSWORD_FILE);
+	else
+		out = xasprintf("%s answered %ld: %s", url, resp->status, msg);
+	free(msg);
+	return out;
+}
+
+int prom_ready(const char *base_url, const struct http_auth *auth, long timeout_ms, char **cause)
 {
 	char *url = xasprintf("%s/-/ready", base_url);
 	struct http_response resp;
 	int ret = 0;
 
 	http_response_init(&resp);
-	if (http_request("GET", url, NULL, timeout_ms, &resp, cause) == 0) {
+	if (http_request("GET", url, auth, NULL, timeout_ms, &resp, cause) == 0) {
 		if (resp.status == 200) {
 			ret = 1;
 		} else {
-			char *msg = body_message(&resp);
-
-			*cause = xasprintf("%s answered %ld: %s", url, resp.status, msg);
-			free(msg);
+			*cause = refusal(url, &resp);
 			if (resp.status == 503)
 				ret = PROM_STARTING;
 		}
@@ -51,15 +63,19 @@ int prom_ready(const char *base_url, long timeout_ms, char **cause)
 	return ret;
 }
 
-int prom_reload(const char *base_url, char **cause)
+int prom_reload(const char *base_url, const struct http_auth *auth, char **cause)
 {
 	char *url = xasprintf("%s/-/reload", base_url);
 	struct http_response resp;
 	int ret = -1;
 
 	http_response_init(&resp);
-	if (http_request("POST", url, "", 30000, &resp, cause) < 0)
+	if (http_request("POST", url, auth, "", 30000, &resp, cause) < 0)
 		goto out;
+	if (resp.status == 401) {
+		*cause = refusal(url, &resp);
+		goto out;
+	}
 	if (resp.status != 200) {
 		char *msg = body_message(&resp);
 
@@ -78,8 +94,8 @@ out:
 	return ret;
 }
 
-int prom_targets(const char *base_url, const char *session, struct prom_target **targets, size_t *n,
-		 char **cause)
+int prom_targets(const char *base_url, const struct http_auth *auth, const char *session,
+		 struct prom_target **targets, size_t *n, char **cause)
 {
 	char *url = xasprintf("%s/api/v1/targets?state=active", base_url);
 	struct http_response resp;
@@ -90,13 +106,10 @@ int prom_targets(const char *base_url, const char *session, struct prom_target *
 	*targets = NULL;
 	*n = 0;
 	http_response_init(&resp);
-	if (http_request("GET", url, NULL, 10000, &resp, cause) < 0)
+	if (http_request("GET", url, auth, NULL, 10000, &resp, cause) < 0)
 		goto out;
 	if (resp.status != 200) {
-		char *msg = body_message(&resp);
-
-		*cause = xasprintf("%s answered %ld: %s", url, resp.status, msg);
-		free(msg);
+		*cause = refusal(url, &resp);
 		goto out;
 	}
 	root = cJSON_ParseWithLength(resp.body.buf, resp.body.len);
@@ -142,7 +155,7 @@ void prom_targets_free(struct prom_target *targets, size_t n)
 	free(targets);
 }
 
-int prom_version(const char *base_url, char **version, char **cause)
+int prom_version(const char *base_url, const struct http_auth *auth, char **version, char **cause)
 {
 	char *url = xasprintf("%s/api/v1/status/buildinfo", base_url);
 	struct http_response resp;
@@ -152,7 +165,7 @@ int prom_version(const char *base_url, char **version, char **cause)
 
 	*version = NULL;
 	http_response_init(&resp);
-	if (http_request("GET", url, NULL, 10000, &resp, cause) < 0)
+	if (http_request("GET", url, auth, NULL, 10000, &resp, cause) < 0)
 		goto out;
 	root = cJSON_ParseWithLength(resp.body.buf, resp.body.len);
 	v = json_string(cJSON_GetObjectItemCaseSensitive(root, "data"), "version");

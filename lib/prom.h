@@ -3,9 +3,12 @@
 
 #include <stddef.h>
 
+#include "lib/http.h"
+
 /*
  * A client for the parts of Prometheus's HTTP API benchmon uses, on top of
- * http.h (so http_global_init must have run). base_url is "http://host:port".
+ * http.h (so http_global_init must have run). base_url is "http://host:port";
+ * auth, which may be NULL, is sent with every request (see lib/auth.h).
  * Functions return 0 or -1 with *cause set (caller frees), and print nothing.
  */
 
@@ -15,13 +18,13 @@
  * answers anything else. Other than 1, *cause says why.
  */
 #define PROM_STARTING 2
-int prom_ready(const char *base_url, long timeout_ms, char **cause);
+int prom_ready(const char *base_url, const struct http_auth *auth, long timeout_ms, char **cause);
 
 /* POST /-/reload; a rejection comes back with Prometheus's own message. */
-int prom_reload(const char *base_url, char **cause);
+int prom_reload(const char *base_url, const struct http_auth *auth, char **cause);
 
 /* Prometheus's version, from /api/v1/status/buildinfo. Caller frees *version. */
-int prom_version(const char *base_url, char **version, char **cause);
+int prom_version(const char *base_url, const struct http_auth *auth, char **version, char **cause);
 
 struct prom_target {
 	char *client_id;
@@ -33,8 +36,8 @@ struct prom_target {
 };
 
 /* The active targets of this session, from /api/v1/targets. */
-int prom_targets(const char *base_url, const char *session, struct prom_target **targets, size_t *n,
-		 char **cause);
+int prom_targets(const char *base_url, const struct http_auth *auth, const char *session,
+		 struct prom_target **targets, size_t *n, char **cause);
 void prom_targets_free(struct prom_target *targets, size_t n);
 
 #endif

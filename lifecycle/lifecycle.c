@@ -9,6 +9,7 @@
 
 #include <cjson/cJSON.h>
 
+#include "lib/auth.h"
 #include "lib/error.h"
 #include "lib/fsutil.h"
 #include "lib/jsonfile.h"
@@ -45,7 +46,7 @@ static cJSON *read_job_state(const struct session *s)
 
 static int is_wildcard(const char *listen)
 {
-	return !strcmp(listen, "0.0.0.0") || !strcmp(listen, "::") || !strcmp(listen, "[::]");
+	return !strcmp(listen, "0.0.0.0") || !strcmp(listen, "::") || !strcmp(listen, "[::]") || !strcmp(listen, "auto");
 }
 
 /* The URL Prometheus is reached at: --prom-host, a specific --listen, the job's host, or the node. */
@@ -264,6 +265,63 @@ static int check_not_running(const struct launcher *l, const struct session *s, 
 	return ret;
 }
 
+/*
+ * Render prometheus.yml from the session and its registry and, with
+ * job_files, the web config (the password's hash) and job.sh. A session
+ * created before sessions had a password gets one here, so its next
+ * Prometheus is guarded like any other.
+ */
+static int render_session(const struct session *s, int job_files)
+{
+	struct auth_dir *dirs = NULL;
+	struct render_auth_job *jobs = NULL;
+	struct http_auth auth = { 0 };
+	struct render_params p = { 0 };
+	char *glob = session_path(s, "targets/*.json"), *web = session_path(s, "web.yml"), *hash = NULL;
+	size_t n = 0;
+	int have, ret = -1;
+
+	if (registry_auth_dirs(s, &dirs, &n) < 0)
+		goto out;
+	jobs = xcalloc(n + 1, sizeof(*jobs));
+	for (size_t i = 0; i < n; i++) {
+		jobs[i].name = strrchr(dirs[i].dir, '/') + 1;
+		jobs[i].targets_glob = xasprintf("%s/*.json", dirs[i].dir);
+		jobs[i].token_file = dirs[i].token_file;
+	}
+	p.session = s->id;
+	p.dir = s->dir;
+	p.targets_glob = glob;
+	p.auth_jobs = jobs;
+	p.nauth_jobs = n;
+	p.scrape_interval_ms = s->scrape_interval_ms;
+	p.retention_ms = s->retention_ms;
+	p.listen = s->listen;
+	p.port = s->port;
+	p.web_config = web;
+	if (render_prometheus_config(&p) < 0)
+		goto out;
+	if (job_files) {
+		have = auth_load(s->dir, &auth);
+		if (have == 1 && auth_password_create(s->dir) == 0)
+			have = auth_load(s->dir, &auth);
+		if (have != 0 || auth_bcrypt(auth.password, &hash) < 0 || render_web_config(web, auth.user, hash) < 0 ||
+		    render_job_script(&p) < 0)
+			goto out;
+	}
+	ret = 0;
+out:
+	for (size_t i = 0; jobs && i < n; i++)
+		free((char *)jobs[i].targets_glob);
+	free(jobs);
+	auth_dirs_free(dirs, n);
+	http_auth_release(&auth);
+	free(hash);
+	free(web);
+	free(glob);
+	return ret;
+}
+
 int lifecycle_start(const struct session *s, const struct start_options *opts)
 {
 	const struct launcher *l = launcher_find(s->launcher);
@@ -275,6 +333,7 @@ int lifecycle_start(const struct session *s, const struct start_options *opts)
 	char *state_file = session_path(s, "prometheus.json");
 	char *job_name = xasprintf(JOB_NAME_PREFIX "%s", s->id);
 	char *last_reason = NULL, *why = NULL, *not_ready = NULL, *note = NULL;
+	struct http_auth auth = { 0 };
 	int64_t deadline, last_note;
 	enum launch_state last_state = (enum launch_state)-1;
 	int ret = -1;
@@ -290,7 +349,7 @@ int lifecycle_start(const struct session *s, const struct start_options *opts)
 	}
 	if (opts->dry_run) {
 		/* rendering is harmless while Prometheus runs: it reads the file only on reload */
-		if (render_prometheus_config(s) < 0 || render_job_script(s) < 0)
+		if (render_session(s, 1) < 0)
 			goto out;
 		printf("%s/prometheus.yml\n%s\n", s->dir, script);
 		ret = 0;
@@ -298,7 +357,7 @@ int lifecycle_start(const struct session *s, const struct start_options *opts)
 	}
 	if (session_run_load(s, &run) < 0 || check_not_running(l, s, &run) < 0)
 		goto out;
-	if (render_prometheus_config(s) < 0 || render_job_script(s) < 0)
+	if (render_session(s, 1) < 0 || auth_load(s->dir, &auth) < 0)
 		goto out;
 	if (unlink(state_file) < 0 && errno != ENOENT) {
 		error("cannot remove '%s': %s", state_file, strerror(errno));
@@ -364,7 +423,7 @@ int lifecycle_start(const struct session *s, const struct start_options *opts)
 
 			free(not_ready);
 			not_ready = NULL;
-			if (url && prom_ready(url, 2000, &not_ready) == 1) {
+			if (url && prom_ready(url, &auth, 2000, &not_ready) == 1) {
 				free(run.url);
 				run.url = url;
 				free(run.node);
@@ -425,6 +484,7 @@ int lifecycle_start(const struct session *s, const struct start_options *opts)
 	progress("Prometheus ready at %s (job %s on %s)", run.url, run.job_id, run.node ? run.node : "?");
 	ret = 0;
 out:
+	http_auth_release(&auth);
 	job_status_release(&job);
 	session_run_release(&run);
 	free(not_ready);
@@ -649,6 +709,7 @@ int lifecycle_force_remove(const char *id)
 int lifecycle_reload(const struct session *s)
 {
 	struct session_run run = { 0 };
+	struct http_auth auth = { 0 };
 	char *cause = NULL;
 	int ret = -1;
 
@@ -659,14 +720,15 @@ int lifecycle_reload(const struct session *s)
 		      run_state_name(run.state));
 		goto out;
 	}
-	if (render_prometheus_config(s) < 0)
+	if (render_session(s, 0) < 0 || auth_load(s->dir, &auth) < 0)
 		goto out;
-	if (prom_reload(run.url, &cause) < 0) {
+	if (prom_reload(run.url, &auth, &cause) < 0) {
 		error("reload of %s failed: %s", run.url, cause);
 		goto out;
 	}
 	ret = 0;
 out:
+	http_auth_release(&auth);
 	free(cause);
 	session_run_release(&run);
 	return ret;
@@ -691,6 +753,7 @@ static const char *health_of(const struct session_status *st, const struct targe
 int lifecycle_status(const struct session *s, struct session_status *st)
 {
 	const struct launcher *l = launcher_find(s->launcher);
+	struct http_auth auth = { 0 };
 	char *cause = NULL;
 	int ended = 0;
 
@@ -724,15 +787,19 @@ int lifecycle_status(const struct session *s, struct session_status *st)
 	}
 	/* Prometheus may well answer while Slurm does not: ask it either way, unless its job ended */
 	if (st->run.state == RUN_RUNNING && st->run.url && !ended) {
-		st->ready = prom_ready(st->run.url, 3000, &cause) == 1;
+		if (auth_load(s->dir, &auth) < 0 && !st->problem)
+			st->problem = xasprintf("cannot read the password of session '%s' (see above)", s->id);
+		st->ready = prom_ready(st->run.url, &auth, 3000, &cause) == 1;
 		if (!st->ready && !st->problem)
 			st->problem = xasprintf("Prometheus at %s does not answer: %s", st->run.url, cause);
 		free(cause);
 		cause = NULL;
-		if (st->ready && prom_targets(st->run.url, s->id, &st->prom, &st->nprom, &cause) < 0 && !st->problem)
+		if (st->ready && prom_targets(st->run.url, &auth, s->id, &st->prom, &st->nprom, &cause) < 0 &&
+		    !st->problem)
 			st->problem = xasprintf("cannot read targets from Prometheus: %s", cause);
 		free(cause);
 		cause = NULL;
+		http_auth_release(&auth);
 	}
 	st->targets = xcalloc(st->registry.n + 1, sizeof(*st->targets));
 	for (size_t i = 0; i < st->registry.n; i++) {

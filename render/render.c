@@ -11,7 +11,6 @@
 #include "lib/timeparse.h"
 #include "lib/xmalloc.h"
 #include "lifecycle/jobstate.h"
-#include "session/registry.h"
 
 #ifndef BENCHMON_DATADIR
 #define BENCHMON_DATADIR "/usr/local/share/benchmon"
@@ -118,17 +117,11 @@ char *shell_quote(const char *s)
  * so services that need a token are grouped by token file, and Prometheus
  * reads the token from the file's path (it is never copied).
  */
-static int auth_jobs(const struct session *s, const char *interval, struct strbuf *out)
+static void auth_jobs(const struct render_params *p, const char *interval, struct strbuf *out)
 {
-	struct auth_dir *dirs = NULL;
-	size_t n = 0;
-
-	if (registry_auth_dirs(s, &dirs, &n) < 0)
-		return -1;
-	for (size_t i = 0; i < n; i++) {
-		char *glob = xasprintf("%s/*.json", dirs[i].dir);
-		char *glob_q = yaml_quote(glob), *token_q = yaml_quote(dirs[i].token_file);
-		const char *key = strrchr(dirs[i].dir, '/') + 1;
+	for (size_t i = 0; i < p->nauth_jobs; i++) {
+		const struct render_auth_job *j = &p->auth_jobs[i];
+		char *glob_q = yaml_quote(j->targets_glob), *token_q = yaml_quote(j->token_file);
 
 		strbuf_addf(out,
 			    "\n  - job_name: benchmon-auth-%s\n"
@@ -143,26 +136,22 @@ static int auth_jobs(const struct session *s, const char *interval, struct strbu
 			    "    relabel_configs:\n"
 			    "      - source_labels: [kind]\n"
 			    "        target_label: job\n",
-			    key, interval, token_q, glob_q);
+			    j->name, interval, token_q, glob_q);
 		free(token_q);
 		free(glob_q);
-		free(glob);
 	}
-	auth_dirs_free(dirs, n);
-	return 0;
 }
 
-int render_prometheus_config(const struct session *s)
+int render_prometheus_config(const struct render_params *p)
 {
-	int64_t timeout_ms = s->scrape_interval_ms < 10000 ? s->scrape_interval_ms : 10000;
-	char *interval = format_duration_ms(s->scrape_interval_ms);
+	int64_t timeout_ms = p->scrape_interval_ms < 10000 ? p->scrape_interval_ms : 10000;
+	char *interval = format_duration_ms(p->scrape_interval_ms);
 	char *timeout = format_duration_ms(timeout_ms);
-	char *glob = xasprintf("%s/targets/*.json", s->dir);
-	char *glob_q = yaml_quote(glob);
-	char *path = session_path(s, "prometheus.yml");
+	char *glob_q = yaml_quote(p->targets_glob);
+	char *path = xasprintf("%s/prometheus.yml", p->dir);
 	struct strbuf out = STRBUF_INIT, auth = STRBUF_INIT;
 	struct render_var vars[] = {
-		{ "SESSION", s->id },
+		{ "SESSION", p->session },
 		{ "SCRAPE_INTERVAL", interval },
 		{ "SCRAPE_TIMEOUT", timeout },
 		{ "TARGETS_GLOB", glob_q },
@@ -171,8 +160,7 @@ int render_prometheus_config(const struct session *s)
 	};
 	int ret = -1;
 
-	if (auth_jobs(s, interval, &auth) < 0)
-		goto out;
+	auth_jobs(p, interval, &auth);
 	vars[4].value = auth.buf;
 	if (render_template("prometheus.yml.in", vars, &out) < 0)
 		goto out;
@@ -182,22 +170,22 @@ out:
 	strbuf_release(&out);
 	free(path);
 	free(glob_q);
-	free(glob);
 	free(timeout);
 	free(interval);
 	return ret;
 }
 
-int render_job_script(const struct session *s)
+int render_job_script(const struct render_params *p)
 {
-	char *dir_q = shell_quote(s->dir);
-	char *listen_q = shell_quote(s->listen);
-	char *port = xasprintf("%d", s->port);
-	char *retention = format_duration_ms(s->retention_ms);
-	char *path = session_path(s, "job.sh");
+	char *dir_q = shell_quote(p->dir);
+	char *listen_q = shell_quote(p->listen);
+	char *web_q = shell_quote(p->web_config);
+	char *port = xasprintf("%d", p->port);
+	char *retention = format_duration_ms(p->retention_ms);
+	char *path = xasprintf("%s/job.sh", p->dir);
 	struct strbuf out = STRBUF_INIT;
 	const struct render_var vars[] = {
-		{ "SESSION", s->id },
+		{ "SESSION", p->session },
 		{ "SESSION_DIR", dir_q },
 		{ "LISTEN", listen_q },
 		{ "PORT", port },
@@ -212,6 +200,7 @@ int render_job_script(const struct session *s)
 		{ "REASON_NO_PROMETHEUS", JOB_REASON_NO_PROMETHEUS },
 		{ "REASON_NO_TSDB_DIR", JOB_REASON_NO_TSDB_DIR },
 		{ "SAVE_FILE", JOB_SAVE_FILE },
+		{ "WEB_CONFIG", web_q },
 		{ NULL, NULL },
 	};
 	int ret = -1;
@@ -224,7 +213,29 @@ out:
 	free(path);
 	free(retention);
 	free(port);
+	free(web_q);
 	free(listen_q);
 	free(dir_q);
+	return ret;
+}
+
+int render_web_config(const char *path, const char *user, const char *password_hash)
+{
+	char *user_q = yaml_quote(user), *hash_q = yaml_quote(password_hash);
+	struct strbuf out = STRBUF_INIT;
+	const struct render_var vars[] = {
+		{ "USER", user_q },
+		{ "PASSWORD_HASH", hash_q },
+		{ NULL, NULL },
+	};
+	int ret = -1;
+
+	if (render_template("web.yml.in", vars, &out) < 0)
+		goto out;
+	ret = write_file_atomic(path, out.buf, out.len, 0600);
+out:
+	strbuf_release(&out);
+	free(hash_q);
+	free(user_q);
 	return ret;
 }

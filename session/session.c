@@ -10,6 +10,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "lib/auth.h"
 #include "lib/error.h"
 #include "lib/fsutil.h"
 #include "lib/jsonfile.h"
@@ -117,7 +118,7 @@ int session_create(struct session *s)
 	path = xasprintf("%s/session.json", staging);
 	s->created_ms = now_ms();
 	root = session_to_json(s);
-	if (json_write_file(path, root, 1) < 0)
+	if (json_write_file(path, root, 1) < 0 || auth_password_create(staging) < 0)
 		goto fail;
 	if (rename(staging, s->dir) < 0) {
 		if (errno == EEXIST || errno == ENOTEMPTY)

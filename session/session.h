@@ -10,9 +10,10 @@
  * On disk, under $BENCHMON_HOME (default ~/.benchmon):
  *
  *   sessions/<id>/session.json   settings, written once by session_create
+ *   sessions/<id>/prometheus.password  the secret of its Prometheus's HTTP API (lib/auth.h)
  *   sessions/<id>/run.json       Prometheus's state, replaced by start/stop/status
  *   sessions/<id>/targets/       the target registry (see registry.h)
- *   sessions/<id>/prometheus.yml, job.sh   rendered at start
+ *   sessions/<id>/prometheus.yml, web.yml, job.sh   rendered at start
  *   sessions/<id>/logs/          the Prometheus job's output
  *   sessions/<id>/prometheus.json  written by the current job: where it serves, how it stands
  *   sessions/<id>/tsdb/<job>/    each job's saved TSDB (see saves.h), never overwritten

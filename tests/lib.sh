@@ -149,3 +149,11 @@ start_node_exporter() {
 	test_cleanup "kill $pid"
 	wait_for 10 curl -sf "http://127.0.0.1:$1/metrics" -o /dev/null
 }
+
+# prom_curl SESSION_DIR CURL_ARGS...: curl with the session's Prometheus password, passed
+# as a curl config on stdin so that it shows in no process listing.
+prom_curl() {
+	local dir=$1
+	shift
+	printf 'user = "benchmon:%s"\n' "$(cat "$dir/prometheus.password")" | curl -K - "$@"
+}

@@ -37,7 +37,7 @@ test_expect_success 'start waits until Prometheus is ready and says where' '
 	grep -q "submitted Prometheus as $LAUNCHER job" err &&
 	grep -q "running on" err &&
 	grep -q "Prometheus ready at http://127.0.0.1:$PROM_PORT" err &&
-	curl -sf "http://127.0.0.1:$PROM_PORT/-/ready"
+	prom_curl "$BENCHMON_HOME/sessions/life" -sf "http://127.0.0.1:$PROM_PORT/-/ready"
 '
 
 test_expect_success 'status --json reports job, node, URL and readiness' '
@@ -61,8 +61,8 @@ test_expect_success 'the node exporter target becomes up' '
 '
 
 test_expect_success 'node_exporter metrics carry the session labels' '
-	wait_for 20 "curl -sf \"http://127.0.0.1:$PROM_PORT/api/v1/query?query=node_load1\" | grep -q client_id" &&
-	curl -sf "http://127.0.0.1:$PROM_PORT/api/v1/query?query=node_load1" >q.json &&
+	wait_for 20 "prom_curl \"$BENCHMON_HOME/sessions/life\" -sf \"http://127.0.0.1:$PROM_PORT/api/v1/query?query=node_load1\" | grep -q client_id" &&
+	prom_curl "$BENCHMON_HOME/sessions/life" -sf "http://127.0.0.1:$PROM_PORT/api/v1/query?query=node_load1" >q.json &&
 	grep -q "\"session\":\"life\"" q.json && grep -q "\"job\":\"node\"" q.json && grep -q "\"kind\":\"node\"" q.json
 '
 

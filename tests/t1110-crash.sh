@@ -6,6 +6,7 @@
 
 command -v prometheus >/dev/null || test_skip_all "prometheus is not installed"
 PROM_PORT=$(free_port 19890)
+NE_PORT=$(free_port 19860)
 sess="$BENCHMON_HOME/sessions/crash"
 test_cleanup 'BENCHMON_SESSION=crash benchmon delete --force; pkill -f -- "--config.file=$sess/prometheus.yml"'
 export BENCHMON_SESSION=crash
@@ -39,8 +40,9 @@ test_expect_success 'setup' '
 	benchmon session-create --run-id crash --launcher local --listen 127.0.0.1 --port "$PROM_PORT" \
 		--scrape-interval 500ms >/dev/null &&
 	benchmon client-connect --client-id base --node n0 >/dev/null &&
-	# Prometheus scraping itself: a real target, so collect has data to write
-	benchmon service-register --client-id base --name self --endpoint "http://127.0.0.1:$PROM_PORT/metrics" >/dev/null
+	# a real target, so collect has data to write (the /metrics of Prometheus wants its password)
+	start_node_exporter "$NE_PORT" &&
+	benchmon service-register --client-id base --name ne --endpoint "http://127.0.0.1:$NE_PORT/metrics" >/dev/null
 '
 
 test_expect_success '100 client-connects and 100 service-registers killed at random instants' '
@@ -59,7 +61,7 @@ test_expect_success '100 client-connects and 100 service-registers killed at ran
 	have = {t["name"] for t in d["targets"] if t["kind"] == "service"}
 	acked = set(open("acked-services").read().split())
 	assert acked <= have, sorted(acked - have)
-	assert have <= {"s%d" % i for i in range(1, 101)} | {"self"}, have
+	assert have <= {"s%d" % i for i in range(1, 101)} | {"ne"}, have
 	assert d["clients"] >= 1 + len(open("acked-clients").read().split()), d["clients"]
 	PY
 '
@@ -100,12 +102,12 @@ test_expect_success '30 starts killed mid-way: a later stop and start recover' '
 	benchmon start --wait 60 2>/dev/null && benchmon status >/dev/null
 '
 
-# health_up: has Prometheus scraped its own target yet?
+# health_up: has Prometheus scraped the node_exporter yet?
 health_up() {
 	benchmon status --json 2>/dev/null | python3 -c "
 import json, sys
 d = json.load(sys.stdin)
-sys.exit(0 if any(t['name'] == 'self' and t['health'] == 'up' for t in d['targets']) else 1)"
+sys.exit(0 if any(t['name'] == 'ne' and t['health'] == 'up' for t in d['targets']) else 1)"
 }
 
 test_expect_success '50 collects killed: no MANIFEST.json without the files it vouches for' '

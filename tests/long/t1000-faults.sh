@@ -332,7 +332,7 @@ test_expect_success 'slurmctld gone: status exits 1 about Slurm within 60 s' '
 # Prometheus answers /-/ready: the job query failing should not be reported as
 # Prometheus not being ready.
 test_expect_success 'slurmctld gone: status does not call a ready Prometheus "not ready"' '
-	curl -sf "http://127.0.0.1:$SL_PORT/-/ready" &&
+	prom_curl "$BENCHMON_HOME/sessions/sl" -sf "http://127.0.0.1:$SL_PORT/-/ready" &&
 	benchmon status --session sl >out 2>err || :; cat out err &&
 	! grep -q "^prometheus .*(not ready)" out
 '

@@ -1,4 +1,4 @@
-/* Unit tests for render/render.h: escaping, templates, prometheus.yml and job.sh. */
+/* Unit tests for render/render.h: escaping, templates, prometheus.yml, job.sh and the web config. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -18,7 +18,6 @@
 #include "lib/strbuf.h"
 #include "lib/xmalloc.h"
 #include "render/render.h"
-#include "session/session.h"
 
 /* Scratch directory of the running test, removed by its teardown. */
 static char scratch[64];
@@ -403,19 +402,24 @@ static void test_template_missing_file_fails(void **state)
 	strbuf_release(&out);
 }
 
-/* A session filled by hand, living in dir, using the source tree's templates. */
-static void fill_session(struct session *s, char *dir, int64_t scrape_interval_ms)
+static char param_glob[4096], param_web[4096];
+
+/* Values filled by hand, for files in dir, using the source tree's templates. */
+static void fill_params(struct render_params *p, const char *dir, int64_t scrape_interval_ms)
 {
 	char *root = source_root();
 
-	memset(s, 0, sizeof(*s));
-	s->id = "render-test";
-	s->dir = dir;
-	s->listen = "127.0.0.1";
-	s->port = 19090;
-	s->scrape_interval_ms = scrape_interval_ms;
-	s->retention_ms = 3600000;
-	s->launcher = "local";
+	memset(p, 0, sizeof(*p));
+	snprintf(param_glob, sizeof(param_glob), "%s/targets/*.json", dir);
+	snprintf(param_web, sizeof(param_web), "%s/web.yml", dir);
+	p->session = "render-test";
+	p->dir = dir;
+	p->targets_glob = param_glob;
+	p->listen = "127.0.0.1";
+	p->port = 19090;
+	p->scrape_interval_ms = scrape_interval_ms;
+	p->retention_ms = 3600000;
+	p->web_config = param_web;
 	assert_int_equal(setenv("BENCHMON_DATADIR", root, 1), 0);
 	free(root);
 }
@@ -428,10 +432,10 @@ static int file_mode(const char *path)
 	return (int)(st.st_mode & 07777);
 }
 
-/* promtool, when installed, must accept the rendered configuration. */
-static void promtool_check(const char *config)
+/* promtool, when installed, must accept the rendered file (what: "config" or "web-config"). */
+static void promtool_check_as(const char *what, const char *config)
 {
-	char *argv[] = { "promtool", "check", "config", (char *)config, NULL };
+	char *argv[] = { "promtool", "check", (char *)what, (char *)config, NULL };
 	char *out;
 	int status;
 
@@ -439,17 +443,22 @@ static void promtool_check(const char *config)
 		return;
 	out = run_capture(argv, &status);
 	if (status != 0)
-		fail_msg("promtool check config '%s' failed (%d): %s", config, status, out);
+		fail_msg("promtool check %s '%s' failed (%d): %s", what, config, status, out);
 	free(out);
+}
+
+static void promtool_check(const char *config)
+{
+	promtool_check_as("config", config);
 }
 
 static void test_prometheus_config_contents(void **state)
 {
-	struct session s;
+	struct render_params s;
 	char *path, *text, *glob_line;
 
 	(void)state;
-	fill_session(&s, scratch, 1000);
+	fill_params(&s, scratch, 1000);
 	assert_int_equal(render_prometheus_config(&s), 0);
 	path = path_join(scratch, "prometheus.yml");
 	text = slurp(path);
@@ -471,11 +480,11 @@ static void test_prometheus_config_contents(void **state)
 
 static void test_prometheus_config_timeout_capped_at_10s(void **state)
 {
-	struct session s;
+	struct render_params s;
 	char *path, *text;
 
 	(void)state;
-	fill_session(&s, scratch, 30000);
+	fill_params(&s, scratch, 30000);
 	assert_int_equal(render_prometheus_config(&s), 0);
 	path = path_join(scratch, "prometheus.yml");
 	text = slurp(path);
@@ -489,11 +498,11 @@ static void test_prometheus_config_timeout_capped_at_10s(void **state)
 
 static void test_prometheus_config_missing_template_fails(void **state)
 {
-	struct session s;
+	struct render_params s;
 	char *path;
 
 	(void)state;
-	fill_session(&s, scratch, 1000);
+	fill_params(&s, scratch, 1000);
 	assert_int_equal(setenv("BENCHMON_DATADIR", scratch, 1), 0);
 	assert_int_equal(render_prometheus_config(&s), -1);
 	path = path_join(scratch, "prometheus.yml");
@@ -503,13 +512,13 @@ static void test_prometheus_config_missing_template_fails(void **state)
 
 static void test_job_script_contents(void **state)
 {
-	struct session s;
+	struct render_params s;
 	char *path, *text, *dir_q, *line;
 	char *argv[] = { "bash", "-n", NULL, NULL };
 	int status;
 
 	(void)state;
-	fill_session(&s, scratch, 1000);
+	fill_params(&s, scratch, 1000);
 	assert_int_equal(render_job_script(&s), 0);
 	path = path_join(scratch, "job.sh");
 	text = slurp(path);
@@ -521,6 +530,11 @@ static void test_job_script_contents(void **state)
 	assert_contains(text, "\nlisten='127.0.0.1'\n");
 	assert_contains(text, "\nport=19090\n");
 	assert_contains(text, "\nretention=1h\n");
+	free(line);
+	line = xasprintf("--web.config.file='%s/web.yml' ", scratch);
+	assert_contains(text, line);
+	assert_contains(text, "--web.enable-lifecycle");
+	assert_null(strstr(text, "admin-api"));
 	assert_null(strchr(text, '@'));
 	assert_int_equal(file_mode(path), 0700);
 	argv[2] = path;
@@ -541,12 +555,12 @@ static void test_job_script_hostile_dir(void **state)
 	char *syntax[] = { "bash", "-n", NULL, NULL };
 	char *eval[] = { "bash", "-c", "eval \"$(grep '^session_dir=' \"$1\")\" && printf %s \"$session_dir\"",
 			 "bash", NULL, NULL };
-	struct session s;
+	struct render_params s;
 	int status;
 
 	(void)state;
 	assert_int_equal(mkdir(dir, 0700), 0);
-	fill_session(&s, dir, 1000);
+	fill_params(&s, dir, 1000);
 	assert_int_equal(render_job_script(&s), 0);
 	assert_int_equal(render_prometheus_config(&s), 0);
 
@@ -591,6 +605,56 @@ static void test_job_script_hostile_dir(void **state)
 	free(dir);
 }
 
+/* Services with a bearer token get a job per token file, which Prometheus reads by path. */
+static void test_prometheus_config_auth_jobs(void **state)
+{
+	const struct render_auth_job jobs[] = {
+		{ "0123abcd", "/s/auth/0123abcd/*.json", "/home/u/tok\"en" },
+		{ "4567ef01", "/s/auth/4567ef01/*.json", "/home/u/other" },
+	};
+	struct render_params s;
+	char *path, *text;
+
+	(void)state;
+	fill_params(&s, scratch, 1000);
+	s.auth_jobs = jobs;
+	s.nauth_jobs = 2;
+	assert_int_equal(render_prometheus_config(&s), 0);
+	path = path_join(scratch, "prometheus.yml");
+	text = slurp(path);
+	assert_non_null(text);
+	assert_contains(text, "job_name: benchmon-auth-0123abcd\n");
+	assert_contains(text, "credentials_file: \"/home/u/tok\\\"en\"\n");
+	assert_contains(text, "- \"/s/auth/0123abcd/*.json\"\n");
+	assert_contains(text, "job_name: benchmon-auth-4567ef01\n");
+	assert_contains(text, "credentials_file: \"/home/u/other\"\n");
+	free(text);
+	free(path);
+}
+
+/* The web config holds the user and the hash, nothing else, private, and promtool accepts it. */
+static void test_web_config(void **state)
+{
+	const char *hash = "$2b$10$qJJZHwDSdhpVkq4Hn5Pbu.5FDclOMfkdNWtA.9vucjDuSb.lvivVe";
+	struct render_params s;
+	char *path, *text, *line;
+
+	(void)state;
+	fill_params(&s, scratch, 1000);
+	path = path_join(scratch, "web.yml");
+	assert_int_equal(render_web_config(path, "benchmon", hash), 0);
+	text = slurp(path);
+	assert_non_null(text);
+	line = xasprintf("\nbasic_auth_users:\n  \"benchmon\": \"%s\"\n", hash);
+	assert_contains(text, line);
+	assert_null(strchr(text, '@'));
+	assert_int_equal(file_mode(path), 0600);
+	promtool_check_as("web-config", path);
+	free(line);
+	free(text);
+	free(path);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -620,6 +684,8 @@ int main(void)
 						scratch_teardown),
 		cmocka_unit_test_setup_teardown(test_job_script_contents, scratch_setup, scratch_teardown),
 		cmocka_unit_test_setup_teardown(test_job_script_hostile_dir, scratch_setup, scratch_teardown),
+		cmocka_unit_test_setup_teardown(test_prometheus_config_auth_jobs, scratch_setup, scratch_teardown),
+		cmocka_unit_test_setup_teardown(test_web_config, scratch_setup, scratch_teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
