@@ -48,14 +48,6 @@ struct query {
 	struct series_set data;
 };
 
-static void sleep_ms(long ms)
-{
-	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
-
-	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
-		;
-}
-
 static char *range_url(const char *base, const char *promql, const struct kpi_window *w)
 {
 	struct strbuf sb = STRBUF_INIT;

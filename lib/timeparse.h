@@ -44,4 +44,7 @@ int parse_slurm_time_limit(const char *s, uint32_t *minutes, char **cause);
 /* The current time as Unix milliseconds. */
 int64_t now_ms(void);
 
+/* Sleep ms milliseconds, through signals that interrupt it (callers poll their own flags). */
+void sleep_ms(int64_t ms);
+
 #endif

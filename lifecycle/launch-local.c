@@ -23,7 +23,7 @@
 #include "lib/fsutil.h"
 #include "lib/jsonfile.h"
 #include "lib/xmalloc.h"
-#include "lifecycle/jobstate.h"
+#include "session/jobstate.h"
 
 static char *local_log_path(const char *pattern, long pid)
 {

@@ -23,7 +23,7 @@
 #include "lib/strbuf.h"
 #include "lib/timeparse.h"
 #include "lib/xmalloc.h"
-#include "lifecycle/jobstate.h"
+#include "session/jobstate.h"
 
 /* Exported by libslurm and used by its own tools, but missing from slurm.h. */
 extern char *slurm_job_reason_string(enum job_state_reason inx);

@@ -16,20 +16,12 @@
 #include "lib/prom.h"
 #include "lib/timeparse.h"
 #include "lib/xmalloc.h"
-#include "lifecycle/jobstate.h"
+#include "session/jobstate.h"
 #include "render/render.h"
 #include "session/saves.h"
 
 #define POLL_MS 250
 #define STOP_CONFIRM_MS 30000
-
-static void sleep_ms(long ms)
-{
-	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
-
-	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
-		;
-}
 
 /* What the job script last wrote to prometheus.json, or NULL when nothing yet. */
 static cJSON *read_job_state(const struct session *s)

@@ -10,7 +10,7 @@
 #include "lib/fsutil.h"
 #include "lib/timeparse.h"
 #include "lib/xmalloc.h"
-#include "lifecycle/jobstate.h"
+#include "session/jobstate.h"
 
 #ifndef BENCHMON_DATADIR
 #define BENCHMON_DATADIR "/usr/local/share/benchmon"

@@ -11,7 +11,7 @@
 #include "lib/fsutil.h"
 #include "lib/jsonfile.h"
 #include "lib/xmalloc.h"
-#include "lifecycle/jobstate.h"
+#include "session/jobstate.h"
 
 static int compare_saves(const void *a, const void *b)
 {

@@ -9,7 +9,7 @@
 /*
  * The TSDBs a session's Prometheus jobs saved: one directory per job,
  * tsdb/<job tag>/, written whole by the job script (rename into place) and
- * described by the JOB_SAVE_FILE inside it (lifecycle/jobstate.h). However
+ * described by the JOB_SAVE_FILE inside it (session/jobstate.h). However
  * the job ended (stop, scancel, its time limit), a save that reached the
  * session directory is found here; none is ever overwritten by a later job.
  * Readers only: the job script is the one writer.

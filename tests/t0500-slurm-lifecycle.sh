@@ -68,8 +68,8 @@ test_expect_success 'a job that stays pending fails at --wait with the pending r
 	benchmon stop --session life
 '
 
-test_expect_success 'an invalid time limit is named' '
-	test_expect_code 1 benchmon start --session life --time-limit "12:xx" 2>err &&
+test_expect_success 'an invalid time limit is named, as bad input (exit 2)' '
+	test_expect_code 2 benchmon start --session life --time-limit "12:xx" 2>err &&
 	grep -q "invalid time limit .12:xx." err
 '
 
