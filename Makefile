@@ -40,7 +40,7 @@ UNIT_test-timeparse = lib/timeparse.o lib/xmalloc.o
 UNIT_test-render = render/render.o lib/fsutil.o lib/timeparse.o lib/strbuf.o lib/xmalloc.o lib/error.o
 UNIT_test-promjson = collect/promjson.o collect/series.o lib/strbuf.o lib/xmalloc.o lib/error.o
 UNIT_test-sha256 = lib/sha256.o lib/fsutil.o lib/strbuf.o lib/xmalloc.o lib/error.o
-UNIT_test-kpi = collect/kpi.o collect/series.o lib/timeparse.o lib/strbuf.o lib/xmalloc.o
+UNIT_test-kpi = collect/kpi.o collect/series.o $(FUZZ_profile)
 UNIT_test-kpi-property = $(UNIT_test-kpi)
 UNIT_test-registry = session/registry.o session/session.o lib/auth.o session/validate.o lib/sha256.o lib/jsonfile.o lib/fsutil.o \
 	lib/timeparse.o lib/strbuf.o lib/xmalloc.o lib/error.o

@@ -3,7 +3,10 @@
 
 #include <string.h>
 
+#include <cjson/cJSON.h>
+
 #include "cli/cmd.h"
+#include "lib/jsonfile.h"
 #include "lib/error.h"
 #include "lib/xmalloc.h"
 #include "session/registry.h"
@@ -18,6 +21,7 @@ static const struct cmd_opt opts[] = {
 	{ "dcgm-exporter", "HOST:PORT", "scrape this dcgm-exporter as the client's GPU metrics" },
 	{ "enable-node", NULL, "accepted for compatibility; --node-exporter enables it" },
 	{ "enable-dcgm", NULL, "accepted for compatibility; --dcgm-exporter enables it" },
+	{ "json", NULL, "print the client as registered, as one JSON object" },
 	{ NULL, NULL, NULL },
 };
 
@@ -80,13 +84,25 @@ static int exec_client_connect(struct cmd_args *args)
 	}
 	if (registry_put_client(&s, &c) < 0)
 		goto out;
+	ret = CMD_OK;
+	if (args_flag(args, "json")) {
+		cJSON *root = cJSON_CreateObject();
+
+		cJSON_AddStringToObject(root, "session", s.id);
+		cJSON_AddStringToObject(root, "client_id", c.client_id);
+		cJSON_AddStringToObject(root, "node", c.node);
+		json_add_string_or_null(root, "node_exporter", c.node_exporter);
+		json_add_string_or_null(root, "dcgm_exporter", c.dcgm_exporter);
+		cJSON_AddNullToObject(root, "error");
+		print_json_object(root);
+		goto out;
+	}
 	printf("client '%s' on node %s connected to session '%s'", c.client_id, c.node, s.id);
 	if (c.node_exporter)
 		printf(", node exporter %s", c.node_exporter);
 	if (c.dcgm_exporter)
 		printf(", DCGM exporter %s", c.dcgm_exporter);
 	printf("\n");
-	ret = CMD_OK;
 	goto out;
 usage:
 	ret = cmd_usage_error(e, "%s", cause);
@@ -102,7 +118,7 @@ out:
 const struct cmd_entry cmd_client_connect_entry = {
 	.name = "client-connect",
 	.summary = "register a client node and its node/DCGM exporters",
-	.usage = "--session ID --client-id C --node NODE [--node-exporter HOST:PORT] [--dcgm-exporter HOST:PORT]",
+	.usage = "--session ID --client-id C --node NODE [--node-exporter HOST:PORT] [--dcgm-exporter HOST:PORT] [--json]",
 	.description = "Register a client of the benchmark (a node that runs load or services) and the\n"
 		       "exporters that describe it. Connecting the same client id again replaces it.\n"
 		       "Safe to run from many nodes at once; a registration made while Prometheus runs\n"

@@ -28,7 +28,7 @@ static const struct cmd_opt opts[] = {
 	{ "profile", "NAME|FILE", "query profile: a name in templates/profiles, or a JSON file (default: default)" },
 	{ "step", "DURATION", "resolution of the queries (default: the scrape interval; raised to stay under 11,000 points)" },
 	{ "timeout", "DURATION", "give up on a query Prometheus has not answered in this long (default: 2m, at most 24h; a bare number is seconds)" },
-	{ "strict", NULL, "exit 1 when there is any data-quality finding (for CI gating)" },
+	{ "strict", NULL, "exit 1 when there is a data-quality finding, but for those about optional KPIs (for CI gating)" },
 	{ "json", NULL, "print the KPIs and findings as JSON instead of a table" },
 	{ NULL, NULL, NULL },
 };
@@ -92,42 +92,23 @@ static void print_table(const struct collect_result *res, const char *out_dir)
 
 static void print_json(const struct collect_result *res)
 {
-	const struct kpi_report *r = &res->report;
-	cJSON *root = cJSON_CreateObject(), *arr;
+	cJSON *root = cJSON_CreateObject(), *window;
 	char *text;
 
+	cJSON_AddStringToObject(root, "session", res->session);
+	cJSON_AddStringToObject(root, "run_id", res->run_id);
+	window = cJSON_AddObjectToObject(root, "window");
+	text = format_time_ms(res->from_ms);
+	cJSON_AddStringToObject(window, "from", text);
+	free(text);
+	text = format_time_ms(res->to_ms);
+	cJSON_AddStringToObject(window, "to", text);
+	free(text);
+	cJSON_AddStringToObject(root, "status", res->nfindings ? "ok_with_findings" : "ok");
+	cJSON_AddNumberToObject(root, "strict_findings", (double)res->nstrict);
 	cJSON_AddStringToObject(root, "manifest", res->manifest_path);
-	arr = cJSON_AddArrayToObject(root, "kpis");
-	for (size_t i = 0; i < r->nresults; i++) {
-		const struct kpi_result *k = &r->results[i];
-		cJSON *o = cJSON_CreateObject();
-
-		cJSON_AddStringToObject(o, "kpi", k->kpi);
-		cJSON_AddStringToObject(o, "scope", k->scope);
-		if (k->has_value)
-			cJSON_AddNumberToObject(o, "value", k->value);
-		else
-			cJSON_AddNullToObject(o, "value");
-		cJSON_AddStringToObject(o, "unit", k->unit);
-		if (k->has_bounds) {
-			cJSON_AddNumberToObject(o, "lower", k->lower);
-			if (isinf(k->upper))
-				cJSON_AddStringToObject(o, "upper", "+Inf");
-			else
-				cJSON_AddNumberToObject(o, "upper", k->upper);
-		}
-		cJSON_AddNumberToObject(o, "samples", (double)k->samples);
-		cJSON_AddStringToObject(o, "status", k->status);
-		cJSON_AddItemToArray(arr, o);
-	}
-	arr = cJSON_AddArrayToObject(root, "findings");
-	for (size_t i = 0; i < r->nfindings; i++) {
-		cJSON *o = cJSON_CreateObject();
-
-		cJSON_AddStringToObject(o, "kind", r->findings[i].kind);
-		cJSON_AddStringToObject(o, "message", r->findings[i].message);
-		cJSON_AddItemToArray(arr, o);
-	}
+	cJSON_AddItemToObject(root, "kpis", collect_kpis_json(&res->report));
+	cJSON_AddItemToObject(root, "findings", collect_findings_json(&res->report));
 	text = cJSON_Print(root);
 	printf("%s\n", text);
 	cJSON_free(text);
@@ -202,8 +183,8 @@ static int exec_collect(struct cmd_args *args)
 	ret = collect_run(&s, &o, &res) < 0 ? CMD_FAIL : CMD_OK;
 	if (ret == CMD_OK) {
 		collect_print(&res, o.out_dir, args_flag(args, "json"));
-		if (args_flag(args, "strict") && res.nfindings) {
-			error("%zu data-quality finding%s (--strict)", res.nfindings, res.nfindings == 1 ? "" : "s");
+		if (args_flag(args, "strict") && res.nstrict) {
+			error("%zu data-quality finding%s (--strict)", res.nstrict, res.nstrict == 1 ? "" : "s");
 			ret = CMD_FAIL;
 		}
 		collect_result_release(&res);
@@ -228,8 +209,9 @@ const struct cmd_entry cmd_collect_entry = {
 		       "percentiles from histogram buckets summed over the window, each with the bucket\n"
 		       "bounds that contain it, CPU/memory/network and GPU figures. Works while Prometheus\n"
 		       "runs and after 'stop', from the saved TSDB. A KPI without data is an empty cell\n"
-		       "with status no_data and a finding, never 0. Every file is written atomically and\n"
-		       "MANIFEST.json last.",
+		       "with status no_data and a finding, never 0; a KPI of an exporter kind the session\n"
+		       "has no target of (GPU KPIs on a CPU-only node) is not_applicable, without a finding.\n"
+		       "Every file is written atomically and MANIFEST.json last.",
 	.opts = opts,
 	.example = "  benchmon collect --session bench01 --from-iso 2025-10-01T10:00:00Z \\\n"
 		   "      --to-iso 2025-10-01T10:10:00Z --out results/metrics --run-id run01",

@@ -1,6 +1,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include <cjson/cJSON.h>
+
 #include "cli/cmd.h"
 #include "lib/error.h"
 #include "lib/fsutil.h"
@@ -10,8 +12,27 @@
 static const struct cmd_opt opts[] = {
 	{ "session", "ID", "the session (default: $BENCHMON_SESSION)" },
 	{ "force", NULL, "delete even while Prometheus runs: its job is cancelled and its data lost" },
+	{ "json", NULL, "print what was deleted as one JSON object" },
 	{ NULL, NULL, NULL },
 };
+
+/* Say that session id is gone, as a line or as JSON. */
+static void print_deleted(const struct cmd_args *args, const char *id, const char *dir)
+{
+	cJSON *root;
+
+	if (!args_flag(args, "json")) {
+		printf("session '%s' deleted\n", id);
+		return;
+	}
+	root = cJSON_CreateObject();
+	cJSON_AddStringToObject(root, "session", id);
+	cJSON_AddStringToObject(root, "dir", dir);
+	cJSON_AddBoolToObject(root, "deleted", 1);
+	cJSON_AddBoolToObject(root, "forced", args_flag(args, "force"));
+	cJSON_AddNullToObject(root, "error");
+	print_json_object(root);
+}
 
 static int exec_delete(struct cmd_args *args)
 {
@@ -26,15 +47,15 @@ static int exec_delete(struct cmd_args *args)
 		char *dir = session_dir_for(id);
 		int exists = path_exists(dir);
 
-		free(dir);
 		/* --force is the way out of a corrupted session, so it must not need session.json */
-		if (!args_flag(args, "force") || !exists)
-			return CMD_FAIL;
-		warning("removing session '%s' although its settings cannot be read", id);
-		if (lifecycle_force_remove(id) < 0)
-			return CMD_FAIL;
-		printf("session '%s' deleted\n", id);
-		return CMD_OK;
+		if (args_flag(args, "force") && exists) {
+			warning("removing session '%s' although its settings cannot be read", id);
+			ret = lifecycle_force_remove(id) < 0 ? CMD_FAIL : CMD_OK;
+		}
+		if (ret == CMD_OK)
+			print_deleted(args, id, dir);
+		free(dir);
+		return ret;
 	}
 	if (session_run_load(&s, &run) < 0 && !args_flag(args, "force"))
 		goto out;
@@ -47,7 +68,7 @@ static int exec_delete(struct cmd_args *args)
 		warning("could not cancel the session's job; deleting anyway");
 	if (session_remove(&s) < 0)
 		goto out_run;
-	printf("session '%s' deleted\n", id);
+	print_deleted(args, id, s.dir);
 	ret = CMD_OK;
 out_run:
 	session_run_release(&run);
@@ -59,7 +80,7 @@ out:
 const struct cmd_entry cmd_delete_entry = {
 	.name = "delete",
 	.summary = "delete a session and everything in its directory",
-	.usage = "--session ID [--force]",
+	.usage = "--session ID [--force] [--json]",
 	.description = "Delete the session's directory: settings, registry, logs and TSDB copy.\n"
 		       "A running session is refused unless --force is given.",
 	.opts = opts,

@@ -26,8 +26,8 @@ static const struct cmd_opt opts[] = {
 	{ "warmup", "DURATION", "leave the command's first DURATION out of the window (default 0s)" },
 	{ "cooldown", "DURATION", "keep the window open DURATION after the command ends (default 0s)" },
 	{ "profile", "NAME|FILE", "query profile for the KPIs (default: default)" },
-	{ "strict", NULL, "exit 1 when the command succeeded but collect has data-quality findings" },
-	{ "json", NULL, "print the KPIs as JSON" },
+	{ "strict", NULL, "exit 1 when the command succeeded but collect has data-quality findings (optional KPIs' aside)" },
+	{ "json", NULL, "print the KPIs as JSON, alone on stdout: the command's stdout goes to stderr" },
 	{ "force", NULL, "replace the artifacts of an earlier run in --out" },
 	{ NULL, NULL, NULL },
 };
@@ -90,10 +90,11 @@ static void sleep_until(int64_t when_ms)
 }
 
 /*
- * Run argv with our stdio; its exit status, 128+N when killed by signal N.
+ * Run argv with our stdio (its stdout on our stderr when stdout_to_stderr);
+ * its exit status, 128+N when killed by signal N.
  * SIGINT and SIGTERM are ours only while it runs: after, they end benchmon.
  */
-static int run_command(char **argv, int *status)
+static int run_command(char **argv, int stdout_to_stderr, int *status)
 {
 	struct sigaction sa = { 0 }, old_int, old_term;
 	sigset_t block, old_mask;
@@ -120,6 +121,9 @@ static int run_command(char **argv, int *status)
 		sigaction(SIGINT, &old_int, NULL);
 		sigaction(SIGTERM, &old_term, NULL);
 		sigprocmask(SIG_SETMASK, &old_mask, NULL);
+		/* with --json our stdout carries one JSON object and nothing else */
+		if (stdout_to_stderr && dup2(STDERR_FILENO, STDOUT_FILENO) < 0)
+			_exit(127);
 		execvp(argv[0], argv);
 		fprintf(stderr, "benchmon: error: cannot run '%s': %s\n", argv[0], strerror(errno));
 		_exit(127);
@@ -245,6 +249,7 @@ static int exec_run(struct cmd_args *args)
 	struct session s = { 0 };
 	struct session_run run = { 0 };
 	char *run_id = NULL, *out = NULL, *cause = NULL, *path = NULL;
+	const char *extra_files[] = { "window.json", NULL };
 	int status = 0, ret = CMD_USAGE, claimed = 0, made = 0;
 
 	if (!id)
@@ -317,7 +322,7 @@ static int exec_run(struct cmd_args *args)
 	wf.run_id = run_id;
 	wf.command = args->argv;
 	wf.started_ms = now_ms();
-	if (run_command(args->argv, &status) < 0)
+	if (run_command(args->argv, args_flag(args, "json"), &status) < 0)
 		goto out;
 	wf.ended_ms = now_ms();
 	wf.exit_status = status;
@@ -345,6 +350,8 @@ static int exec_run(struct cmd_args *args)
 	o.out_dir = out;
 	o.run_id = run_id;
 	o.profile = args_get(args, "profile") ? args_get(args, "profile") : "default";
+	o.run = &wf;
+	o.extra_files = extra_files;
 	if (got_signal == SIGTERM)
 		o.timeout_ms = INTERRUPTED_QUERY_TIMEOUT_MS;
 	if (args_flag(args, "json"))
@@ -356,8 +363,8 @@ static int exec_run(struct cmd_args *args)
 	}
 	collect_print(&res, out, args_flag(args, "json"));
 	ret = CMD_OK;
-	if (args_flag(args, "strict") && res.nfindings && status == 0) {
-		error("%zu data-quality finding%s (--strict)", res.nfindings, res.nfindings == 1 ? "" : "s");
+	if (args_flag(args, "strict") && res.nstrict && status == 0) {
+		error("%zu data-quality finding%s (--strict)", res.nstrict, res.nstrict == 1 ? "" : "s");
 		ret = CMD_FAIL;
 	}
 	collect_result_release(&res);
@@ -383,12 +390,15 @@ out:
 const struct cmd_entry cmd_run_entry = {
 	.name = "run",
 	.summary = "run a benchmark command and collect the KPIs of exactly its window",
-	.usage = "--session ID [--run-id R] [--out DIR] [--force] [--warmup 30s] [--cooldown 10s] [--strict] -- CMD [ARGS...]",
+	.usage = "--session ID [--run-id R] [--out DIR] [--force] [--warmup 30s] [--cooldown 10s] [--strict] [--json] -- CMD [ARGS...]",
 	.description = "Run CMD (its output passes through), record when it starts and ends, and collect\n"
 		       "that window, less --warmup at the start and plus --cooldown at the end, into\n"
 		       "--out. The window is kept as window.json there, so 'benchmon collect --window'\n"
-		       "can redo it. Exits with CMD's exit status; with --strict a data-quality finding\n"
-		       "also fails a successful run. The session must be running ('benchmon start').\n"
+		       "can redo it; MANIFEST.json records CMD, its exit status and whether it was\n"
+		       "interrupted, and lists window.json with its sha256. With --json, CMD's stdout\n"
+		       "goes to stderr, so stdout holds only the JSON. Exits with CMD's exit status;\n"
+		       "with --strict a data-quality finding (but for optional KPIs) also fails a\n"
+		       "successful run. The session must be running ('benchmon start').\n"
 		       "\n"
 		       "Each run gets a directory of its own: by default benchmon-results/<run-id>,\n"
 		       "then <run-id>-2, -3... for later runs in the same job. An --out that holds an\n"

@@ -4,6 +4,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <cjson/cJSON.h>
+
 #include "cli/cmd.h"
 #include "lib/csvfile.h"
 #include "lib/error.h"
@@ -21,6 +23,7 @@ static const struct cmd_opt opts[] = {
 	{ "endpoint", "URL", "the service's metrics URL, e.g. http://nodeA:8000/metrics" },
 	{ "bearer-token-file", "PATH", "scrape with the bearer token in this file (absolute path, readable where Prometheus runs); the token is never copied" },
 	{ "from-file", "FILE.csv", "register many services: CSV with columns client_id,name,endpoint (a header row is optional); all or nothing" },
+	{ "json", NULL, "print the services registered as one JSON object" },
 	{ NULL, NULL, NULL },
 };
 
@@ -83,6 +86,27 @@ static int check_token_file(const char *path, char **cause)
 		ret = 0;
 	free(q);
 	return ret;
+}
+
+/* The --json answer: the services as given, and how many moved off loopback to their node's name. */
+static void print_registered_json(const struct session *s, const struct service *svcs, size_t n, size_t rewritten)
+{
+	cJSON *root = cJSON_CreateObject(), *arr;
+
+	cJSON_AddStringToObject(root, "session", s->id);
+	arr = cJSON_AddArrayToObject(root, "services");
+	for (size_t i = 0; i < n; i++) {
+		cJSON *o = cJSON_CreateObject();
+
+		cJSON_AddStringToObject(o, "client_id", svcs[i].client_id);
+		cJSON_AddStringToObject(o, "name", svcs[i].name);
+		cJSON_AddStringToObject(o, "endpoint", svcs[i].endpoint);
+		cJSON_AddItemToArray(arr, o);
+	}
+	cJSON_AddNumberToObject(root, "registered", (double)n);
+	cJSON_AddNumberToObject(root, "rewritten_to_node", (double)rewritten);
+	cJSON_AddNullToObject(root, "error");
+	print_json_object(root);
 }
 
 static int exec_service_register(struct cmd_args *args)
@@ -158,7 +182,9 @@ static int exec_service_register(struct cmd_args *args)
 		progress("note: %zu endpoint%s on 127.0.0.1/localhost registered under %s client's node name, "
 			 "which Prometheus can reach from the node Slurm gives it", rewritten, rewritten == 1 ? "" : "s",
 			 rewritten == 1 ? "its" : "their");
-	if (file)
+	if (args_flag(args, "json"))
+		print_registered_json(&s, svcs, n, rewritten);
+	else if (file)
 		printf("%zu services registered in session '%s'\n", n, s.id);
 	else
 		printf("service '%s' of client '%s' registered in session '%s'\n", one.name, one.client_id, s.id);
@@ -175,7 +201,7 @@ out:
 const struct cmd_entry cmd_service_register_entry = {
 	.name = "service-register",
 	.summary = "register a service's /metrics endpoint",
-	.usage = "--session ID --client-id C --name NAME --endpoint URL [--bearer-token-file PATH] | --session ID --from-file FILE.csv",
+	.usage = "--session ID --client-id C --name NAME --endpoint URL [--bearer-token-file PATH] [--json] | --session ID --from-file FILE.csv [--json]",
 	.description = "Register a service under test by its metrics URL. Scheme, host:port, path and\n"
 		       "query parameters are kept as Prometheus needs them. Registering the same client\n"
 		       "and name again replaces the endpoint. --from-file registers many services in one\n"

@@ -47,6 +47,7 @@ static void print_json(const struct session *s, const struct session_status *st)
 	json_add_string_or_null(root, "node", st->have_job && st->job.node ? st->job.node : st->run.node);
 	json_add_string_or_null(root, "prometheus_url", st->run.url);
 	cJSON_AddBoolToObject(root, "ready", st->ready);
+	json_add_string_or_null(root, "error", st->problem ? st->problem : st->run.last_error);
 	json_add_string_or_null(root, "problem", st->problem ? st->problem : st->run.last_error);
 	json_add_string_or_null(root, "log", st->run.log_path);
 	json_add_string_or_null(root, "tsdb_copy", st->run.tsdb_copy);
@@ -79,6 +80,7 @@ static void print_json(const struct session *s, const struct session_status *st)
 		cJSON_AddStringToObject(o, "address", t->address);
 		cJSON_AddStringToObject(o, "url", t->url);
 		cJSON_AddStringToObject(o, "health", st->targets[i].health);
+		json_add_string_or_null(o, "error", *st->targets[i].last_error ? st->targets[i].last_error : NULL);
 		cJSON_AddStringToObject(o, "last_error", st->targets[i].last_error);
 		cJSON_AddItemToArray(targets, o);
 	}

@@ -208,7 +208,6 @@ int print_session_json(const struct session *s)
 {
 	struct session_run run;
 	cJSON *root;
-	char *text;
 
 	if (session_run_load(s, &run) < 0)
 		return -1;
@@ -222,13 +221,20 @@ int print_session_json(const struct session *s)
 	json_add_string_or_null(root, "prometheus_url", run.url);
 	json_add_string_or_null(root, "log", run.log_path);
 	json_add_string_or_null(root, "tsdb_copy", run.tsdb_copy);
+	json_add_string_or_null(root, "error", run.last_error);
 	json_add_string_or_null(root, "last_error", run.last_error);
 	cJSON_AddNumberToObject(root, "port", s->port);
 	cJSON_AddNumberToObject(root, "scrape_interval_seconds", (double)s->scrape_interval_ms / 1000.0);
-	text = cJSON_Print(root);
+	print_json_object(root);
+	session_run_release(&run);
+	return 0;
+}
+
+void print_json_object(struct cJSON *root)
+{
+	char *text = cJSON_Print(root);
+
 	printf("%s\n", text);
 	cJSON_free(text);
 	cJSON_Delete(root);
-	session_run_release(&run);
-	return 0;
 }

@@ -84,8 +84,16 @@ char *default_run_id(const char *fallback);
 char *this_node(void);
 
 struct session;
-/* Print the session's settings and run state as one JSON object (for --json). */
+/*
+ * Print the session's settings and run state as one JSON object (for --json).
+ * Every command's JSON names an error "error" (null when none); "last_error"
+ * and status's "problem" are kept beside it for scripts that read them.
+ */
 int print_session_json(const struct session *s);
+
+struct cJSON;
+/* Print root, pretty, as the one JSON object of a command's --json, and free it. */
+void print_json_object(struct cJSON *root);
 
 struct collect_result;
 /* Print a collect's KPIs and findings as a table, or as JSON. */

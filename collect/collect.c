@@ -32,6 +32,7 @@
 #include "lib/timeparse.h"
 #include "lib/xmalloc.h"
 #include "render/render.h"
+#include "session/registry.h"
 
 #define MAX_POINTS 11000          /* Prometheus refuses more points per series */
 #define QUERY_TIMEOUT_MS 120000
@@ -501,6 +502,135 @@ static cJSON *targets_json(const struct series_set *up)
 	return arr;
 }
 
+/* What MANIFEST.json says of the benchmark run: its command, how it ended, when. */
+static cJSON *run_json(const struct window_file *wf)
+{
+	cJSON *obj = cJSON_CreateObject(), *cmd = cJSON_AddArrayToObject(obj, "command");
+	char *t;
+
+	for (size_t i = 0; wf->command && wf->command[i]; i++)
+		cJSON_AddItemToArray(cmd, cJSON_CreateString(wf->command[i]));
+	if (wf->exit_status >= 0)
+		cJSON_AddNumberToObject(obj, "exit_status", wf->exit_status);
+	else
+		cJSON_AddNullToObject(obj, "exit_status");
+	cJSON_AddBoolToObject(obj, "interrupted", wf->interrupted_by != NULL);
+	json_add_string_or_null(obj, "interrupted_by", wf->interrupted_by);
+	t = format_time_ms(wf->started_ms);
+	cJSON_AddStringToObject(obj, "started", t);
+	free(t);
+	t = format_time_ms(wf->ended_ms);
+	cJSON_AddStringToObject(obj, "ended", t);
+	free(t);
+	return obj;
+}
+
+static void add_number_or_null(cJSON *obj, const char *key, int has, double v)
+{
+	if (!has)
+		cJSON_AddNullToObject(obj, key);
+	else if (isinf(v))
+		cJSON_AddStringToObject(obj, key, v > 0 ? "+Inf" : "-Inf");
+	else
+		cJSON_AddNumberToObject(obj, key, v);
+}
+
+cJSON *collect_kpis_json(const struct kpi_report *r)
+{
+	cJSON *arr = cJSON_CreateArray();
+
+	for (size_t i = 0; i < r->nresults; i++) {
+		const struct kpi_result *k = &r->results[i];
+		cJSON *o = cJSON_CreateObject();
+
+		cJSON_AddStringToObject(o, "kpi", k->kpi);
+		cJSON_AddStringToObject(o, "scope", k->scope);
+		add_number_or_null(o, "value", k->has_value, k->value);
+		cJSON_AddStringToObject(o, "unit", k->unit);
+		add_number_or_null(o, "lower", k->has_bounds, k->lower);
+		add_number_or_null(o, "upper", k->has_bounds, k->upper);
+		cJSON_AddNumberToObject(o, "samples", (double)k->samples);
+		cJSON_AddStringToObject(o, "status", k->status);
+		json_add_string_or_null(o, "reason", k->reason);
+		cJSON_AddItemToArray(arr, o);
+	}
+	return arr;
+}
+
+cJSON *collect_findings_json(const struct kpi_report *r)
+{
+	cJSON *arr = cJSON_CreateArray();
+	char *t;
+
+	for (size_t i = 0; i < r->nfindings; i++) {
+		const struct finding *f = &r->findings[i];
+		cJSON *fj = cJSON_CreateObject();
+
+		cJSON_AddStringToObject(fj, "kind", f->kind);
+		cJSON_AddStringToObject(fj, "subject", f->subject);
+		cJSON_AddStringToObject(fj, "message", f->message);
+		cJSON_AddBoolToObject(fj, "optional", f->optional);
+		if (f->from_ms) {
+			t = format_time_ms(f->from_ms);
+			cJSON_AddStringToObject(fj, "from", t);
+			free(t);
+			t = format_time_ms(f->to_ms);
+			cJSON_AddStringToObject(fj, "to", t);
+			free(t);
+		}
+		cJSON_AddItemToArray(arr, fj);
+	}
+	return arr;
+}
+
+/* List a file the caller wrote into out_dir in the manifest, hashed from disk. */
+static int add_extra_file(const char *dir, const char *name, cJSON *files)
+{
+	char *path = xasprintf("%s/%s", dir, name);
+	unsigned long long size = 0;
+	char hex[65];
+	cJSON *f;
+	int ret = -1;
+
+	if (sha256_file_hex(path, hex, &size) < 0)
+		goto out;
+	f = cJSON_CreateObject();
+	cJSON_AddStringToObject(f, "name", name);
+	cJSON_AddNumberToObject(f, "size", (double)size);
+	cJSON_AddStringToObject(f, "sha256", hex);
+	cJSON_AddItemToArray(files, f);
+	ret = 0;
+out:
+	free(path);
+	return ret;
+}
+
+/*
+ * Which target kinds the session has, as bits (1 << enum target_kind): those
+ * registered, and those the window's up series show (data saved from a
+ * registry since lost, or backfilled).
+ */
+static int session_target_kinds(const struct session *s, const struct series_set *up, unsigned *kinds)
+{
+	const enum target_kind all[] = { TARGET_NODE, TARGET_DCGM, TARGET_SERVICE };
+	struct target_list list;
+
+	*kinds = 0;
+	if (registry_load(s, &list) < 0)
+		return -1;
+	for (size_t i = 0; i < list.n; i++)
+		*kinds |= 1u << list.items[i].kind;
+	target_list_release(&list);
+	for (size_t i = 0; i < up->n; i++) {
+		const char *kind = series_label(&up->items[i], "kind");
+
+		for (size_t j = 0; kind && j < sizeof(all) / sizeof(all[0]); j++)
+			if (!strcmp(kind, target_kind_name(all[j])))
+				*kinds |= 1u << all[j];
+	}
+	return 0;
+}
+
 static cJSON *manifest_json(const struct session *s, const struct collect_options *o, const struct kpi_window *w,
 			    const struct source *src, const struct profile *p, const struct query *qs, size_t nq,
 			    const struct series_set *up, const struct kpi_report *r)
@@ -572,24 +702,10 @@ static cJSON *manifest_json(const struct session *s, const struct collect_option
 		cJSON_AddNumberToObject(q, "series", (double)qs[i].data.n);
 		cJSON_AddItemToArray(arr, q);
 	}
-	arr = cJSON_AddArrayToObject(root, "findings");
-	for (size_t i = 0; i < r->nfindings; i++) {
-		const struct finding *f = &r->findings[i];
-		cJSON *fj = cJSON_CreateObject();
-
-		cJSON_AddStringToObject(fj, "kind", f->kind);
-		cJSON_AddStringToObject(fj, "subject", f->subject);
-		cJSON_AddStringToObject(fj, "message", f->message);
-		if (f->from_ms) {
-			t = format_time_ms(f->from_ms);
-			cJSON_AddStringToObject(fj, "from", t);
-			free(t);
-			t = format_time_ms(f->to_ms);
-			cJSON_AddStringToObject(fj, "to", t);
-			free(t);
-		}
-		cJSON_AddItemToArray(arr, fj);
-	}
+	if (o->run)
+		cJSON_AddItemToObject(root, "run", run_json(o->run));
+	cJSON_AddItemToObject(root, "kpis", collect_kpis_json(r));
+	cJSON_AddItemToObject(root, "findings", collect_findings_json(r));
 	return root;
 }
 
@@ -602,6 +718,7 @@ int collect_run(const struct session *s, const struct collect_options *o, struct
 	struct query *qs = NULL;
 	size_t nq = 0, up_q, count_q;
 	size_t *main_q = NULL, *fallback_q = NULL;
+	unsigned kinds;
 	char *manifest = xasprintf("%s/MANIFEST.json", o->out_dir);
 	struct strbuf sb = STRBUF_INIT;
 	cJSON *files = cJSON_CreateArray(), *root = NULL;
@@ -659,9 +776,24 @@ int collect_run(const struct session *s, const struct collect_options *o, struct
 		for (size_t j = 0; j < qs[i].data.nwarnings; j++)
 			kpi_report_add_finding(&report, "warning", qs[i].kpi, 0, 0, "Prometheus warned about %s: %s",
 					       qs[i].promql, qs[i].data.warnings[j]);
-	for (size_t i = 0; i < prof.n; i++)
-		kpi_compute(&prof.kpis[i], &w, &qs[main_q[i]].data,
-			    fallback_q[i] != (size_t)-1 ? &qs[fallback_q[i]].data : NULL, &report);
+	if (session_target_kinds(s, &qs[up_q].data, &kinds) < 0)
+		goto out;
+	for (size_t i = 0; i < prof.n; i++) {
+		const struct kpi_def *k = &prof.kpis[i];
+		size_t first_finding = report.nfindings;
+
+		if (k->has_exporter && !(kinds & (1u << k->exporter))) {
+			char *why = xasprintf("session '%s' has no %s target", s->id, target_kind_name(k->exporter));
+
+			kpi_not_applicable(k, &w, &report, why);
+			free(why);
+			continue;
+		}
+		kpi_compute(k, &w, &qs[main_q[i]].data, fallback_q[i] != (size_t)-1 ? &qs[fallback_q[i]].data : NULL,
+			    &report);
+		for (size_t j = first_finding; j < report.nfindings; j++)
+			report.findings[j].optional = k->optional;
+	}
 	kpi_check_targets(&w, &qs[up_q].data, &qs[count_q].data, s->scrape_interval_ms, &report);
 
 	summary_csv(o, s, &report, &sb);
@@ -675,12 +807,21 @@ int collect_run(const struct session *s, const struct collect_options *o, struct
 	timeseries_csv(&w, &report, &sb);
 	if (write_artifact(o->out_dir, "timeseries.csv", &sb, files) < 0)
 		goto out;
+	for (size_t i = 0; o->extra_files && o->extra_files[i]; i++)
+		if (add_extra_file(o->out_dir, o->extra_files[i], files) < 0)
+			goto out;
 	root = manifest_json(s, o, &w, &src, &prof, qs, nq, &qs[up_q].data, &report);
 	cJSON_AddItemToObject(root, "files", files);
 	files = NULL;
 	if (json_write_file_mode(manifest, root, 1, results_mode(0666)) < 0)
 		goto out;
 	res->nfindings = report.nfindings;
+	for (size_t i = 0; i < report.nfindings; i++)
+		res->nstrict += !report.findings[i].optional;
+	res->session = xstrdup(s->id);
+	res->run_id = xstrdup(o->run_id);
+	res->from_ms = o->from_ms;
+	res->to_ms = o->to_ms;
 	res->nkpis = report.nresults;
 	for (size_t i = 0; i < report.nresults; i++)
 		res->nno_data += !strcmp(report.results[i].status, "no_data");
@@ -710,6 +851,8 @@ out:
 void collect_result_release(struct collect_result *res)
 {
 	free(res->manifest_path);
+	free(res->session);
+	free(res->run_id);
 	kpi_report_release(&res->report);
 	memset(res, 0, sizeof(*res));
 }

@@ -3,7 +3,10 @@
 
 #include <stdint.h>
 
+#include <cjson/cJSON.h>
+
 #include "collect/kpi.h"
+#include "collect/window.h"
 #include "session/session.h"
 
 /*
@@ -15,8 +18,15 @@
  *   kpis.csv             kpi, scope, value, unit, lower, upper, samples, status
  *   timeseries.csv       every KPI's per-step values, for plotting
  *   MANIFEST.json        written last: window, Prometheus, job, targets, the
- *                        PromQL of every query, each file's size and sha256,
- *                        and the data-quality findings
+ *                        PromQL of every query, every KPI as in kpis.csv with
+ *                        its reason, each file's size and sha256 (the caller's
+ *                        extra_files too), the data-quality findings, and for
+ *                        a run its command, exit status and interruption
+ *
+ * A KPI whose profile names an exporter kind that the session has no target
+ * of (in its registry, or in the window's up series) is not_applicable, with
+ * a reason and no finding. Findings about an optional KPI are marked so and
+ * do not count in nstrict.
  *
  * Every file is written atomically; a stale MANIFEST.json is removed first,
  * so a failed collect never leaves one claiming success. Speaks HTTP
@@ -30,17 +40,32 @@ struct collect_options {
 	const char *run_id;
 	const char *profile;      /* name or path */
 	int64_t timeout_ms;       /* how long to wait for Prometheus's answers; 0: two minutes (in MANIFEST.json) */
+	const struct window_file *run;  /* the benchmark run of this window, recorded in MANIFEST.json; or NULL */
+	const char *const *extra_files; /* NULL-terminated names of files in out_dir the caller wrote, listed
+					   in MANIFEST.json with size and sha256; or NULL */
 };
 
 struct collect_result {
 	size_t nfindings;
+	size_t nstrict;            /* findings --strict fails on: all but those about optional KPIs */
 	size_t nkpis;
 	size_t nno_data;
+	char *session, *run_id;
+	int64_t from_ms, to_ms;
 	char *manifest_path;
 	struct kpi_report report;  /* the results and findings, for printing */
 };
 
 int collect_run(const struct session *s, const struct collect_options *o, struct collect_result *res);
 void collect_result_release(struct collect_result *res);
+
+/*
+ * The one JSON shape of results and findings, in MANIFEST.json and in
+ * --json: a KPI's value, lower and upper are null when it has none, upper
+ * "+Inf" when unbounded; a finding has kind, subject, message and optional.
+ * The caller owns the array.
+ */
+cJSON *collect_kpis_json(const struct kpi_report *r);
+cJSON *collect_findings_json(const struct kpi_report *r);
 
 #endif

@@ -34,6 +34,7 @@ void kpi_report_add_finding(struct kpi_report *r, const char *kind, const char *
 	f->subject = xstrdup(subject);
 	f->from_ms = from_ms;
 	f->to_ms = to_ms;
+	f->optional = 0;
 	va_start(ap, fmt);
 	f->message = xvasprintf(fmt, ap);
 	va_end(ap);
@@ -442,6 +443,42 @@ static void no_data(struct kpi_result *res, const char *fmt, ...)
 	va_end(ap);
 }
 
+static void not_applicable(struct kpi_result *res, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void not_applicable(struct kpi_result *res, const char *fmt, ...)
+{
+	va_list ap;
+
+	res->status = "not_applicable";
+	res->has_value = 0;
+	va_start(ap, fmt);
+	free(res->reason);
+	res->reason = xvasprintf(fmt, ap);
+	va_end(ap);
+}
+
+/* Does the peak's sub-window fit in the window at least once? */
+static int peak_fits(const struct kpi_def *k, const struct kpi_window *w)
+{
+	int64_t span = k->peak_ms / w->step_ms;
+
+	return span >= 1 && (size_t)span < w->nsteps;
+}
+
+/* A peak that cannot be had is not_applicable, with why; otherwise no_data for the reason given. */
+static void peak_without_value(const struct kpi_def *k, const struct kpi_window *w, struct kpi_result *peak,
+			       const char *why)
+{
+	char *len;
+
+	if (peak_fits(k, w)) {
+		no_data(peak, "%s", why);
+		return;
+	}
+	len = format_duration_ms(k->peak_ms);
+	not_applicable(peak, "the window (%.1fs) is shorter than the peak's sub-window (%s)", window_seconds(w), len);
+	free(len);
+}
+
 static void set_value(struct kpi_result *res, double value)
 {
 	res->has_value = 1;
@@ -489,9 +526,13 @@ static void compute_counter(const struct kpi_def *k, const struct kpi_window *w,
 			/* a rate of exactly zero means nothing happened: report that, not a number to average */
 			no_data(res, "%s did not increase in the window (%s)", k->metric,
 				possible > 0 ? "none seen, but the scrapes allow some" : "no traffic");
-			if (k->peak_name)
-				no_data(add_result(r, k->peak_name, g.items[gi].scope, k->unit, w->nsteps),
-					"%s did not increase in the window", k->metric);
+			if (k->peak_name) {
+				char *why = xasprintf("%s did not increase in the window", k->metric);
+
+				peak_without_value(k, w, add_result(r, k->peak_name, g.items[gi].scope, k->unit, w->nsteps),
+						   why);
+				free(why);
+			}
 			continue;
 		}
 		set_value(res, counter_scaled(k, w, total));
@@ -507,8 +548,8 @@ static void compute_counter(const struct kpi_def *k, const struct kpi_window *w,
 			/* add_result may have moved the results: find res again */
 			res = &r->results[res_at];
 
-			if (span < 1 || span >= w->nsteps) {
-				no_data(peak, "the window is shorter than the peak's sub-window");
+			if (!peak_fits(k, w)) {
+				peak_without_value(k, w, peak, "");
 				continue;
 			}
 			/* steps[i] holds the rate over (i-1, i]: a sub-window is span consecutive steps */
@@ -1129,9 +1170,21 @@ static void add_no_series(const struct kpi_def *k, const struct kpi_window *w, s
 	} else {
 		no_data(add_result(r, k->name, "session", k->unit, w->nsteps), "%s", why);
 		if (k->peak_name)
-			no_data(add_result(r, k->peak_name, "session", k->unit, w->nsteps), "%s", why);
+			peak_without_value(k, w, add_result(r, k->peak_name, "session", k->unit, w->nsteps), why);
 	}
 	kpi_report_add_finding(r, "no_data", k->name, w->start_ms, w->end_ms, "%s", why);
+}
+
+void kpi_not_applicable(const struct kpi_def *k, const struct kpi_window *w, struct kpi_report *r, const char *why)
+{
+	if (k->kind == KPI_HISTOGRAM_QUANTILES) {
+		for (size_t i = 0; i < k->nquantiles; i++)
+			not_applicable(add_result(r, k->quantiles[i].name, "session", k->unit, w->nsteps), "%s", why);
+	} else {
+		not_applicable(add_result(r, k->name, "session", k->unit, w->nsteps), "%s", why);
+		if (k->peak_name)
+			not_applicable(add_result(r, k->peak_name, "session", k->unit, w->nsteps), "%s", why);
+	}
 }
 
 void kpi_compute(const struct kpi_def *k, const struct kpi_window *w, const struct series_set *data,
@@ -1147,11 +1200,12 @@ void kpi_compute(const struct kpi_def *k, const struct kpi_window *w, const stru
 				       data->n ? "was all zero (MIG GPUs report 0)" : "had no data");
 	}
 	if (!use->n) {
-		char *why = xasprintf("no series matched %s",
-				      k->kind == KPI_AVG || k->kind == KPI_MAX ? k->expr : k->metric);
+		char *expr = k->kind == KPI_AVG || k->kind == KPI_MAX ? kpi_expand(k->expr, NULL) : xstrdup(k->metric);
+		char *why = xasprintf("no series matched %s", expr);
 
 		add_no_series(k, w, r, why);
 		free(why);
+		free(expr);
 		return;
 	}
 	switch (k->kind) {
@@ -1183,8 +1237,10 @@ static char *target_name(const struct series *s)
 	const char *kind = series_label(s, "kind"), *svc = series_label(s, "service");
 	const char *client = series_label(s, "client_id"), *inst = series_label(s, "instance");
 
-	return xasprintf("%s %s%s%s of client %s at %s", kind ? kind : "target", svc ? "'" : "", svc ? svc : "",
-			 svc ? "'" : "", client ? client : "?", inst ? inst : "?");
+	if (svc)
+		return xasprintf("%s '%s' of client %s at %s", kind ? kind : "service", svc, client ? client : "?",
+				 inst ? inst : "?");
+	return xasprintf("%s exporter of client %s at %s", kind ? kind : "?", client ? client : "?", inst ? inst : "?");
 }
 
 void kpi_check_targets(const struct kpi_window *w, const struct series_set *up, const struct series_set *counts,

@@ -58,8 +58,8 @@ struct kpi_result {
 	int has_bounds;
 	double lower, upper;  /* upper may be +Inf */
 	size_t samples;       /* points the value rests on */
-	const char *status;   /* "ok" or "no_data" */
-	char *reason;         /* why no_data, or a note; NULL otherwise */
+	const char *status;   /* "ok", "no_data" or "not_applicable" */
+	char *reason;         /* why no_data or not_applicable, or a note; NULL otherwise */
 	double *steps;        /* per-step value, NaN where none; nsteps entries */
 };
 
@@ -68,6 +68,7 @@ struct finding {
 	char *subject;        /* the KPI or target concerned */
 	char *message;
 	int64_t from_ms, to_ms;  /* when, or 0 */
+	int optional;         /* about a KPI the profile marks optional: --strict does not fail on it */
 };
 
 struct kpi_report {
@@ -84,6 +85,12 @@ struct kpi_report {
  */
 void kpi_compute(const struct kpi_def *k, const struct kpi_window *w, const struct series_set *data,
 		 const struct series_set *fallback, struct kpi_report *report);
+
+/*
+ * Session-wide not_applicable results for every name k produces, with why;
+ * no finding: a KPI that cannot apply is not a data-quality problem.
+ */
+void kpi_not_applicable(const struct kpi_def *k, const struct kpi_window *w, struct kpi_report *r, const char *why);
 
 /*
  * Findings from the targets' up series and their scrape counts

@@ -12,6 +12,7 @@
 #include "lib/timeparse.h"
 #include "lib/xmalloc.h"
 #include "render/render.h"
+#include "session/registry.h"
 
 static const struct {
 	const char *name;
@@ -67,6 +68,21 @@ static int parse_scopes(const struct profile *p, const char *kpi, const cJSON *a
 	return 0;
 }
 
+static int parse_exporter(const struct profile *p, struct kpi_def *k, const cJSON *item)
+{
+	const enum target_kind kinds_of_targets[] = { TARGET_NODE, TARGET_DCGM, TARGET_SERVICE };
+
+	if (!item)
+		return 0;
+	for (size_t i = 0; cJSON_IsString(item) && i < sizeof(kinds_of_targets) / sizeof(kinds_of_targets[0]); i++)
+		if (!strcmp(item->valuestring, target_kind_name(kinds_of_targets[i]))) {
+			k->has_exporter = 1;
+			k->exporter = (int)kinds_of_targets[i];
+			return 0;
+		}
+	return kpi_error(p, k->name, "\"exporter\" must be \"node\", \"dcgm\" or \"service\"");
+}
+
 static int parse_quantiles(const struct profile *p, struct kpi_def *k, const cJSON *arr)
 {
 	const cJSON *item;
@@ -91,6 +107,7 @@ static int parse_kpi(const struct profile *p, const cJSON *obj, struct kpi_def *
 {
 	const char *name = json_string(obj, "name"), *kind = json_string(obj, "kind"), *peak;
 	const cJSON *scale = cJSON_GetObjectItemCaseSensitive(obj, "scale");
+	const cJSON *optional = cJSON_GetObjectItemCaseSensitive(obj, "optional");
 	size_t i;
 
 	if (!name || !is_metric_name(name))
@@ -131,6 +148,11 @@ static int parse_kpi(const struct profile *p, const cJSON *obj, struct kpi_def *
 	if (k->kind == KPI_HISTOGRAM_QUANTILES &&
 	    parse_quantiles(p, k, cJSON_GetObjectItemCaseSensitive(obj, "quantiles")) < 0)
 		return -1;
+	if (parse_exporter(p, k, cJSON_GetObjectItemCaseSensitive(obj, "exporter")) < 0)
+		return -1;
+	if (optional && !cJSON_IsBool(optional))
+		return kpi_error(p, name, "\"optional\" must be true or false");
+	k->optional = cJSON_IsTrue(optional);
 	if ((peak = json_string(obj, "peak"))) {
 		char *cause = NULL;
 
@@ -225,9 +247,19 @@ char *kpi_expand(const char *expr, const char *session)
 	const char *p = expr, *hit;
 
 	while ((hit = strstr(p, "__SESSION__"))) {
-		strbuf_add(&sb, p, (size_t)(hit - p));
-		strbuf_addf(&sb, "session=\"%s\"", session);
-		p = hit + strlen("__SESSION__");
+		const char *next = hit + strlen("__SESSION__");
+
+		if (session) {
+			strbuf_add(&sb, p, (size_t)(hit - p));
+			strbuf_addf(&sb, "session=\"%s\"", session);
+		} else if (hit > p && hit[-1] == '{' && *next == '}') {
+			strbuf_add(&sb, p, (size_t)(hit - 1 - p));
+			next++;
+		} else {
+			strbuf_add(&sb, p, (size_t)(hit - p - (*next != ',' && hit > p && hit[-1] == ',')));
+			next += *next == ',';
+		}
+		p = next;
 	}
 	strbuf_addstr(&sb, p);
 	return strbuf_detach(&sb, NULL);

@@ -24,6 +24,12 @@
  * Counter kinds select metric{session="S",<matchers>}; expressions write
  * __SESSION__ where the session matcher goes. Scopes are "session" (all
  * series), "service" and "node" (grouped by that label).
+ *
+ * "exporter" ("node", "dcgm" or "service", the target kinds of
+ * session/registry.h) names the kind of target a KPI's metrics come from: in
+ * a session with no target of that kind the KPI is not_applicable, not
+ * no_data (a CPU-only node has no GPU KPIs). Without it the KPI always
+ * applies. "optional": true keeps the KPI's findings from failing --strict.
  */
 
 enum kpi_kind {
@@ -59,6 +65,9 @@ struct kpi_def {
 	char *peak_name;       /* e.g. "throughput_qps_peak_1m" */
 	struct kpi_quantile *quantiles;
 	size_t nquantiles;
+	int has_exporter;      /* 0: applies to every session */
+	int exporter;          /* an enum target_kind (session/registry.h) */
+	int optional;          /* its findings do not fail --strict */
 };
 
 struct profile {
@@ -79,7 +88,10 @@ void profile_release(struct profile *p);
 /* The PromQL of a counter or histogram KPI's series selector, for session. Caller frees. */
 char *kpi_selector(const struct kpi_def *k, const char *metric_suffix, const char *session);
 
-/* expr with __SESSION__ replaced by the session matcher. Caller frees. */
+/*
+ * expr with __SESSION__ replaced by the session matcher; with session NULL,
+ * the matcher left out (an empty {} too), for messages. Caller frees.
+ */
 char *kpi_expand(const char *expr, const char *session);
 
 #endif

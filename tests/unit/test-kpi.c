@@ -427,6 +427,49 @@ static void test_nan_points_are_left_out_and_reported(void **state)
 	series_set_release(&set);
 }
 
+static void test_peak_longer_than_the_window_is_not_applicable(void **state)
+{
+	const double v[] = { 0, 10, 20, 30, 40, 50, 60, 70, 80, 90, 100 };
+	struct kpi_def k = { .name = "qps", .kind = KPI_COUNTER_RATE, .metric = "x", .unit = "req/s", .scale = 1,
+			     .scopes = KPI_SCOPE_SESSION, .peak_name = "qps_peak_1m", .peak_ms = 60000 };
+	struct kpi_window w = window(1000000, 1010000);
+	struct series_set set = { 0 };
+	struct kpi_report r = { 0 };
+
+	(void)state;
+	add_series(&set, v, 11, 1000000, "x", "n1");
+	kpi_compute(&k, &w, &set, NULL, &r);
+	assert_string_equal(result(&r, "qps", "session")->status, "ok");
+	assert_string_equal(result(&r, "qps_peak_1m", "session")->status, "not_applicable");
+	assert_non_null(strstr(result(&r, "qps_peak_1m", "session")->reason, "1m"));
+	assert_false(has_finding(&r, "no_data"));
+	kpi_report_release(&r);
+	series_set_release(&set);
+}
+
+/* Findings show the PromQL without the placeholder, and a not_applicable KPI makes none. */
+static void test_no_series_finding_has_no_placeholder(void **state)
+{
+	struct kpi_def k = { .name = "gpu", .kind = KPI_AVG, .expr = "100 * DCGM_X{__SESSION__} / DCGM_Y{a=\"b\",__SESSION__}",
+			     .unit = "%", .scale = 1, .scopes = KPI_SCOPE_SESSION };
+	struct kpi_window w = window(1000000, 1004000);
+	struct series_set set = { 0 };
+	struct kpi_report r = { 0 };
+	char *shown = kpi_expand("f{__SESSION__,a=\"b\"} + g{__SESSION__}", NULL);
+
+	(void)state;
+	assert_string_equal(shown, "f{a=\"b\"} + g");
+	free(shown);
+	kpi_compute(&k, &w, &set, NULL, &r);
+	assert_int_equal(r.nfindings, 1);
+	assert_string_equal(r.findings[0].message, "no series matched 100 * DCGM_X / DCGM_Y{a=\"b\"}");
+	kpi_report_release(&r);
+	kpi_not_applicable(&k, &w, &r, "no dcgm target");
+	assert_string_equal(result(&r, "gpu", "session")->status, "not_applicable");
+	assert_int_equal(r.nfindings, 0);
+	kpi_report_release(&r);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -447,6 +490,8 @@ int main(void)
 		cmocka_unit_test(test_no_series_is_no_data),
 		cmocka_unit_test(test_all_zero_gauge_uses_the_fallback),
 		cmocka_unit_test(test_nan_points_are_left_out_and_reported),
+		cmocka_unit_test(test_peak_longer_than_the_window_is_not_applicable),
+		cmocka_unit_test(test_no_series_finding_has_no_placeholder),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
