@@ -225,13 +225,6 @@ static void write_text(const char *path, const char *text)
 	assert_int_equal(fclose(f), 0);
 }
 
-static void sleep_ms(long ms)
-{
-	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
-
-	nanosleep(&ts, NULL);
-}
-
 static void put_client(const struct session *s, const char *id, const char *node, const char *node_exp,
 		       const char *dcgm_exp)
 {
