@@ -13,6 +13,8 @@ static const struct cmd_opt opts[] = {
 	{ "account", "A", "Slurm account to charge" },
 	{ "wait", "SECONDS", "how long to wait for Prometheus to be ready, queueing included (default 300)" },
 	{ "save-before-limit", "DURATION", "have Slurm warn the job this long before its time limit, when it saves its TSDB and ends (default: a fifth of the limit, 1 to 5 minutes)" },
+	{ "wait-targets", NULL, "then wait, within --wait, until every registered target was scraped once (the default)" },
+	{ "no-wait-targets", NULL, "return as soon as Prometheus is ready" },
 	{ "dry-run", NULL, "only render prometheus.yml and the job script, and print their paths" },
 	{ "json", NULL, "print the session's state as JSON when done (progress stays on stderr)" },
 	{ NULL, NULL, NULL },
@@ -43,6 +45,7 @@ static int exec_start(struct cmd_args *args)
 	o.time_limit = args_get(args, "time-limit");
 	o.wait_ms = 300 * 1000;
 	o.dry_run = args_flag(args, "dry-run");
+	o.wait_targets = !args_flag(args, "no-wait-targets");
 	if ((v = args_get(args, "wait")) && parse_duration_ms(v, 1000, &o.wait_ms, &cause) < 0) {
 		ret = cmd_usage_error(args->entry, "--wait: %s", cause);
 		free(cause);
@@ -84,7 +87,7 @@ const struct cmd_entry cmd_start_entry = {
 	.name = "start",
 	.summary = "run the session's Prometheus (as a Slurm job) and wait until it is ready",
 	.usage = "--session ID [--partition P] [--time-limit HH:MM:SS] [--account A] [--wait SECONDS] "
-		 "[--save-before-limit DURATION]",
+		 "[--save-before-limit DURATION] [--no-wait-targets]",
 	.description = "Render prometheus.yml and the job script, submit Prometheus as a Slurm batch job\n"
 		       "(or a local process with the local launcher) on whatever node Slurm picks, and\n"
 		       "wait until Prometheus answers /-/ready. Progress is shown while the job is\n"

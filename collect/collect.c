@@ -245,31 +245,50 @@ static int make_window(const struct session *s, const struct collect_options *o,
 	return 0;
 }
 
-/* When the session has no data in the window, say where its data is. */
-static void explain_no_data(const struct session *s, const struct source *src, const struct collect_options *o)
+/* When the session's data begins and ends, about (*first is 0 when it has none). */
+static void session_data_range(const struct session *s, const struct source *src, const struct collect_options *o,
+			       int64_t *first, int64_t *last)
 {
 	struct kpi_window span = { 0 };
 	struct query q = { .kpi = "up" };
-	int64_t now = now_ms(), first = 0, last = 0;
-	char *from = format_time_ms(o->from_ms), *to = format_time_ms(o->to_ms);
+	int64_t now = now_ms();
+
+	*first = *last = 0;
 
 	span.end_ms = now;
 	span.start_ms = now - (s->retention_ms > 0 ? s->retention_ms : 86400000LL) - 86400000LL;
 	span.step_ms = (span.end_ms - span.start_ms) / 5000 / 1000 * 1000 + 1000;
-	q.promql = xasprintf("up{session=\"%s\"}", s->id);
+	/* the samples' own times: a point's time is up to 5 minutes after the sample it carries */
+	q.promql = xasprintf("timestamp(up{session=\"%s\"})", s->id);
 	q.url = range_url(src->url, q.promql, &span);
 	progress_quiet++;
 	if (run_queries(&q, 1, &src->auth, query_timeout_ms(o)) == 0) {
 		for (size_t i = 0; i < q.data.n; i++) {
 			const struct series *se = &q.data.items[i];
 
-			if (se->n && (!first || se->t_ms[0] < first))
-				first = se->t_ms[0];
-			if (se->n && se->t_ms[se->n - 1] > last)
-				last = se->t_ms[se->n - 1];
+			for (size_t j = 0; j < se->n; j++) {
+				int64_t t = (int64_t)llround(se->v[j] * 1000.0);
+
+				if (!*first || t < *first)
+					*first = t;
+				if (t > *last)
+					*last = t;
+			}
 		}
 	}
 	progress_quiet--;
+	series_set_release(&q.data);
+	free(q.promql);
+	free(q.url);
+}
+
+/* When the session has no data in the window, say where its data is. */
+static void explain_no_data(const struct session *s, const struct source *src, const struct collect_options *o)
+{
+	int64_t first, last;
+	char *from = format_time_ms(o->from_ms), *to = format_time_ms(o->to_ms);
+
+	session_data_range(s, src, o, &first, &last);
 	if (first) {
 		char *a = format_time_ms(first), *b = format_time_ms(last);
 
@@ -281,11 +300,41 @@ static void explain_no_data(const struct session *s, const struct source *src, c
 		error("no data of session '%s' between %s and %s, and none at all in Prometheus (were targets registered and up?)",
 		      s->id, from, to);
 	}
-	series_set_release(&q.data);
-	free(q.promql);
-	free(q.url);
 	free(from);
 	free(to);
+}
+
+/*
+ * up's series with no point left once stale ones are dropped: the window
+ * lies wholly outside the data, which Prometheus's lookback hid. Say where
+ * the data is.
+ */
+static void report_no_fresh_data(const struct session *s, const struct source *src, const struct collect_options *o,
+				 const struct series_set *up, struct kpi_report *report)
+{
+	int64_t first, last;
+	char *from, *to, *a, *b;
+
+	for (size_t i = 0; i < up->n; i++)
+		if (up->items[i].n)
+			return;
+	session_data_range(s, src, o, &first, &last);
+	from = format_time_ms(o->from_ms);
+	to = format_time_ms(o->to_ms);
+	a = format_time_ms(first);
+	b = format_time_ms(last);
+	if (first)
+		kpi_report_add_finding(report, "outside_data", s->id, o->from_ms, o->to_ms,
+				       "the window from %s to %s has no data of session '%s': it has data from about "
+				       "%s to %s", from, to, s->id, a, b);
+	else
+		kpi_report_add_finding(report, "outside_data", s->id, o->from_ms, o->to_ms,
+				       "the window from %s to %s has no data of session '%s', nor has Prometheus any",
+				       from, to, s->id);
+	free(from);
+	free(to);
+	free(a);
+	free(b);
 }
 
 /* Longest number_text: "%.6f" of -DBL_MAX has 309 digits before the point. */
@@ -759,13 +808,10 @@ int collect_run(const struct session *s, const struct collect_options *o, struct
 	up_q = nq;
 	query_add(&qs, &nq, "target health", xasprintf("up{session=\"%s\"}", s->id), src.url, &w);
 	count_q = nq;
-	{
-		char *range = format_duration_ms(w.step_ms);
-
-		query_add(&qs, &nq, "scrape count", xasprintf("count_over_time(up{session=\"%s\"}[%s])", s->id, range),
-			  src.url, &w);
-		free(range);
-	}
+	/* (t - step, t]: a scrape on a step boundary counts in one step, not in two */
+	query_add(&qs, &nq, "scrape count",
+		  xasprintf("count_over_time(up{session=\"%s\"}[%lldms])", s->id, (long long)(w.step_ms - 1)), src.url,
+		  &w);
 	if (run_queries(qs, nq, &src.auth, query_timeout_ms(o)) < 0)
 		goto out;
 	if (!qs[up_q].data.n) {
@@ -776,6 +822,16 @@ int collect_run(const struct session *s, const struct collect_options *o, struct
 		for (size_t j = 0; j < qs[i].data.nwarnings; j++)
 			kpi_report_add_finding(&report, "warning", qs[i].kpi, 0, 0, "Prometheus warned about %s: %s",
 					       qs[i].promql, qs[i].data.warnings[j]);
+	/* a gauge, and up, must not report the last sample Prometheus carries forward after scrapes stop */
+	kpi_drop_stale(&qs[up_q].data, &w, &qs[count_q].data);
+	report_no_fresh_data(s, &src, o, &qs[up_q].data, &report);
+	for (size_t i = 0; i < prof.n; i++) {
+		if (prof.kpis[i].kind != KPI_AVG && prof.kpis[i].kind != KPI_MAX)
+			continue;
+		kpi_drop_stale(&qs[main_q[i]].data, &w, &qs[count_q].data);
+		if (fallback_q[i] != (size_t)-1)
+			kpi_drop_stale(&qs[fallback_q[i]].data, &w, &qs[count_q].data);
+	}
 	if (session_target_kinds(s, &qs[up_q].data, &kinds) < 0)
 		goto out;
 	for (size_t i = 0; i < prof.n; i++) {
@@ -794,7 +850,7 @@ int collect_run(const struct session *s, const struct collect_options *o, struct
 		for (size_t j = first_finding; j < report.nfindings; j++)
 			report.findings[j].optional = k->optional;
 	}
-	kpi_check_targets(&w, &qs[up_q].data, &qs[count_q].data, s->scrape_interval_ms, &report);
+	kpi_check_targets(&w, &qs[up_q].data, &qs[count_q].data, s->scrape_interval_ms, s->id, s->created_ms, &report);
 
 	summary_csv(o, s, &report, &sb);
 	if (write_artifact(o->out_dir, "metrics_summary.csv", &sb, files) < 0)

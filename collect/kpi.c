@@ -1243,9 +1243,131 @@ static char *target_name(const struct series *s)
 	return xasprintf("%s exporter of client %s at %s", kind ? kind : "?", client ? client : "?", inst ? inst : "?");
 }
 
-void kpi_check_targets(const struct kpi_window *w, const struct series_set *up, const struct series_set *counts,
-		       int64_t scrape_interval_ms, struct kpi_report *r)
+/* Does count series c belong to the target of series s? NULL for s without a target's labels. */
+static int same_target(const struct series *s, const struct series *c)
 {
+	static const char *const keys[] = { "instance", "job", "client_id" };
+	int have = 0;
+
+	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+		const char *a = series_label(s, keys[i]), *b;
+
+		if (!a)
+			continue;
+		have++;
+		b = series_label(c, keys[i]);
+		if (!b || strcmp(a, b))
+			return 0;
+	}
+	return have > 0;
+}
+
+/* Was the count at time t above zero? *at moves forward. */
+static int scraped_at(const struct series *c, size_t *at, int64_t t)
+{
+	while (*at < c->n && c->t_ms[*at] < t)
+		(*at)++;
+	return *at < c->n && c->t_ms[*at] == t && c->v[*at] > 0;
+}
+
+void kpi_drop_stale(struct series_set *set, const struct kpi_window *w, const struct series_set *counts)
+{
+	/* the grid points where any target was scraped, for series that name none */
+	unsigned char *any = xcalloc(w->nsteps + 1, 1);
+
+	for (size_t i = 0; i < counts->n; i++)
+		for (size_t j = 0; j < counts->items[i].n; j++) {
+			int64_t off = counts->items[i].t_ms[j] - w->start_ms;
+
+			if (off >= 0 && off % w->step_ms == 0 && (size_t)(off / w->step_ms) < w->nsteps &&
+			    counts->items[i].v[j] > 0)
+				any[off / w->step_ms] = 1;
+		}
+	for (size_t i = 0; i < set->n; i++) {
+		struct series *s = &set->items[i];
+		const struct series *c = NULL;
+		size_t kept = 0, at = 0;
+
+		for (size_t j = 0; j < counts->n && !c; j++)
+			if (same_target(s, &counts->items[j]))
+				c = &counts->items[j];
+		for (size_t j = 0; j < s->n; j++) {
+			int64_t off = s->t_ms[j] - w->start_ms;
+			int fresh;
+
+			if (c)
+				fresh = scraped_at(c, &at, s->t_ms[j]);
+			else
+				fresh = off >= 0 && off % w->step_ms == 0 && (size_t)(off / w->step_ms) < w->nsteps &&
+					any[off / w->step_ms];
+			if (!fresh)
+				continue;
+			s->t_ms[kept] = s->t_ms[j];
+			s->v[kept++] = s->v[j];
+		}
+		s->n = kept;
+	}
+	free(any);
+}
+
+/* The stretch of the window the scrape counts show data for: first and last points with a scrape. */
+static int data_span(const struct series_set *counts, int64_t *first, int64_t *last)
+{
+	*first = *last = 0;
+	for (size_t i = 0; i < counts->n; i++)
+		for (size_t j = 0; j < counts->items[i].n; j++) {
+			int64_t t = counts->items[i].t_ms[j];
+
+			if (!(counts->items[i].v[j] > 0))
+				continue;
+			if (!*first || t < *first)
+				*first = t;
+			if (t > *last)
+				*last = t;
+		}
+	return *first != 0;
+}
+
+/* Say where a window reaching outside the session's data has it, once for each side. */
+static void check_data_span(const struct kpi_window *w, int64_t first, int64_t last, int64_t slack,
+			    const char *session, int64_t created_ms, struct kpi_report *r)
+{
+	char *a = format_time_ms(first - w->step_ms), *b = format_time_ms(last);
+
+	if (first - w->step_ms > w->from_ms + slack) {
+		char *from = format_time_ms(w->from_ms), *created = format_time_ms(created_ms);
+
+		if (created_ms && w->from_ms < created_ms)
+			kpi_report_add_finding(r, "outside_data", session, w->from_ms, first - w->step_ms,
+					       "the window starts at %s, before session '%s' was created (%s): it has "
+					       "data from about %s to %s", from, session, created, a, b);
+		else
+			kpi_report_add_finding(r, "outside_data", session, w->from_ms, first - w->step_ms,
+					       "the window starts at %s, before the data of session '%s': it has data "
+					       "from about %s to %s", from, session, a, b);
+		free(from);
+		free(created);
+	}
+	if (last < w->end_ms - slack) {
+		char *to = format_time_ms(w->end_ms);
+
+		kpi_report_add_finding(r, "outside_data", session, last, w->end_ms,
+				       "the window ends at %s, after the data of session '%s': it has data from about "
+				       "%s to %s; nothing after is counted", to, session, a, b);
+		free(to);
+	}
+	free(a);
+	free(b);
+}
+
+void kpi_check_targets(const struct kpi_window *w, const struct series_set *up, const struct series_set *counts,
+		       int64_t scrape_interval_ms, const char *session, int64_t session_created_ms,
+		       struct kpi_report *r)
+{
+	/* jitter moves a scrape across a step boundary now and then: allow a step or two scrapes */
+	int64_t slack = w->step_ms > 2 * scrape_interval_ms ? w->step_ms : 2 * scrape_interval_ms;
+	int64_t data_first = 0, data_last = 0;
+
 	for (size_t i = 0; i < up->n; i++) {
 		const struct series *s = &up->items[i];
 		int64_t down_from = 0, down_to = 0;
@@ -1270,20 +1392,35 @@ void kpi_check_targets(const struct kpi_window *w, const struct series_set *up, 
 			free(name);
 		}
 	}
-	for (size_t i = 0; counts && i < counts->n; i++) {
+	if (!counts || !data_span(counts, &data_first, &data_last))
+		return;
+	check_data_span(w, data_first, data_last, slack, session, session_created_ms, r);
+	for (size_t i = 0; i < counts->n; i++) {
 		const struct series *s = &counts->items[i];
-		double expected = 0, seen = 0;
-		int64_t first = 0, last = 0;
+		double expected, seen = 0;
+		int64_t first = 0, last = 0, since = 0;
 
+		for (size_t j = 0; j < s->n && !since; j++)
+			if (s->v[j] > 0)
+				since = s->t_ms[j] > w->start_ms ? s->t_ms[j] : w->start_ms;
+		if (since - data_first > slack) {
+			char *name = target_name(s), *at = format_time_ms(since - w->step_ms);
+
+			kpi_report_add_finding(r, "late_target", name, data_first, since,
+					       "%s was first scraped at about %s, after the window and the other targets "
+					       "began: what it counted before is possibly inside the window", name, at);
+			free(name);
+			free(at);
+		}
 		/*
-		 * Compare the scrapes seen with those expected over the whole window:
-		 * per step, jitter moves a scrape across a step boundary now and then.
-		 * The first point's interval starts before the window: skip it.
+		 * Compare the scrapes seen with those expected from the target's first
+		 * scrape to the last of any, not per step: jitter moves a scrape across
+		 * a step boundary now and then. A point's step reaches back before since.
 		 */
+		expected = (double)(data_last - since) / (double)scrape_interval_ms;
 		for (size_t j = 0; j < s->n; j++) {
-			if (s->t_ms[j] <= w->start_ms)
+			if (s->t_ms[j] <= since || s->t_ms[j] > data_last)
 				continue;
-			expected += (double)w->step_ms / (double)scrape_interval_ms;
 			seen += s->v[j];
 			if (s->v[j] < 0.5) {
 				if (!first)
@@ -1294,7 +1431,7 @@ void kpi_check_targets(const struct kpi_window *w, const struct series_set *up, 
 		if (expected - seen >= 2) {
 			char *name = target_name(s);
 
-			kpi_report_add_finding(r, "missing_scrapes", name, first, last,
+			kpi_report_add_finding(r, "missing_scrapes", name, first ? first : since, first ? last : data_last,
 					       "%s missed about %.0f of %.0f scrapes in the window", name, expected - seen,
 					       expected);
 			free(name);

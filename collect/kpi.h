@@ -64,7 +64,8 @@ struct kpi_result {
 };
 
 struct finding {
-	char *kind;           /* "no_data", "target_down", "missing_scrapes", "counter_reset", "nan_value", "fallback", "warning" */
+	char *kind;           /* "no_data", "target_down", "missing_scrapes", "late_target", "outside_data",
+				 "counter_reset", "nan_value", "fallback", "warning" */
 	char *subject;        /* the KPI or target concerned */
 	char *message;
 	int64_t from_ms, to_ms;  /* when, or 0 */
@@ -93,11 +94,29 @@ void kpi_compute(const struct kpi_def *k, const struct kpi_window *w, const stru
 void kpi_not_applicable(const struct kpi_def *k, const struct kpi_window *w, struct kpi_report *r, const char *why);
 
 /*
+ * Leave out the points of set (query_range answers on w's grid) that no
+ * scrape backs: Prometheus answers a query at time t with a series' last
+ * sample up to 5 minutes old, so a target that stopped being scraped (its
+ * exporter gone, or Prometheus stopped) keeps its last value. counts is
+ * count_over_time(up[step]) on the same grid: a point stays when its
+ * target (the count series with the same instance, job and client_id) was
+ * scraped in the step before it, or, for a series without those labels,
+ * when any target was.
+ */
+void kpi_drop_stale(struct series_set *set, const struct kpi_window *w, const struct series_set *counts);
+
+/*
  * Findings from the targets' up series and their scrape counts
- * (count_over_time(up[step])) expected to be step / scrape_interval.
+ * (count_over_time(up[step])) expected to be step / scrape_interval from a
+ * target's first scrape in the window to the last scrape of any: a window
+ * reaching before or after the session's data says so once, with the range
+ * that has data (and the session's creation time, session_created_ms, when
+ * the window starts before it), instead of counting missed scrapes there;
+ * a target first scraped after the others is a finding of its own.
  */
 void kpi_check_targets(const struct kpi_window *w, const struct series_set *up, const struct series_set *counts,
-		       int64_t scrape_interval_ms, struct kpi_report *report);
+		       int64_t scrape_interval_ms, const char *session, int64_t session_created_ms,
+		       struct kpi_report *report);
 
 void kpi_report_add_finding(struct kpi_report *r, const char *kind, const char *subject, int64_t from_ms,
 			    int64_t to_ms, const char *fmt, ...) __attribute__((format(printf, 6, 7)));

@@ -14,6 +14,7 @@
 #include "lib/fsutil.h"
 #include "lib/jsonfile.h"
 #include "lib/prom.h"
+#include "lib/strbuf.h"
 #include "lib/timeparse.h"
 #include "lib/xmalloc.h"
 #include "session/jobstate.h"
@@ -314,6 +315,92 @@ out:
 	return ret;
 }
 
+/* Prometheus's view of registered target t, or NULL when it has not discovered it yet. */
+static const struct prom_target *find_prom_target(const struct prom_target *prom, size_t n, const struct target *t)
+{
+	for (size_t i = 0; i < n; i++) {
+		const struct prom_target *p = &prom[i];
+
+		if (!strcmp(p->client_id, t->client_id) && !strcmp(p->kind, target_kind_name(t->kind)) &&
+		    !strcmp(p->address, t->address) && !strcmp(p->service ? p->service : "", t->name ? t->name : ""))
+			return p;
+	}
+	return NULL;
+}
+
+/* The registered targets Prometheus has not scraped yet, as "kind name at address, ...". NULL when none. */
+static char *unscraped_targets(const struct target_list *reg, const struct prom_target *prom, size_t nprom,
+			       size_t *n)
+{
+	struct strbuf sb = STRBUF_INIT;
+
+	*n = 0;
+	for (size_t i = 0; i < reg->n; i++) {
+		const struct target *t = &reg->items[i];
+		const struct prom_target *p = find_prom_target(prom, nprom, t);
+
+		if (p && strcmp(p->health, "unknown"))
+			continue;
+		strbuf_addf(&sb, "%s%s %s%s%s at %s", (*n)++ ? ", " : "", target_kind_name(t->kind),
+			    t->name ? "'" : "", t->name ? t->name : t->client_id, t->name ? "'" : "", t->address);
+	}
+	if (!*n) {
+		strbuf_release(&sb);
+		return NULL;
+	}
+	return strbuf_detach(&sb, NULL);
+}
+
+/*
+ * Wait until Prometheus has scraped every registered target once: until
+ * then a target is "unknown" (4 to 6 s after ready, more with a long
+ * scrape interval), and a window starting now would miss what it counts.
+ * Never fails: what is still missing at the deadline is a warning.
+ */
+static void wait_for_targets(const struct session *s, const char *url, const struct http_auth *auth,
+			     int64_t deadline, const volatile sig_atomic_t *interrupted)
+{
+	char *missing = NULL, *shown = NULL;
+	size_t n = 0, total = 0;
+	int64_t last_note = now_ms();
+
+	for (;;) {
+		struct target_list reg = { 0 };
+		struct prom_target *prom = NULL;
+		size_t nprom = 0;
+		char *cause = NULL;
+
+		free(missing);
+		missing = NULL;
+		if (registry_load(s, &reg) == 0 && prom_targets(url, auth, s->id, &prom, &nprom, &cause) == 0) {
+			missing = unscraped_targets(&reg, prom, nprom, &n);
+			total = reg.n;
+		} else {
+			missing = xasprintf("its targets cannot be read (%s)", cause ? cause : "see above");
+		}
+		target_list_release(&reg);
+		prom_targets_free(prom, nprom);
+		free(cause);
+		if (!missing || (interrupted && *interrupted) || now_ms() >= deadline)
+			break;
+		/* a line when the set changes, and a heartbeat every 10 s */
+		if (!shown || strcmp(shown, missing) || now_ms() - last_note >= 10000) {
+			progress("waiting for Prometheus to scrape %zu of %zu targets once: %s", n, total, missing);
+			free(shown);
+			shown = xstrdup(missing);
+			last_note = now_ms();
+		}
+		sleep_ms(POLL_MS);
+	}
+	if (missing)
+		warning("Prometheus has not scraped %zu of the %zu targets of session '%s' yet: %s; a window starting "
+			"now misses what they count until their first scrape", n, total, s->id, missing);
+	else if (shown)
+		progress("every target of session '%s' scraped", s->id);
+	free(missing);
+	free(shown);
+}
+
 int lifecycle_start(const struct session *s, const struct start_options *opts)
 {
 	const struct launcher *l = launcher_find(s->launcher);
@@ -474,6 +561,8 @@ int lifecycle_start(const struct session *s, const struct start_options *opts)
 	if (session_run_save(s, &run) < 0)
 		goto out;
 	progress("Prometheus ready at %s (job %s on %s)", run.url, run.job_id, run.node ? run.node : "?");
+	if (opts->wait_targets)
+		wait_for_targets(s, run.url, &auth, deadline, opts->interrupted);
 	ret = 0;
 out:
 	http_auth_release(&auth);
@@ -728,18 +817,10 @@ out:
 
 static const char *health_of(const struct session_status *st, const struct target *t, const char **last_error)
 {
-	*last_error = "";
-	for (size_t i = 0; i < st->nprom; i++) {
-		const struct prom_target *p = &st->prom[i];
+	const struct prom_target *p = find_prom_target(st->prom, st->nprom, t);
 
-		if (!strcmp(p->client_id, t->client_id) && !strcmp(p->kind, target_kind_name(t->kind)) &&
-		    !strcmp(p->address, t->address) &&
-		    !strcmp(p->service ? p->service : "", t->name ? t->name : "")) {
-			*last_error = p->last_error;
-			return p->health;
-		}
-	}
-	return "unknown";
+	*last_error = p ? p->last_error : "";
+	return p ? p->health : "unknown";
 }
 
 int lifecycle_status(const struct session *s, struct session_status *st)

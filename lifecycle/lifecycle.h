@@ -26,13 +26,18 @@ struct start_options {
 	int64_t wait_ms;          /* how long to wait for /-/ready */
 	int64_t save_before_limit_ms;  /* 0: the launcher's choice */
 	int dry_run;              /* render the files and stop there */
+	int wait_targets;         /* then wait, within wait_ms, until every registered target was scraped once */
 	/* the signal number the caller's handler caught: the wait ends and the submitted job is cancelled */
 	const volatile sig_atomic_t *interrupted;
 };
 
 /*
  * Render prometheus.yml and job.sh, launch the job and wait until
- * Prometheus answers /-/ready (not merely until the job runs). On failure
+ * Prometheus answers /-/ready (not merely until the job runs), and with
+ * wait_targets until Prometheus has scraped every registered target once
+ * (a KPI of a window that starts before misses what it counted); a target
+ * still unscraped when wait_ms is over is named in a warning, and start
+ * still succeeds. On failure
  * the job is cancelled and the real reason reported: Slurm's state, the
  * port being taken, the job log's last lines, or the wait expiring.
  */

@@ -43,8 +43,16 @@ test_expect_success 'setup: load target, synthetic DCGM exporter, node_exporter,
 	benchmon client-connect --session col --client-id c1 --node "$(hostname)" \
 		--node-exporter "127.0.0.1:$NE_PORT" --dcgm-exporter "127.0.0.1:$DCGM_PORT" &&
 	benchmon service-register --session col --client-id c1 --name web --endpoint "http://127.0.0.1:$LT_PORT/metrics" &&
-	benchmon start --session col --wait 60 &&
+	benchmon start --session col --wait 60 2>start.err &&
+	benchmon status --session col --json >status-after-start.json &&
 	wait_for 40 "benchmon status --session col --json | grep -c \"\\\"health\\\":[[:space:]]*\\\"up\\\"\" | grep -qx 3"
+'
+
+test_expect_success 'start returns once Prometheus has scraped every target once' '
+	cat start.err &&
+	python3 -c "import json, sys; t = json.load(open(sys.argv[1]))[\"targets\"]; assert len(t) == 3 and all(x[\"health\"] != \"unknown\" for x in t), t" \
+		status-after-start.json &&
+	! grep -q "warning" start.err
 '
 
 test_expect_success 'a quiet window before the load' '

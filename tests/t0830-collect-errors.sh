@@ -289,4 +289,55 @@ test_expect_success 'bad --timeout values are refused' '
 	test ! -e rbad
 '
 
+# kpi_field DIR KPI COLUMN: a session-scope column of kpis.csv (3 value, 5 lower, 6 upper, 8 status)
+kpi_field() {
+	awk -F, -v k="$2" -v c="$3" '$1 == k && $2 == "session" { print $c }' "$1/kpis.csv"
+}
+
+test_expect_success 'a window after the data: gauges are no_data, not the last samples carried forward' '
+	after_from=$(date -u -d "@$((end + 20))" +%Y-%m-%dT%H:%M:%SZ) &&
+	after_to=$(date -u -d "@$((end + 80))" +%Y-%m-%dT%H:%M:%SZ) &&
+	benchmon collect --from-iso "$after_from" --to-iso "$after_to" --run-id r1 --out rafter >out 2>err &&
+	cat rafter/kpis.csv &&
+	for kpi in mem_used_avg_pct load1_avg gpu_util_avg_pct gpu_temp_max_c throughput_qps; do
+		[ "$(kpi_field rafter "$kpi" 8)" = no_data ] || { echo "$kpi is not no_data"; return 1; }
+	done &&
+	python3 - "$end" <<-\PY
+	import datetime, json, sys
+	m = json.load(open("rafter/MANIFEST.json"))
+	assert all(t["health"] == "unknown" and t["up_ratio"] == 0 for t in m["targets"]), m["targets"]
+	out = [f for f in m["findings"] if f["kind"] == "outside_data"]
+	assert len(out) == 1 and "has no data of session" in out[0]["message"], m["findings"]
+	last = datetime.datetime.fromtimestamp(int(sys.argv[1]), datetime.timezone.utc).strftime("%H:%M:%S")
+	assert last in out[0]["message"], (last, out[0]["message"])
+	PY
+'
+
+test_expect_success 'a window partly after the data: gauges use only the samples inside it, with a finding' '
+	part_from=$(date -u -d "@$((end - 29))" +%Y-%m-%dT%H:%M:%SZ) &&
+	part_to=$(date -u -d "@$((end + 60))" +%Y-%m-%dT%H:%M:%SZ) &&
+	inside_to=$(date -u -d "@$end" +%Y-%m-%dT%H:%M:%SZ) &&
+	benchmon collect --from-iso "$part_from" --to-iso "$part_to" --run-id r1 --out rpart >out 2>err &&
+	benchmon collect --from-iso "$part_from" --to-iso "$inside_to" --run-id r1 --out rinside >out 2>err &&
+	for kpi in mem_used_avg_pct load1_avg gpu_temp_max_c; do
+		echo "$kpi: $(kpi_field rpart "$kpi" 3) vs $(kpi_field rinside "$kpi" 3)" &&
+		[ "$(kpi_field rpart "$kpi" 3)" = "$(kpi_field rinside "$kpi" 3)" ] || return 1
+	done &&
+	grep -q "after the data of session" rpart/MANIFEST.json
+'
+
+test_expect_success 'a window starting before the session says so, not missed scrapes' '
+	early_from=$(date -u -d "@$((end - 1500))" +%Y-%m-%dT%H:%M:%SZ) &&
+	early_to=$(date -u -d "@$((end - 600))" +%Y-%m-%dT%H:%M:%SZ) &&
+	benchmon collect --from-iso "$early_from" --to-iso "$early_to" --run-id r1 --out rearly >out 2>err &&
+	python3 - <<-\PY
+	import json
+	m = json.load(open("rearly/MANIFEST.json"))
+	kinds = [f["kind"] for f in m["findings"]]
+	assert "missing_scrapes" not in kinds and "late_target" not in kinds, m["findings"]
+	out = [f for f in m["findings"] if f["kind"] == "outside_data"]
+	assert len(out) == 1 and "before session" in out[0]["message"] and "was created" in out[0]["message"], out
+	PY
+'
+
 test_done

@@ -470,6 +470,55 @@ static void test_no_series_finding_has_no_placeholder(void **state)
 	kpi_report_release(&r);
 }
 
+/* Scrape counts per second of two targets, one first scraped 20 s into the window: a finding, no missed scrapes. */
+static void test_a_target_scraped_late_is_a_finding(void **state)
+{
+	double ones[61];
+	struct kpi_window w = window(1000000, 1060000);
+	struct series_set up = { 0 }, counts = { 0 };
+	struct kpi_report r = { 0 };
+
+	(void)state;
+	for (size_t i = 0; i < 61; i++)
+		ones[i] = 1;
+	add_series(&counts, ones, 61, 1000000, "", "early");
+	add_series(&counts, ones, 41, 1020000, "", "late");
+	free(counts.items[0].labels[1].name);
+	counts.items[0].labels[1].name = xstrdup("instance");
+	free(counts.items[1].labels[1].name);
+	counts.items[1].labels[1].name = xstrdup("instance");
+	kpi_check_targets(&w, &up, &counts, 1000, "s", 0, &r);
+	assert_true(has_finding(&r, "late_target"));
+	assert_false(has_finding(&r, "missing_scrapes"));
+	assert_false(has_finding(&r, "outside_data"));
+	kpi_report_release(&r);
+	series_set_release(&counts);
+}
+
+/* A gauge point whose target was not scraped in the step before it is Prometheus's lookback, left out. */
+static void test_stale_gauge_points_are_dropped(void **state)
+{
+	const double load[] = { 2, 2, 2, 2, 2, 2 }, count[] = { 1, 1, 1 };
+	struct kpi_def k = { .name = "load", .kind = KPI_AVG, .expr = "a", .unit = "", .scale = 1,
+			     .scopes = KPI_SCOPE_SESSION };
+	struct kpi_window w = window(1000000, 1005000);
+	struct series_set set = { 0 }, counts = { 0 };
+	struct kpi_report r = { 0 };
+
+	(void)state;
+	add_series(&set, load, 6, 1000000, "a", "n1");
+	add_series(&counts, count, 3, 1000000, "", "n1");
+	kpi_drop_stale(&set, &w, &counts);
+	assert_int_equal(set.items[0].n, 3);
+	kpi_compute(&k, &w, &set, NULL, &r);
+	assert_int_equal(result(&r, "load", "session")->samples, 3);
+	kpi_report_release(&r);
+	series_set_release(&set);
+	kpi_drop_stale(&counts, &w, &(struct series_set){ 0 });
+	assert_int_equal(counts.items[0].n, 0);
+	series_set_release(&counts);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -492,6 +541,8 @@ int main(void)
 		cmocka_unit_test(test_nan_points_are_left_out_and_reported),
 		cmocka_unit_test(test_peak_longer_than_the_window_is_not_applicable),
 		cmocka_unit_test(test_no_series_finding_has_no_placeholder),
+		cmocka_unit_test(test_a_target_scraped_late_is_a_finding),
+		cmocka_unit_test(test_stale_gauge_points_are_dropped),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
