@@ -12,7 +12,7 @@
  * local Prometheus, into artifacts in out_dir:
  *
  *   metrics_summary.csv  the MVP's columns first, then every session-wide KPI
- *   kpis.csv             kpi, scope, value, unit, lower, upper, samples, status
+ *   kpis.csv             kpi, scope, value, unit, lower, upper, samples, status, method
  *   timeseries.csv       every KPI's per-step values, for plotting
  *   MANIFEST.json        written last: window, Prometheus, job, targets, the
  *                        PromQL of every query, each file's size and sha256,
@@ -30,6 +30,8 @@ struct collect_options {
 	const char *run_id;
 	const char *profile;      /* name or path */
 	int64_t timeout_ms;       /* how long to wait for Prometheus's answers; 0: two minutes (in MANIFEST.json) */
+	const char *edges_path;   /* edges.json of a run (collect/edges.h), or NULL; a missing file means none */
+	const char *const *extra_files; /* more files already in out_dir for MANIFEST.json's list, NULL-terminated, or NULL */
 };
 
 struct collect_result {
