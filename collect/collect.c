@@ -731,6 +731,11 @@ int collect_run(const struct session *s, const struct collect_options *o, struct
 		for (size_t j = 0; j < qs[i].data.nwarnings; j++)
 			kpi_report_add_finding(&report, "warning", qs[i].kpi, 0, 0, "Prometheus warned about %s: %s",
 					       qs[i].promql, qs[i].data.warnings[j]);
+	if (have_edges && (edges.from.at_ms != o->from_ms || edges.to.at_ms != o->to_ms)) {
+		kpi_report_add_finding(&report, "warning", o->edges_path, 0, 0,
+				       "'%s' holds the readings of another window: not used", o->edges_path);
+		have_edges = 0;
+	}
 	if (have_edges) {
 		edges_report(&edges, &report);
 		for (size_t i = 0; i < prof.n; i++)

@@ -49,6 +49,9 @@ test_expect_success 'setup: a load target, a service behind a bearer token, a ru
 	cat >svc.py <<-\PY &&
 	import http.server, os, sys, time
 	port, secret = int(sys.argv[1]), sys.argv[2]
+	# its own pid: python3 may be a wrapper that forks it, and $! the wrapper
+	open("svc.pid.tmp", "w").write("%d\n" % os.getpid())
+	os.rename("svc.pid.tmp", "svc.pid")
 	class H(http.server.BaseHTTPRequestHandler):
 	    def do_GET(self):
 	        if self.headers.get("Authorization") != "Bearer " + secret:
@@ -64,7 +67,7 @@ test_expect_success 'setup: a load target, a service behind a bearer token, a ru
 	http.server.HTTPServer(("127.0.0.1", port), H).serve_forever()
 	PY
 	python3 svc.py "$SVC_PORT" "$secret" >svc.log 2>&1 &
-	test_cleanup "kill $!"
+	test_cleanup "kill $!; kill \$(cat $TEST_DIR/svc.pid)"
 	wait_for 10 curl -sf "http://127.0.0.1:$LT_PORT/metrics" -o /dev/null &&
 	wait_for 10 "curl -s -o /dev/null -w %{http_code} http://127.0.0.1:$SVC_PORT/metrics | grep -q 401" &&
 	benchmon session-create --run-id e1 --launcher local --listen 127.0.0.1 --port "$PROM_PORT" --scrape-interval 1s &&
@@ -137,6 +140,21 @@ test_expect_success 'collect --window uses the edges.json beside window.json; wi
 	      % (L, r["value"], r["lower"], r["upper"], 100 * abs(float(r["value"]) - truth) / truth),
 	      file=open("measured", "a"))
 	PY
+'
+
+test_expect_success 'an edges.json of another window is not used, and says so' '
+	mkdir -p other && cp $last/edges.json other/ &&
+	python3 - <<-\PY &&
+	import datetime, json, os
+	w = json.load(open(os.environ["LAST"] + "/window.json"))
+	t = datetime.datetime.fromisoformat(w["from"].replace("Z", "+00:00")) + datetime.timedelta(seconds=1)
+	w["from"] = t.strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+	json.dump(w, open("other/window.json", "w"))
+	PY
+	benchmon collect --window other/window.json --out other-out >/dev/null &&
+	grep -q "holds the readings of another window: not used" other-out/MANIFEST.json &&
+	awk -F, "\$1 == \"throughput_qps\" && \$2 == \"service=web\" { print \$9 }" other-out/kpis.csv >method &&
+	echo interpolated >expect && test_cmp expect method
 '
 
 test_expect_success 'a target run cannot read falls back to interpolation, with a finding naming it' '
