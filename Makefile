@@ -26,7 +26,7 @@ SESSION_OBJS = session/validate.o session/session.o session/registry.o session/s
 LIFECYCLE_OBJS = lifecycle/lifecycle.o lifecycle/launch-slurm.o lifecycle/launch-local.o
 RENDER_OBJS = render/render.o
 COLLECT_OBJS = collect/collect.o collect/kpi.o collect/profile.o collect/promjson.o collect/series.o \
-	collect/window.o collect/source.o
+	collect/window.o collect/source.o collect/exposition.o collect/edges.o
 CLI_OBJS = cli/main.o cli/cmd.o cli/cmd-session-create.o cli/cmd-client-connect.o \
 	cli/cmd-service-register.o cli/cmd-start.o cli/cmd-status.o cli/cmd-stop.o \
 	cli/cmd-delete.o cli/cmd-sessions.o cli/cmd-reload.o cli/cmd-collect.o cli/cmd-run.o
@@ -44,14 +44,16 @@ UNIT_test-kpi = collect/kpi.o collect/series.o $(FUZZ_profile)
 UNIT_test-kpi-property = $(UNIT_test-kpi)
 UNIT_test-registry = session/registry.o session/session.o lib/auth.o session/validate.o lib/sha256.o lib/jsonfile.o lib/fsutil.o \
 	lib/timeparse.o lib/strbuf.o lib/xmalloc.o lib/error.o
-UNIT_TESTS += tests/unit/test-fsutil
+UNIT_TESTS += tests/unit/test-fsutil tests/unit/test-exposition
+UNIT_test-exposition = collect/exposition.o lib/strbuf.o lib/xmalloc.o
 UNIT_test-fsutil = lib/fsutil.o lib/strbuf.o lib/xmalloc.o lib/error.o
 
 # fuzz targets (tests/fuzz/fuzz-<name>.c), replayed over their corpora without libFuzzer
-FUZZ_TARGETS = timeparse endpoint promjson profile registry
+FUZZ_TARGETS = timeparse endpoint promjson profile registry exposition
 FUZZ_REPLAYS = $(FUZZ_TARGETS:%=tests/fuzz/replay-%)
 FUZZ_timeparse = lib/timeparse.o lib/xmalloc.o
 FUZZ_endpoint = session/validate.o lib/strbuf.o lib/xmalloc.o lib/error.o
+FUZZ_exposition = collect/exposition.o lib/strbuf.o lib/xmalloc.o
 FUZZ_promjson = collect/promjson.o collect/series.o lib/strbuf.o lib/xmalloc.o lib/error.o
 FUZZ_profile = collect/profile.o render/render.o session/session.o lib/auth.o session/registry.o session/validate.o \
 	lib/sha256.o lib/jsonfile.o lib/fsutil.o lib/timeparse.o \

@@ -22,7 +22,7 @@ static const struct cmd_opt opts[] = {
 	{ "from-iso", "TIME", "window start: RFC 3339 (2025-10-01T10:00:00Z, +02:00, fractions) or epoch seconds" },
 	{ "to-iso", "TIME", "window end, included" },
 	{ "last", "DURATION", "instead of --from-iso/--to-iso: the window ending now, e.g. 10m" },
-	{ "window", "FILE", "instead of the times: the window.json a 'benchmon run' kept (its session and run id too)" },
+	{ "window", "FILE", "instead of the times: the window.json a 'benchmon run' kept (its session and run id too, and the edges.json beside it)" },
 	{ "out", "DIR", "where to write the artifacts (created if missing)" },
 	{ "run-id", "R", "the run's id in the artifacts (default: $SLURM_JOB_ID[.$SLURM_STEP_ID], else the session id)" },
 	{ "profile", "NAME|FILE", "query profile: a name in templates/profiles, or a JSON file (default: default)" },
@@ -123,13 +123,21 @@ void collect_print(const struct collect_result *res, const char *out_dir, int js
 		print_table(res, out_dir);
 }
 
+/* name in the directory of the file at path. Caller frees. */
+static char *window_sibling(const char *path, const char *name)
+{
+	const char *slash = strrchr(path, '/');
+
+	return slash ? xasprintf("%.*s/%s", (int)(slash - path), path, name) : xstrdup(name);
+}
+
 static int exec_collect(struct cmd_args *args)
 {
 	const char *window = args_get(args, "window"), *id, *v;
 	struct collect_options o = { 0 };
 	struct collect_result res;
 	struct window_file wf = { 0 };
-	char *run_id = NULL, *cause = NULL;
+	char *run_id = NULL, *cause = NULL, *edges = NULL;
 	struct session s;
 	int ret;
 
@@ -140,12 +148,15 @@ static int exec_collect(struct cmd_args *args)
 			return CMD_FAIL;
 		o.from_ms = wf.from_ms;
 		o.to_ms = wf.to_ms;
+		edges = window_sibling(window, "edges.json");
+		o.edges_path = edges;
 		if (!args_get(args, "session"))
 			setenv("BENCHMON_SESSION", wf.session, 1);
 	}
 	id = args_session(args);
 	if (!id) {
 		window_file_release(&wf);
+		free(edges);
 		return CMD_USAGE;
 	}
 	if (!window && parse_window(args, &o, &cause) < 0)
@@ -196,6 +207,7 @@ usage:
 out:
 	free(cause);
 	free(run_id);
+	free(edges);
 	window_file_release(&wf);
 	return ret;
 }

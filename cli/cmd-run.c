@@ -11,6 +11,7 @@
 
 #include "cli/cmd.h"
 #include "collect/collect.h"
+#include "collect/edges.h"
 #include "collect/window.h"
 #include "lib/error.h"
 #include "lib/fsutil.h"
@@ -78,6 +79,9 @@ static void on_signal(int sig, siginfo_t *si, void *uctx)
 	errno = saved_errno;
 }
 
+/* How long a target may take to answer at an edge before its KPIs fall back to interpolation. */
+#define EDGE_TIMEOUT_MS 2000
+
 static void sleep_until(int64_t when_ms)
 {
 	int64_t left;
@@ -89,16 +93,47 @@ static void sleep_until(int64_t when_ms)
 	}
 }
 
+/* The edge reading taken while the command runs, at the end of --warmup. */
+struct warmup_edge {
+	const struct session *s;
+	struct edge_reading *reading;
+	int64_t at_ms;           /* when it was sent: the window's start */
+	int done;
+};
+
+/* Wait for pid until w->at_ms, then take w's reading. 1 when pid ended first (*wstatus set), else 0. */
+static int read_warmup_edge(pid_t pid, int *wstatus, struct warmup_edge *w)
+{
+	pid_t ended = 0;
+	int64_t left;
+
+	for (;;) {
+		ended = waitpid(pid, wstatus, WNOHANG);
+		left = w->at_ms - now_ms();
+		if (ended == pid || left <= 0)
+			break;
+		/* short naps, so the reading goes out within a millisecond of the end of the warm-up */
+		sleep_until(now_ms() + (left < 10 ? left : 10));
+	}
+	if (ended == pid)
+		return 1;
+	w->at_ms = now_ms();
+	if (edges_read(w->s, EDGE_TIMEOUT_MS, w->reading) == 0)
+		w->done = 1;
+	return 0;
+}
+
 /*
  * Run argv with our stdio (its stdout on our stderr when stdout_to_stderr);
  * its exit status, 128+N when killed by signal N.
  * SIGINT and SIGTERM are ours only while it runs: after, they end benchmon.
+ * With warmup, its edge is read while argv runs.
  */
-static int run_command(char **argv, int stdout_to_stderr, int *status)
+static int run_command(char **argv, int stdout_to_stderr, int *status, struct warmup_edge *warmup)
 {
 	struct sigaction sa = { 0 }, old_int, old_term;
 	sigset_t block, old_mask;
-	int wstatus = 0, ret = -1;
+	int wstatus = 0, ret = -1, reaped = 0;
 	pid_t pid;
 
 	sigemptyset(&block);
@@ -130,7 +165,9 @@ static int run_command(char **argv, int stdout_to_stderr, int *status)
 	}
 	child_pid = pid;
 	sigprocmask(SIG_SETMASK, &old_mask, NULL);
-	while (waitpid(pid, &wstatus, 0) < 0 && errno == EINTR)
+	if (warmup)
+		reaped = read_warmup_edge(pid, &wstatus, warmup);
+	while (!reaped && waitpid(pid, &wstatus, 0) < 0 && errno == EINTR)
 		;
 	child_pid = 0;
 	*status = WIFEXITED(wstatus) ? WEXITSTATUS(wstatus) : 128 + WTERMSIG(wstatus);
@@ -245,11 +282,14 @@ static int exec_run(struct cmd_args *args)
 	const char *id = args_session(args), *v;
 	struct window_file wf = { 0 };
 	struct collect_options o = { 0 };
+	struct edges edges = { 0 };
+	struct warmup_edge warmup = { 0 };
+	char *edges_path = NULL;
 	struct collect_result res;
 	struct session s = { 0 };
 	struct session_run run = { 0 };
 	char *run_id = NULL, *out = NULL, *cause = NULL, *path = NULL;
-	const char *extra_files[] = { "window.json", NULL };
+	static const char *const extra_files[] = { "window.json", "edges.json", NULL };
 	int status = 0, ret = CMD_USAGE, claimed = 0, made = 0;
 
 	if (!id)
@@ -321,14 +361,25 @@ static int exec_run(struct cmd_args *args)
 	wf.session = s.id;
 	wf.run_id = run_id;
 	wf.command = args->argv;
+	/*
+	 * Read every target's counters at the window's edges: before the command
+	 * starts, and after it ends, so all its requests lie between the readings
+	 * (collect/edges.h). With --warmup, the start is read while it runs.
+	 */
+	if (!wf.warmup_ms && edges_read(&s, EDGE_TIMEOUT_MS, &edges.from) < 0)
+		goto out;
+	edges.from.exact = !wf.warmup_ms;
 	wf.started_ms = now_ms();
-	if (run_command(args->argv, args_flag(args, "json"), &status) < 0)
+	warmup.s = &s;
+	warmup.reading = &edges.from;
+	warmup.at_ms = wf.started_ms + wf.warmup_ms;
+	if (run_command(args->argv, args_flag(args, "json"), &status, wf.warmup_ms ? &warmup : NULL) < 0)
 		goto out;
 	wf.ended_ms = now_ms();
 	wf.exit_status = status;
 	if (got_signal)
 		wf.interrupted_by = xstrdup(got_signal == SIGINT ? "SIGINT" : "SIGTERM");
-	wf.from_ms = wf.started_ms + wf.warmup_ms;
+	wf.from_ms = warmup.done ? warmup.at_ms : wf.started_ms + wf.warmup_ms;
 	wf.to_ms = wf.ended_ms + (got_signal ? 0 : wf.cooldown_ms);
 	if (got_signal)
 		warning("interrupted by %s: collecting the %.1fs that ran", wf.interrupted_by,
@@ -338,6 +389,15 @@ static int exec_run(struct cmd_args *args)
 		      (double)(wf.ended_ms - wf.started_ms) / 1000.0);
 		goto out;
 	}
+	sleep_until(wf.to_ms);
+	if (edges_read(&s, EDGE_TIMEOUT_MS, &edges.to) < 0)
+		goto out;
+	edges.to.exact = 1;
+	edges.from.at_ms = wf.from_ms;
+	edges.to.at_ms = wf.to_ms;
+	edges_path = xasprintf("%s/edges.json", out);
+	if (edges_write(edges_path, &edges) < 0)
+		goto out;
 	path = xasprintf("%s/window.json", out);
 	if (window_file_write(path, &wf) < 0)
 		goto out;
@@ -349,6 +409,7 @@ static int exec_run(struct cmd_args *args)
 	o.to_ms = wf.to_ms;
 	o.out_dir = out;
 	o.run_id = run_id;
+	o.edges_path = edges_path;
 	o.profile = args_get(args, "profile") ? args_get(args, "profile") : "default";
 	o.run = &wf;
 	o.extra_files = extra_files;
@@ -379,6 +440,8 @@ out:
 		ret = status;
 	free(wf.interrupted_by);
 	free(path);
+	free(edges_path);
+	edges_release(&edges);
 	free(cause);
 	free(out);
 	free(run_id);

@@ -16,6 +16,7 @@
 
 #include <cjson/cJSON.h>
 
+#include "collect/edges.h"
 #include "collect/kpi.h"
 #include "collect/profile.h"
 #include "collect/promjson.h"
@@ -376,35 +377,42 @@ static const struct kpi_result *find_result(const struct kpi_report *r, const ch
 	return NULL;
 }
 
-/* Write one artifact atomically and remember it, with its size and sha256, for the manifest. */
-static int write_artifact(const char *dir, const char *name, const struct strbuf *sb, cJSON *files)
+/* A manifest's entry for a file holding sb: its name, size and sha256. */
+static cJSON *file_entry(const char *name, const struct strbuf *sb)
 {
-	char *path = xasprintf("%s/%s", dir, name);
 	struct sha256_ctx ctx;
 	unsigned char digest[32];
 	char hex[65];
-	cJSON *f;
-	int ret = -1;
+	cJSON *f = cJSON_CreateObject();
 
-	if (write_file_atomic(path, sb->buf, sb->len, results_mode(0666)) < 0)
-		goto out;
-	/* hash what was written, from memory: re-reading a 100 MB file costs a second */
 	sha256_init(&ctx);
 	sha256_update(&ctx, sb->buf, sb->len);
 	sha256_final(&ctx, digest);
 	for (int i = 0; i < 32; i++)
 		snprintf(hex + 2 * i, 3, "%02x", digest[i]);
-	f = cJSON_CreateObject();
 	cJSON_AddStringToObject(f, "name", name);
 	cJSON_AddNumberToObject(f, "size", (double)sb->len);
 	cJSON_AddStringToObject(f, "sha256", hex);
-	cJSON_AddItemToArray(files, f);
+	return f;
+}
+
+/* Write one artifact atomically and remember it, with its size and sha256, for the manifest. */
+static int write_artifact(const char *dir, const char *name, const struct strbuf *sb, cJSON *files)
+{
+	char *path = xasprintf("%s/%s", dir, name);
+	int ret = -1;
+
+	if (write_file_atomic(path, sb->buf, sb->len, results_mode(0666)) < 0)
+		goto out;
+	/* hash what was written, from memory: re-reading a 100 MB file costs a second */
+	cJSON_AddItemToArray(files, file_entry(name, sb));
 	ret = 0;
 out:
 	free(path);
 	return ret;
 }
 
+/* List a file already in dir (one the caller wrote) in the manifest, with its size and sha256. */
 static const char *const mvp_columns[] = {
 	"throughput_qps", "cpu_util_avg_pct", "gpu_util_avg_pct", "latency_p50_ms", "latency_p95_ms", "latency_p99_ms",
 };
@@ -454,18 +462,20 @@ static void summary_csv(const struct collect_options *o, const struct session *s
 
 static void kpis_csv(const struct kpi_report *r, struct strbuf *sb)
 {
-	static const char *const header[] = { "kpi", "scope", "value", "unit", "lower", "upper", "samples", "status" };
+	static const char *const header[] = { "kpi", "scope", "value", "unit", "lower", "upper", "samples", "status",
+					      "method" };
 
-	csv_append_row(sb, header, 8);
+	csv_append_row(sb, header, 9);
 	for (size_t i = 0; i < r->nresults; i++) {
 		const struct kpi_result *res = &r->results[i];
 		char *value = res->has_value ? number_text(res->value) : xstrdup("");
 		char *lower = res->has_bounds ? number_text(res->lower) : xstrdup("");
 		char *upper = res->has_bounds ? number_text(res->upper) : xstrdup("");
 		char *samples = xasprintf("%zu", res->samples);
-		const char *row[] = { res->kpi, res->scope, value, res->unit, lower, upper, samples, res->status };
+		const char *row[] = { res->kpi, res->scope, value, res->unit, lower, upper, samples, res->status,
+				      res->method };
 
-		csv_append_row(sb, row, 8);
+		csv_append_row(sb, row, 9);
 		free(value);
 		free(lower);
 		free(upper);
@@ -601,6 +611,7 @@ cJSON *collect_kpis_json(const struct kpi_report *r)
 		cJSON_AddNumberToObject(o, "samples", (double)k->samples);
 		cJSON_AddStringToObject(o, "status", k->status);
 		json_add_string_or_null(o, "reason", k->reason);
+		json_add_string_or_null(o, "method", k->method);
 		cJSON_AddItemToArray(arr, o);
 	}
 	return arr;
@@ -758,8 +769,39 @@ static cJSON *manifest_json(const struct session *s, const struct collect_option
 	return root;
 }
 
+/*
+ * MANIFEST.json's account of the edge readings: where they came from, how
+ * many series they gave, and how each KPI was computed.
+ */
+static cJSON *methods_json(const struct collect_options *o, const struct edges *e, int have_edges, size_t matched,
+			   const struct kpi_report *r)
+{
+	cJSON *obj = cJSON_CreateObject(), *arr;
+
+	if (have_edges) {
+		cJSON_AddStringToObject(obj, "edges_file", o->edges_path);
+		cJSON_AddBoolToObject(obj, "exact_start", e->from.exact);
+		cJSON_AddNumberToObject(obj, "series_with_edges", (double)matched);
+	} else {
+		cJSON_AddNullToObject(obj, "edges_file");
+	}
+	arr = cJSON_AddArrayToObject(obj, "kpis");
+	for (size_t i = 0; i < r->nresults; i++) {
+		cJSON *k = cJSON_CreateObject();
+
+		cJSON_AddStringToObject(k, "kpi", r->results[i].kpi);
+		cJSON_AddStringToObject(k, "scope", r->results[i].scope);
+		cJSON_AddStringToObject(k, "method", r->results[i].method);
+		cJSON_AddItemToArray(arr, k);
+	}
+	return obj;
+}
+
 int collect_run(const struct session *s, const struct collect_options *o, struct collect_result *res)
 {
+	struct edges edges = { 0 };
+	int have_edges = 0;
+	size_t matched = 0;
 	struct profile prof = { 0 };
 	struct source src = { 0 };
 	struct kpi_window w;
@@ -782,6 +824,13 @@ int collect_run(const struct session *s, const struct collect_options *o, struct
 	if (unlink(manifest) < 0 && errno != ENOENT) {
 		error("cannot remove '%s': %s", manifest, strerror(errno));
 		goto out;
+	}
+	if (o->edges_path) {
+		int loaded = edges_load(o->edges_path, &edges);
+
+		if (loaded < 0)
+			goto out;
+		have_edges = loaded == 0;
 	}
 	if (source_open(s, o->from_ms, o->to_ms, s->scrape_interval_ms, &src, &report) < 0)
 		goto out;
@@ -832,6 +881,17 @@ int collect_run(const struct session *s, const struct collect_options *o, struct
 		if (fallback_q[i] != (size_t)-1)
 			kpi_drop_stale(&qs[fallback_q[i]].data, &w, &qs[count_q].data);
 	}
+	if (have_edges && (edges.from.at_ms != o->from_ms || edges.to.at_ms != o->to_ms)) {
+		kpi_report_add_finding(&report, "warning", o->edges_path, 0, 0,
+				       "'%s' holds the readings of another window: not used", o->edges_path);
+		have_edges = 0;
+	}
+	if (have_edges) {
+		edges_report(&edges, &report);
+		for (size_t i = 0; i < prof.n; i++)
+			if (prof.kpis[i].kind != KPI_AVG && prof.kpis[i].kind != KPI_MAX)
+				matched += edges_attach(&edges, &qs[main_q[i]].data);
+	}
 	if (session_target_kinds(s, &qs[up_q].data, &kinds) < 0)
 		goto out;
 	for (size_t i = 0; i < prof.n; i++) {
@@ -867,6 +927,7 @@ int collect_run(const struct session *s, const struct collect_options *o, struct
 		if (add_extra_file(o->out_dir, o->extra_files[i], files) < 0)
 			goto out;
 	root = manifest_json(s, o, &w, &src, &prof, qs, nq, &qs[up_q].data, &report);
+	cJSON_AddItemToObject(root, "methods", methods_json(o, &edges, have_edges, matched, &report));
 	cJSON_AddItemToObject(root, "files", files);
 	files = NULL;
 	if (json_write_file_mode(manifest, root, 1, results_mode(0666)) < 0)
@@ -900,6 +961,7 @@ out:
 	free(fallback_q);
 	source_close(&src);
 	profile_release(&prof);
+	edges_release(&edges);
 	free(manifest);
 	return ret;
 }

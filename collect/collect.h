@@ -15,7 +15,7 @@
  * local Prometheus, into artifacts in out_dir:
  *
  *   metrics_summary.csv  the MVP's columns first, then every session-wide KPI
- *   kpis.csv             kpi, scope, value, unit, lower, upper, samples, status
+ *   kpis.csv             kpi, scope, value, unit, lower, upper, samples, status, method
  *   timeseries.csv       every KPI's per-step values, for plotting
  *   MANIFEST.json        written last: window, Prometheus, job, targets, the
  *                        PromQL of every query, every KPI as in kpis.csv with
@@ -41,6 +41,7 @@ struct collect_options {
 	const char *profile;      /* name or path */
 	int64_t timeout_ms;       /* how long to wait for Prometheus's answers; 0: two minutes (in MANIFEST.json) */
 	const struct window_file *run;  /* the benchmark run of this window, recorded in MANIFEST.json; or NULL */
+	const char *edges_path;   /* edges.json of a run (collect/edges.h), or NULL; a missing file means none */
 	const char *const *extra_files; /* NULL-terminated names of files in out_dir the caller wrote, listed
 					   in MANIFEST.json with size and sha256; or NULL */
 };

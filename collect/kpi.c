@@ -71,6 +71,7 @@ static struct kpi_result *add_result(struct kpi_report *r, const char *kpi, cons
 	res->scope = xstrdup(scope);
 	res->unit = xstrdup(unit);
 	res->status = "no_data";
+	res->method = "interpolated";
 	res->steps = xmalloc((nsteps ? nsteps : 1) * sizeof(double));
 	for (size_t i = 0; i < nsteps; i++)
 		res->steps[i] = NAN;
@@ -229,6 +230,8 @@ struct counter_samples {
 	double *c;
 	unsigned char *reset;
 	size_t n;
+	int has_edges, from_exact;   /* read at the window's edges by run: series.h */
+	double from_v, to_v;
 };
 
 static void counter_samples_release(struct counter_samples *cs)
@@ -245,6 +248,7 @@ struct counter_total {
 	double sure;      /* counted between samples both inside the window */
 	double possible;  /* at most this many could be inside; may be +Inf */
 	size_t samples;   /* samples inside the window */
+	int edges;        /* value, sure and possible come from the edge readings */
 };
 
 /*
@@ -283,6 +287,45 @@ static void counter_prove(const struct counter_samples *cs, int64_t from, int64_
 }
 
 /*
+ * The window's total from the counter's own readings at its edges: exact
+ * when the start was read before any request of the window (then sure ==
+ * possible), else the counter at the start is at most its reading, and
+ * what it counted since the last scrape before the start, up to the second
+ * scrape after it (the reading's answer came before that), possibly is
+ * inside. Not used (0) when the readings disagree with a counter: a reset
+ * between them, or a drop.
+ */
+static int counter_edges(const struct counter_samples *cs, int64_t from, int64_t to, struct counter_total *total)
+{
+	const int64_t *t = cs->t;
+	size_t n = cs->n, before = (size_t)-1, after = (size_t)-1;
+
+	if (!cs->has_edges || cs->to_v < cs->from_v)
+		return 0;
+	for (size_t i = 1; cs->reset && i < n; i++)
+		if (cs->reset[i] && t[i] > from && t[i - 1] < to)
+			return 0;
+	total->value = cs->to_v - cs->from_v;
+	total->sure = total->value;
+	total->possible = total->value;
+	total->edges = 1;
+	if (cs->from_exact)
+		return 1;
+	for (size_t i = 0; i < n; i++) {
+		if (t[i] <= from)
+			before = i;
+		else if (after == (size_t)-1 && i + 1 < n)
+			after = i + 1;
+	}
+	if (before == (size_t)-1 || after == (size_t)-1)
+		total->possible = INFINITY;
+	else
+		for (size_t i = before + 1; i <= after; i++)
+			total->possible += cs->reset && cs->reset[i] ? INFINITY : cs->c[i] - cs->c[i - 1];
+	return 1;
+}
+
+/*
  * The window's total of a counter and its per-step increases: inc[i] is the
  * increase between grid points i-1 and i (NaN for i = 0, and outside the
  * samples' span). Between two samples the counter is taken as growing
@@ -297,11 +340,14 @@ static void counter_window(const struct counter_samples *cs, const struct kpi_wi
 	size_t n = cs->n;
 
 	total->samples = 0;
+	total->edges = 0;
 	for (size_t i = 0; i < n; i++)
 		total->samples += t[i] >= w->from_ms && t[i] <= w->end_ms;
 	counter_prove(cs, w->from_ms, w->end_ms, &total->sure, &total->possible);
 	total->value = NAN;
-	if (n >= 2) {
+	if (counter_edges(cs, w->from_ms, w->end_ms, total)) {
+		/* the per-step increases below still come from the scrapes */
+	} else if (n >= 2) {
 		size_t from_at = 0, end_at = 0;
 
 		total->value = counter_walk(t, c, n, &end_at, w->end_ms) - counter_walk(t, c, n, &from_at, w->from_ms);
@@ -343,6 +389,10 @@ static void counter_load_samples(const struct kpi_def *k, const struct series *s
 	cs->c = xmalloc((s->n ? s->n : 1) * sizeof(double));
 	cs->reset = NULL;
 	cs->n = 0;
+	cs->has_edges = s->has_edges;
+	cs->from_exact = s->edge_from_exact;
+	cs->from_v = s->edge_from;
+	cs->to_v = s->edge_to;
 	for (size_t i = 0; i < s->n; i++) {
 		if (!isfinite(s->v[i])) {
 			bad++;
@@ -449,6 +499,7 @@ static void not_applicable(struct kpi_result *res, const char *fmt, ...)
 	va_list ap;
 
 	res->status = "not_applicable";
+	res->method = "none";
 	res->has_value = 0;
 	va_start(ap, fmt);
 	free(res->reason);
@@ -498,12 +549,13 @@ static void compute_counter(const struct kpi_def *k, const struct kpi_window *w,
 		struct kpi_result *res = add_result(r, k->name, g.items[gi].scope, k->unit, w->nsteps);
 		double step_s = (double)w->step_ms / 1000.0;
 		double total = 0, sure = 0, possible = 0;
-		size_t with_total = 0;
+		size_t with_total = 0, with_edges = 0;
 
 		sum_increments(c.incs, &g.items[gi], w->nsteps, res->steps);
 		for (size_t j = 0; j < g.items[gi].n; j++) {
 			const struct counter_total *ct = &c.totals[g.items[gi].idx[j]];
 
+			with_edges += ct->edges;
 			res->samples += ct->samples;
 			sure += ct->sure;
 			possible += ct->possible;
@@ -512,6 +564,8 @@ static void compute_counter(const struct kpi_def *k, const struct kpi_window *w,
 				with_total++;
 			}
 		}
+		if (with_edges == g.items[gi].n)
+			res->method = "edges";
 		/* the bounds: what the scrapes inside and around the window prove at least and at most */
 		if (possible > 0) {
 			res->has_bounds = 1;
@@ -606,11 +660,13 @@ static void compute_util(const struct kpi_def *k, const struct kpi_window *w, co
 		double *idle_step = xcalloc(w->nsteps + 1, sizeof(double));
 		double *all_step = xcalloc(w->nsteps + 1, sizeof(double));
 		double idle = 0, all = 0;
+		size_t with_edges = 0;
 
 		for (size_t j = 0; j < grp->n; j++) {
 			const char *v = series_label(&set->items[grp->idx[j]], k->idle_label);
 			int is_idle = v && value_in_list(v, k->idle_value);
 
+			with_edges += c.totals[grp->idx[j]].edges;
 			if (!isnan(c.totals[grp->idx[j]].value)) {
 				all += c.totals[grp->idx[j]].value;
 				idle += is_idle ? c.totals[grp->idx[j]].value : 0;
@@ -626,6 +682,8 @@ static void compute_util(const struct kpi_def *k, const struct kpi_window *w, co
 					idle_step[i] += inc;
 			}
 		}
+		if (with_edges == grp->n)
+			res->method = "edges";
 		if (all > 0) {
 			set_value(res, 100.0 * (1.0 - idle / all));
 			for (size_t i = 0; i < w->nsteps; i++)
@@ -665,6 +723,7 @@ static void compute_gauge(const struct kpi_def *k, const struct kpi_window *w, c
 		struct kpi_result *res = add_result(r, k->name, grp->scope, k->unit, w->nsteps);
 		double acc = k->kind == KPI_MAX ? -INFINITY : 0;
 
+		res->method = "sampled";
 		for (size_t i = 0; i < w->nsteps; i++) {
 			double step_acc = k->kind == KPI_MAX ? -INFINITY : 0;
 			size_t have = 0;
@@ -885,7 +944,18 @@ static void histogram_load(const struct kpi_def *k, const struct kpi_window *w, 
 	diff.c = xmalloc((m ? m : 1) * sizeof(double));
 	diff.n = m;
 	for (size_t b = 0; b < n; b++) {
+		const struct series *sb = refs[b].s;
+
 		cs[b].n = m;
+		cs[b].has_edges = sb->has_edges;
+		cs[b].from_exact = sb->edge_from_exact;
+		cs[b].from_v = sb->edge_from;
+		cs[b].to_v = sb->edge_to;
+		/* above bucket b: the +Inf bucket's readings less b's */
+		diff.has_edges = sb->has_edges && inf->has_edges;
+		diff.from_exact = sb->edge_from_exact && inf->edge_from_exact;
+		diff.from_v = inf->edge_from - sb->edge_from;
+		diff.to_v = inf->edge_to - sb->edge_to;
 		counter_window(&cs[b], w, &h->below[b], inc);
 		for (size_t s = 0; s < w->nsteps; s++)
 			h->counts[s * n + b] = inc[s];
@@ -1069,6 +1139,7 @@ static void compute_histogram(const struct kpi_def *k, const struct kpi_window *
 		double *L = NULL, *cum, *window_cum, possible = 0;
 		long **fl;
 		size_t **ce, samples = 0;
+		int all_edges = 1;
 
 		for (size_t h = 0; h < nall; h++)
 			for (size_t j = 0; j < g.items[gi].n; j++)
@@ -1090,6 +1161,8 @@ static void compute_histogram(const struct kpi_def *k, const struct kpi_window *
 		}
 		nl = merged_bounds(hs, nh, &L);
 		for (size_t h = 0; h < nh; h++) {
+			for (size_t b = 0; b < hs[h].nb; b++)
+				all_edges &= hs[h].below[b].edges && hs[h].above[b].edges;
 			fl[h] = xmalloc(nl * sizeof(long));
 			ce[h] = xmalloc(nl * sizeof(size_t));
 			locate_bounds(&hs[h], L, nl, fl[h], ce[h]);
@@ -1128,6 +1201,8 @@ static void compute_histogram(const struct kpi_def *k, const struct kpi_window *
 			double v, lo, hi, lower, upper;
 
 			res->samples = samples;
+			if (all_edges)
+				res->method = "edges";
 			quantile_proof(hs, nh, fl, ce, L, nl, k->quantiles[qi].q, &lower, &upper);
 			if (possible > 0) {
 				res->has_bounds = 1;

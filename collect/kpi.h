@@ -59,6 +59,9 @@ struct kpi_result {
 	double lower, upper;  /* upper may be +Inf */
 	size_t samples;       /* points the value rests on */
 	const char *status;   /* "ok", "no_data" or "not_applicable" */
+	const char *method;   /* "edges": counted between run's readings at the window's edges (collect/edges.h);
+				 "interpolated": edges interpolated between scrapes; "sampled": a gauge's points;
+				 "none" when not_applicable */
 	char *reason;         /* why no_data or not_applicable, or a note; NULL otherwise */
 	double *steps;        /* per-step value, NaN where none; nsteps entries */
 };

@@ -25,6 +25,10 @@ struct series {
 	int64_t *t_ms;        /* sample times, Unix milliseconds */
 	double *v;            /* sample values */
 	size_t n;
+	/* the counter read at the window's edges by 'benchmon run' (collect/edges.h), when has_edges */
+	int has_edges;
+	int edge_from_exact;  /* 0: the counter at the window's start is at most edge_from */
+	double edge_from, edge_to;
 };
 
 struct series_set {

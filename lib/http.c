@@ -100,10 +100,14 @@ void http_auth_release(struct http_auth *auth)
 {
 	if (auth->password)
 		explicit_bzero(auth->password, strlen(auth->password));
+	if (auth->bearer)
+		explicit_bzero(auth->bearer, strlen(auth->bearer));
 	free(auth->password);
 	free(auth->user);
+	free(auth->bearer);
 	auth->user = NULL;
 	auth->password = NULL;
+	auth->bearer = NULL;
 }
 
 static size_t on_body(char *data, size_t size, size_t nmemb, void *ctx)
@@ -142,7 +146,10 @@ static CURL *make_handle(const char *method, const char *url, const struct http_
 	/* no gzip: on loopback or a cluster network, compressing 100 MB of JSON costs Prometheus seconds */
 	/* Prometheus is reached directly; a site proxy would only get in the way */
 	curl.easy_setopt(h, CURLOPT_NOPROXY, "*");
-	if (auth && auth->user) {
+	if (auth && auth->bearer) {
+		curl.easy_setopt(h, CURLOPT_HTTPAUTH, (long)CURLAUTH_BEARER);
+		curl.easy_setopt(h, CURLOPT_XOAUTH2_BEARER, auth->bearer);
+	} else if (auth && auth->user) {
 		curl.easy_setopt(h, CURLOPT_HTTPAUTH, (long)CURLAUTH_BASIC);
 		curl.easy_setopt(h, CURLOPT_USERNAME, auth->user);
 		curl.easy_setopt(h, CURLOPT_PASSWORD, auth->password ? auth->password : "");
@@ -204,6 +211,19 @@ static void finish_transfer(CURL *h, CURLcode result, size_t i, const char *url,
 size_t http_get_many(const char *const *urls, size_t n, const struct http_auth *auth, long timeout_ms,
 		     struct http_response *resps, char **causes, http_done_fn done, void *ctx)
 {
+	const struct http_auth **auths = xcalloc(n + 1, sizeof(*auths));
+	size_t failed;
+
+	for (size_t i = 0; i < n; i++)
+		auths[i] = auth;
+	failed = http_get_each(urls, auths, n, timeout_ms, resps, causes, done, ctx);
+	free(auths);
+	return failed;
+}
+
+size_t http_get_each(const char *const *urls, const struct http_auth *const *auths, size_t n, long timeout_ms,
+		     struct http_response *resps, char **causes, http_done_fn done, void *ctx)
+{
 	CURLM *multi = curl.multi_init();
 	CURL **handles = xcalloc(n + 1, sizeof(*handles));
 	char (*errbufs)[CURL_ERROR_SIZE] = xcalloc(n + 1, CURL_ERROR_SIZE);
@@ -217,7 +237,7 @@ size_t http_get_many(const char *const *urls, size_t n, const struct http_auth *
 		strbuf_reset(&resps[i].body);
 		resps[i].status = 0;
 		resps[i].received = 0;
-		handles[i] = make_handle("GET", urls[i], auth, NULL, timeout_ms, &resps[i], errbufs[i]);
+		handles[i] = make_handle("GET", urls[i], auths[i], NULL, timeout_ms, &resps[i], errbufs[i]);
 		mrc = handles[i] ? curl.multi_add_handle(multi, handles[i]) : CURLM_OUT_OF_MEMORY;
 		if (mrc != CURLM_OK) {
 			causes[i] = xasprintf("%s: cannot start the transfer: %s", urls[i], curl.multi_strerror(mrc));

@@ -36,11 +36,14 @@ void http_response_release(struct http_response *resp);
 /*
  * Basic auth credentials, sent with CURLOPT_USERNAME/CURLOPT_PASSWORD, never
  * in the URL (so they appear in no message that quotes one). A NULL
- * http_auth, or one with a NULL user, sends none. Owned strings.
+ * http_auth, or one with a NULL user, sends none. A bearer token, when set,
+ * is sent instead as "Authorization: Bearer <token>" (a service registered
+ * with --bearer-token-file). Owned strings.
  */
 struct http_auth {
 	char *user;
 	char *password;
+	char *bearer;
 };
 
 /* Free the strings (wiping the password) and leave no credentials. */
@@ -65,6 +68,10 @@ int http_request(const char *method, const char *url, const struct http_auth *au
  */
 typedef void (*http_done_fn)(size_t index, struct http_response *resp, const char *cause, void *ctx);
 size_t http_get_many(const char *const *urls, size_t n, const struct http_auth *auth, long timeout_ms,
+		     struct http_response *resps, char **causes, http_done_fn done, void *ctx);
+
+/* The same with credentials of its own for each request: auths[i] (may be NULL) for urls[i]. */
+size_t http_get_each(const char *const *urls, const struct http_auth *const *auths, size_t n, long timeout_ms,
 		     struct http_response *resps, char **causes, http_done_fn done, void *ctx);
 
 #endif

@@ -483,6 +483,7 @@ static void target_release(struct target *t)
 	free(t->address);
 	free(t->url);
 	free(t->stamp);
+	free(t->token_file);
 }
 
 static int load_file(const char *path, struct target_list *list, size_t *alloc)
@@ -663,9 +664,14 @@ int registry_load(const struct session *s, struct target_list *list)
 	memset(list, 0, sizeof(*list));
 	if (load_dir(dirpath, list, &alloc) < 0 || registry_auth_dirs(s, &auth, &nauth) < 0)
 		goto fail;
-	for (size_t i = 0; i < nauth; i++)
+	for (size_t i = 0; i < nauth; i++) {
+		size_t first = list->n;
+
 		if (load_dir(auth[i].dir, list, &alloc) < 0)
 			goto fail;
+		for (size_t j = first; j < list->n; j++)
+			list->items[j].token_file = xstrdup(auth[i].token_file);
+	}
 	if (list->n)
 		qsort(list->items, list->n, sizeof(*list->items), compare_targets);
 	drop_duplicates(list);

@@ -94,6 +94,7 @@ struct target {
 	char *url;             /* the full scrape URL */
 	int64_t registered_ms;
 	char *stamp;           /* a service registration's stamp (above), or "" */
+	char *token_file;      /* the bearer token file it is scraped with, or NULL */
 };
 
 struct target_list {

@@ -257,6 +257,84 @@ static void test_counter_edges_are_interpolated(void **state)
 	series_set_release(&set);
 }
 
+/* The readings at the edges replace the interpolation: the value and both bounds are exact. */
+static void test_counter_edges_read_exactly(void **state)
+{
+	/* 10/s in the scrapes, but the load ran only in (1000.5 s, 1004.5 s]: 37 requests */
+	const double v[] = { 0, 10, 20, 30, 40, 50 };
+	struct kpi_def k = { .name = "qps", .kind = KPI_COUNTER_RATE, .metric = "x", .unit = "",
+			     .scale = 1, .scopes = KPI_SCOPE_SESSION };
+	struct kpi_window w = window(1000500, 1004500);
+	struct series_set set = { 0 };
+	struct kpi_report r = { 0 };
+	const struct kpi_result *res;
+
+	(void)state;
+	add_series(&set, v, 6, 1000000, "x", "n1");
+	set.items[0].has_edges = 1;
+	set.items[0].edge_from_exact = 1;
+	set.items[0].edge_from = 8;
+	set.items[0].edge_to = 45;
+	kpi_compute(&k, &w, &set, NULL, &r);
+	res = result(&r, "qps", "session");
+	assert_string_equal(res->method, "edges");
+	assert_float_equal(res->value, 37.0 / 4, 1e-9);
+	assert_float_equal(res->lower, 37.0 / 4, 1e-9);
+	assert_float_equal(res->upper, 37.0 / 4, 1e-9);
+	kpi_report_release(&r);
+	series_set_release(&set);
+}
+
+/* A start read while the load runs: the counter there is at most the reading; the scrapes bound the rest. */
+static void test_counter_edge_read_during_the_load(void **state)
+{
+	const double v[] = { 0, 10, 20, 30, 40, 50 };
+	struct kpi_def k = { .name = "qps", .kind = KPI_COUNTER_RATE, .metric = "x", .unit = "",
+			     .scale = 1, .scopes = KPI_SCOPE_SESSION };
+	struct kpi_window w = window(1000500, 1004500);
+	struct series_set set = { 0 };
+	struct kpi_report r = { 0 };
+	const struct kpi_result *res;
+
+	(void)state;
+	add_series(&set, v, 6, 1000000, "x", "n1");
+	set.items[0].has_edges = 1;
+	set.items[0].edge_from = 8;
+	set.items[0].edge_to = 45;
+	kpi_compute(&k, &w, &set, NULL, &r);
+	res = result(&r, "qps", "session");
+	assert_string_equal(res->method, "edges");
+	assert_float_equal(res->value, 37.0 / 4, 1e-9);
+	assert_float_equal(res->lower, 37.0 / 4, 1e-9);
+	/* up to the second scrape after the start, since the last one before it: 37 + 20 */
+	assert_float_equal(res->upper, 57.0 / 4, 1e-9);
+	kpi_report_release(&r);
+	series_set_release(&set);
+}
+
+/* Readings that a reset between them makes meaningless are not used. */
+static void test_counter_edges_across_a_reset_are_not_used(void **state)
+{
+	const double v[] = { 0, 10, 20, 3, 13, 23 };
+	struct kpi_def k = { .name = "qps", .kind = KPI_COUNTER_RATE, .metric = "x", .unit = "",
+			     .scale = 1, .scopes = KPI_SCOPE_SESSION };
+	struct kpi_window w = window(1000500, 1004500);
+	struct series_set set = { 0 };
+	struct kpi_report r = { 0 };
+
+	(void)state;
+	add_series(&set, v, 6, 1000000, "x", "n1");
+	set.items[0].has_edges = 1;
+	set.items[0].edge_from_exact = 1;
+	set.items[0].edge_from = 8;
+	set.items[0].edge_to = 18;
+	kpi_compute(&k, &w, &set, NULL, &r);
+	assert_string_equal(result(&r, "qps", "session")->method, "interpolated");
+	assert_true(has_finding(&r, "counter_reset"));
+	kpi_report_release(&r);
+	series_set_release(&set);
+}
+
 /* One bucket series of histogram h on node, sampled every step_ms from t0. */
 static void add_bucket(struct series_set *set, const double *v, size_t n, int64_t t0, int64_t step_ms,
 		       const char *node, const char *le_text)
@@ -328,6 +406,39 @@ static void test_quantile_bounds_do_not_rest_on_interpolation(void **state)
 	assert_true(p25->lower <= 0.1);
 	assert_float_equal(p25->upper, 1, 0);
 	assert_true(p25->lower <= p25->value && p25->value <= p25->upper);
+	kpi_report_release(&r);
+	series_set_release(&set);
+}
+
+/* Buckets read at the edges: the quantile's bounds are the bucket's, whatever the scrapes allow. */
+static void test_quantile_from_edge_readings(void **state)
+{
+	/* the scrapes of test_quantile_bounds_do_not_rest_on_interpolation, with readings at the edges */
+	const double fast[] = { 0, 100, 100 }, all[] = { 0, 100, 200 };
+	const double from[] = { 60, 60, 60 }, to[] = { 100, 200, 200 };
+	struct kpi_window w = window(1005000, 1020000);
+	struct series_set set = { 0 };
+	struct kpi_report r = { 0 };
+	const struct kpi_result *p25;
+
+	(void)state;
+	add_bucket(&set, fast, 3, 1000000, 10000, "n1", "0.1");
+	add_bucket(&set, all, 3, 1000000, 10000, "n1", "1");
+	add_bucket(&set, all, 3, 1000000, 10000, "n1", "+Inf");
+	for (size_t i = 0; i < 3; i++) {
+		set.items[i].has_edges = 1;
+		set.items[i].edge_from_exact = 1;
+		set.items[i].edge_from = from[i];
+		set.items[i].edge_to = to[i];
+	}
+	kpi_compute(&latency, &w, &set, NULL, &r);
+	/* 40 fast and 100 slow requests in the window: p25 is fast, p50 slow */
+	p25 = result(&r, "p25", "session");
+	assert_string_equal(p25->method, "edges");
+	assert_float_equal(p25->lower, 0, 0);
+	assert_float_equal(p25->upper, 0.1, 0);
+	assert_float_equal(result(&r, "p50", "session")->lower, 0.1, 0);
+	assert_float_equal(result(&r, "p50", "session")->upper, 1, 0);
 	kpi_report_release(&r);
 	series_set_release(&set);
 }
@@ -535,6 +646,10 @@ int main(void)
 		cmocka_unit_test(test_counter_series_starting_inside_the_window),
 		cmocka_unit_test(test_counter_peak_per_scope),
 		cmocka_unit_test(test_counter_edges_are_interpolated),
+		cmocka_unit_test(test_counter_edges_read_exactly),
+		cmocka_unit_test(test_counter_edge_read_during_the_load),
+		cmocka_unit_test(test_counter_edges_across_a_reset_are_not_used),
+		cmocka_unit_test(test_quantile_from_edge_readings),
 		cmocka_unit_test(test_no_increase_is_no_data_not_zero),
 		cmocka_unit_test(test_no_series_is_no_data),
 		cmocka_unit_test(test_all_zero_gauge_uses_the_fallback),
