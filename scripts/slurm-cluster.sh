@@ -204,7 +204,7 @@ ReturnToService=2
 SlurmdTimeout=30
 SlurmctldTimeout=30
 InactiveLimit=0
-KillWait=5
+KillWait=15
 
 NodeName=$node NodeAddr=127.0.0.1 CPUs=$cpus RealMemory=$real_mem State=UNKNOWN
 PartitionName=debug Nodes=$node Default=YES MaxTime=INFINITE State=UP

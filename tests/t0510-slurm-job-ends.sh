@@ -32,7 +32,7 @@ test_expect_success 'start says when the TSDB is saved before the time limit, an
 	benchmon start --session ends --time-limit 3 --save-before-limit 150s --wait 120 2>err &&
 	cat err &&
 	grep -q "saves its TSDB and ends when Slurm warns it, 150s before the limit" err &&
-	grep -q "KillWait=5s" err &&
+	grep -q "KillWait=15s" err &&
 	job=$(job_of) && echo "$job" >job1 &&
 	scontrol show job "$job" >job.txt &&
 	grep -q "TimeLimit=00:03:00" job.txt &&
@@ -64,7 +64,7 @@ test_expect_success 'the data of a job that ended by itself is collected' '
 
 test_expect_success 'a job ended by its time limit without a warning saves its TSDB at SIGTERM, within KillWait' '
 	benchmon start --session ends --time-limit 1 --wait 120 2>err &&
-	grep -q "at the limit Slurm sends SIGTERM and the job saves its TSDB before SIGKILL follows KillWait=5s later" err &&
+	grep -q "at the limit Slurm sends SIGTERM and the job saves its TSDB before SIGKILL follows KillWait=15s later" err &&
 	job=$(job_of) && echo "$job" >job2 &&
 	grep -q "\"job_id\":[[:space:]]*\"$(cat job1)\"" "$sess/run.json" &&
 	wait_for 150 "[ \"\$(job_state $job)\" = TIMEOUT ]" &&
