@@ -226,7 +226,7 @@ test_expect_success 'completion: options come from the command'\''s -h' '
 	complete_words benchmon start "" >actual &&
 	test_cmp expect actual &&
 	complete_words benchmon start --session s1 --wa >actual &&
-	echo --wait >expect &&
+	printf "%s\n" --wait --wait-targets >expect &&
 	test_cmp expect actual
 '
 
