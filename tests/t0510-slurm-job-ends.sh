@@ -59,7 +59,7 @@ test_expect_success 'the data of a job that ended by itself is collected' '
 		--out first >out 2>err &&
 	cat err &&
 	grep -q "\"source\":[[:space:]]*\"tsdb_copy\"" first/MANIFEST.json &&
-	grep -q "^throughput_qps,session,.*,ok$" first/kpis.csv
+	grep -q "^throughput_qps,session,.*,ok,interpolated$" first/kpis.csv
 '
 
 test_expect_success 'a job ended by its time limit without a warning saves its TSDB at SIGTERM, within KillWait' '
