@@ -35,7 +35,7 @@ if [ "${VALGRIND:-}" = 1 ]; then
 	mkdir -p "$TEST_DIR/valgrind-bin"
 	cat >"$TEST_DIR/valgrind-bin/benchmon" <<-EOF
 	#!/bin/sh
-	GLIBC_TUNABLES=glibc.malloc.hugetlb=0 exec valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite --child-silent-after-fork=yes \\
+	GLIBC_TUNABLES=glibc.malloc.hugetlb=0 exec valgrind -q --vgdb=no --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite --child-silent-after-fork=yes \\
 		--suppressions="$SRC_DIR/tests/valgrind.supp" --log-file="$TEST_DIR/valgrind.%p.log" "$SRC_DIR/benchmon" "\$@"
 	EOF
 	chmod +x "$TEST_DIR/valgrind-bin/benchmon"

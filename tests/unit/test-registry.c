@@ -426,6 +426,7 @@ static void test_run_save_refuses_a_lost_update(void **state)
 	first.state = RUN_STARTING;
 	first.job_id = strdup("17");
 	assert_int_equal(session_run_save(&f->s, &first), 0);
+	session_run_release(&first);
 	assert_int_equal(session_run_load(&f->s, &first), 0);
 	assert_int_equal(session_run_load(&f->s, &second), 0);
 	assert_int_equal(first.generation, 1);
