@@ -147,6 +147,18 @@ static void guardian_watch(struct source *src, pid_t pid)
 	src->pids[src->npids++] = pid;
 }
 
+/*
+ * In a child, before its exec: name itself to the guardian, so a collect
+ * killed between fork and guardian_watch still has it cleaned up.
+ */
+static void tell_guardian(const struct source *src)
+{
+	int32_t me = getpid();
+
+	if (write(src->guardian_fd, &me, sizeof(me)) != sizeof(me))
+		_exit(126);
+}
+
 static void stop_process(pid_t pid)
 {
 	int status;
@@ -195,6 +207,7 @@ static int copy_save(struct source *src, const char *from, const char *to)
 	if (pid < 0)
 		return error("cannot fork: %s", strerror(errno));
 	if (pid == 0) {
+		tell_guardian(src);
 		execlp("cp", "cp", "-a", from, to, (char *)NULL);
 		_exit(127);
 	}
@@ -233,6 +246,7 @@ static int spawn_prometheus(struct source *src, const char *name, const char *co
 	if (pid == 0) {
 		int fd = open(log, O_WRONLY | O_CREAT | O_TRUNC, 0600);
 
+		tell_guardian(src);
 		if (fd >= 0) {
 			dup2(fd, 1);
 			dup2(fd, 2);

@@ -17,6 +17,10 @@ CTMP="$TEST_DIR/collect-tmp"
 mkdir -p "$CTMP"
 test_cleanup 'BENCHMON_SESSION=own benchmon delete --force; pkill -f -- "--config.file=$sess/prometheus.yml"; pkill -f -- "$CTMP/benchmon-collect-"'
 
+# a Prometheus that takes 3 s to start, so collect can be interrupted while it waits, whatever the machine's speed
+printf '#!/bin/sh\nsleep 3\nexec prometheus "$@"\n' >"$TEST_DIR/slow-prometheus"
+chmod +x "$TEST_DIR/slow-prometheus"
+
 # collect_prometheus: pids of temporary Prometheus processes collect started under our TMPDIR
 collect_prometheus() { pgrep -f -- "--storage.tsdb.path=$CTMP/benchmon-collect-" || :; }
 
@@ -70,7 +74,8 @@ test_expect_success 'a run that gathered data, then stop' '
 '
 
 test_expect_success 'Ctrl-C during collect leaves no temporary Prometheus and no copy' '
-	TMPDIR="$CTMP" benchmon collect --session own --from-iso "$(cat from)" --to-iso "$(cat to)" --out c1 >out 2>err &
+	TMPDIR="$CTMP" BENCHMON_PROMETHEUS="$TEST_DIR/slow-prometheus" benchmon collect --session own \
+		--from-iso "$(cat from)" --to-iso "$(cat to)" --out c1 >out 2>err &
 	pid=$! &&
 	wait_for 30 "[ -n \"\$(collect_prometheus)\" ]" &&
 	kill -INT $pid &&
@@ -80,7 +85,8 @@ test_expect_success 'Ctrl-C during collect leaves no temporary Prometheus and no
 '
 
 test_expect_success 'kill -9 of collect leaves no temporary Prometheus and no copy either' '
-	TMPDIR="$CTMP" benchmon collect --session own --from-iso "$(cat from)" --to-iso "$(cat to)" --out c2 >out 2>err &
+	TMPDIR="$CTMP" BENCHMON_PROMETHEUS="$TEST_DIR/slow-prometheus" benchmon collect --session own \
+		--from-iso "$(cat from)" --to-iso "$(cat to)" --out c2 >out 2>err &
 	pid=$! &&
 	wait_for 30 "[ -n \"\$(collect_prometheus)\" ]" &&
 	kill -9 $pid &&
