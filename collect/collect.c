@@ -34,6 +34,7 @@
 #include "lib/xmalloc.h"
 #include "render/render.h"
 #include "session/registry.h"
+#include "session/labels.h"
 
 #define MAX_POINTS 11000          /* Prometheus refuses more points per series */
 #define QUERY_TIMEOUT_MS 120000
@@ -549,10 +550,10 @@ static cJSON *targets_json(const struct series_set *up)
 
 		for (size_t j = 0; j < s->n; j++)
 			ups += s->v[j] == 1;
-		json_add_string_or_null(t, "client_id", series_label(s, "client_id"));
-		json_add_string_or_null(t, "kind", series_label(s, "kind"));
-		json_add_string_or_null(t, "name", series_label(s, "service"));
-		json_add_string_or_null(t, "node", series_label(s, "node"));
+		json_add_string_or_null(t, "client_id", series_label(s, LABEL_CLIENT_ID));
+		json_add_string_or_null(t, "kind", series_label(s, LABEL_KIND));
+		json_add_string_or_null(t, "name", series_label(s, LABEL_SERVICE));
+		json_add_string_or_null(t, "node", series_label(s, LABEL_NODE));
 		json_add_string_or_null(t, "address", series_label(s, "instance"));
 		cJSON_AddStringToObject(t, "health", !s->n ? "unknown" : ups == s->n ? "up" : ups ? "flapping" : "down");
 		cJSON_AddNumberToObject(t, "up_ratio", s->n ? (double)ups / (double)s->n : 0);

@@ -16,6 +16,7 @@
 #include "lib/timeparse.h"
 #include "lib/xmalloc.h"
 #include "session/registry.h"
+#include "session/labels.h"
 
 #define EDGES_SCHEMA 1
 #define EDGES_FILE_MAX (256u << 20)
@@ -55,14 +56,14 @@ static void target_labels(const struct session *s, const struct target *t, struc
 {
 	const char *kind = target_kind_name(t->kind);
 
-	label_add(&et->labels, &et->nlabels, "session", s->id);
-	label_add(&et->labels, &et->nlabels, "client_id", t->client_id);
-	label_add(&et->labels, &et->nlabels, "node", t->node);
-	label_add(&et->labels, &et->nlabels, "kind", kind);
+	label_add(&et->labels, &et->nlabels, LABEL_SESSION, s->id);
+	label_add(&et->labels, &et->nlabels, LABEL_CLIENT_ID, t->client_id);
+	label_add(&et->labels, &et->nlabels, LABEL_NODE, t->node);
+	label_add(&et->labels, &et->nlabels, LABEL_KIND, kind);
 	label_add(&et->labels, &et->nlabels, "job", kind);
 	label_add(&et->labels, &et->nlabels, "instance", t->address);
 	if (t->name)
-		label_add(&et->labels, &et->nlabels, "service", t->name);
+		label_add(&et->labels, &et->nlabels, LABEL_SERVICE, t->name);
 }
 
 /* Is this sample a count (counter, histogram bucket or count or sum, summary count or sum)? */
@@ -450,9 +451,9 @@ size_t edges_attach(const struct edges *e, struct series_set *set)
 /* A target's name for findings, from its labels. */
 static char *edge_target_name(const struct edge_target *et)
 {
-	const char *kind = label_get(et->labels, et->nlabels, "kind");
-	const char *svc = label_get(et->labels, et->nlabels, "service");
-	const char *client = label_get(et->labels, et->nlabels, "client_id");
+	const char *kind = label_get(et->labels, et->nlabels, LABEL_KIND);
+	const char *svc = label_get(et->labels, et->nlabels, LABEL_SERVICE);
+	const char *client = label_get(et->labels, et->nlabels, LABEL_CLIENT_ID);
 	const char *inst = label_get(et->labels, et->nlabels, "instance");
 
 	return xasprintf("%s %s%s%s of client %s at %s", kind ? kind : "target", svc ? "'" : "", svc ? svc : "",

@@ -9,6 +9,7 @@
 #include "lib/strbuf.h"
 #include "lib/timeparse.h"
 #include "lib/xmalloc.h"
+#include "session/labels.h"
 
 /* A set of series sharing a scope: "session", "node=a", "service=b". */
 struct group {
@@ -112,13 +113,13 @@ static void make_groups(const struct kpi_def *k, const struct series_set *set, s
 
 		if (k->scopes & KPI_SCOPE_SESSION)
 			group_add(g, "session", i);
-		if ((k->scopes & KPI_SCOPE_SERVICE) && (v = series_label(&set->items[i], "service"))) {
+		if ((k->scopes & KPI_SCOPE_SERVICE) && (v = series_label(&set->items[i], LABEL_SERVICE))) {
 			char *scope = xasprintf("service=%s", v);
 
 			group_add(g, scope, i);
 			free(scope);
 		}
-		if ((k->scopes & KPI_SCOPE_NODE) && (v = series_label(&set->items[i], "node"))) {
+		if ((k->scopes & KPI_SCOPE_NODE) && (v = series_label(&set->items[i], LABEL_NODE))) {
 			char *scope = xasprintf("node=%s", v);
 
 			group_add(g, scope, i);
@@ -148,7 +149,7 @@ static char *series_name(const struct series *s)
 	strbuf_addstr(&sb, name ? name : "");
 	strbuf_addch(&sb, '{');
 	for (size_t i = 0; i < s->nlabels; i++) {
-		if (!strcmp(s->labels[i].name, "__name__") || !strcmp(s->labels[i].name, "session"))
+		if (!strcmp(s->labels[i].name, "__name__") || !strcmp(s->labels[i].name, LABEL_SESSION))
 			continue;
 		strbuf_addf(&sb, "%s%s=\"%s\"", first ? "" : ",", s->labels[i].name, s->labels[i].value);
 		first = 0;
@@ -1309,8 +1310,8 @@ void kpi_compute(const struct kpi_def *k, const struct kpi_window *w, const stru
 /* A target's identity for findings. */
 static char *target_name(const struct series *s)
 {
-	const char *kind = series_label(s, "kind"), *svc = series_label(s, "service");
-	const char *client = series_label(s, "client_id"), *inst = series_label(s, "instance");
+	const char *kind = series_label(s, LABEL_KIND), *svc = series_label(s, LABEL_SERVICE);
+	const char *client = series_label(s, LABEL_CLIENT_ID), *inst = series_label(s, "instance");
 
 	if (svc)
 		return xasprintf("%s '%s' of client %s at %s", kind ? kind : "service", svc, client ? client : "?",
@@ -1321,7 +1322,7 @@ static char *target_name(const struct series *s)
 /* Does count series c belong to the target of series s? NULL for s without a target's labels. */
 static int same_target(const struct series *s, const struct series *c)
 {
-	static const char *const keys[] = { "instance", "job", "client_id" };
+	static const char *const keys[] = { "instance", "job", LABEL_CLIENT_ID };
 	int have = 0;
 
 	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {

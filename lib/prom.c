@@ -9,6 +9,7 @@
 #include "lib/http.h"
 #include "lib/jsonfile.h"
 #include "lib/xmalloc.h"
+#include "session/labels.h"
 
 /* Prometheus answers errors in plain text while starting and in JSON later: give either back, trimmed. */
 static char *body_message(const struct http_response *resp)
@@ -121,15 +122,15 @@ int prom_targets(const char *base_url, const struct http_auth *auth, const char 
 	*targets = xcalloc((size_t)cJSON_GetArraySize(active) + 1, sizeof(**targets));
 	cJSON_ArrayForEach(item, active) {
 		const cJSON *labels = cJSON_GetObjectItemCaseSensitive(item, "discoveredLabels");
-		const char *sess = json_string(labels, "session");
+		const char *sess = json_string(labels, LABEL_SESSION);
 		struct prom_target *t;
 
 		if (!sess || strcmp(sess, session))
 			continue;
 		t = &(*targets)[(*n)++];
-		t->client_id = xstrdup(json_string(labels, "client_id") ? json_string(labels, "client_id") : "");
-		t->kind = xstrdup(json_string(labels, "kind") ? json_string(labels, "kind") : "");
-		t->service = json_strdup(labels, "service");
+		t->client_id = xstrdup(json_string(labels, LABEL_CLIENT_ID) ? json_string(labels, LABEL_CLIENT_ID) : "");
+		t->kind = xstrdup(json_string(labels, LABEL_KIND) ? json_string(labels, LABEL_KIND) : "");
+		t->service = json_strdup(labels, LABEL_SERVICE);
 		t->address = xstrdup(json_string(labels, "__address__") ? json_string(labels, "__address__") : "");
 		t->health = xstrdup(json_string(item, "health") ? json_string(item, "health") : "unknown");
 		t->last_error = xstrdup(json_string(item, "lastError") ? json_string(item, "lastError") : "");

@@ -18,6 +18,7 @@
 #include "lib/timeparse.h"
 #include "lib/xmalloc.h"
 #include "session/validate.h"
+#include "session/labels.h"
 
 #define REGISTRY_FILE_MAX (512u << 20)
 
@@ -39,10 +40,10 @@ static cJSON *common_labels(const struct session *s, const char *client_id, cons
 	cJSON *labels = cJSON_CreateObject();
 	char *stamp = xasprintf("%lld", (long long)registered_ms);
 
-	cJSON_AddStringToObject(labels, "session", s->id);
-	cJSON_AddStringToObject(labels, "client_id", client_id);
-	cJSON_AddStringToObject(labels, "node", node);
-	cJSON_AddStringToObject(labels, "kind", kind);
+	cJSON_AddStringToObject(labels, LABEL_SESSION, s->id);
+	cJSON_AddStringToObject(labels, LABEL_CLIENT_ID, client_id);
+	cJSON_AddStringToObject(labels, LABEL_NODE, node);
+	cJSON_AddStringToObject(labels, LABEL_KIND, kind);
 	cJSON_AddStringToObject(labels, "__benchmon_registered_ms", stamp);
 	free(stamp);
 	return labels;
@@ -90,7 +91,7 @@ static int client_node(const struct session *s, const char *client_id, char **no
 	if (ret != 0)
 		goto out;
 	first = cJSON_GetArrayItem(groups, 0);
-	*node = json_strdup(cJSON_GetObjectItemCaseSensitive(first, "labels"), "node");
+	*node = json_strdup(cJSON_GetObjectItemCaseSensitive(first, "labels"), LABEL_NODE);
 	if (!*node)
 		ret = error("'%s' names no node (corrupted?); connect the client again", path);
 out:
@@ -106,7 +107,7 @@ static cJSON *service_group(const struct session *s, const struct service *svc, 
 	cJSON *group = cJSON_CreateArray();
 	char *url = endpoint_url(ep);
 
-	cJSON_AddStringToObject(labels, "service", svc->name);
+	cJSON_AddStringToObject(labels, LABEL_SERVICE, svc->name);
 	cJSON_AddStringToObject(labels, "__scheme__", ep->scheme);
 	cJSON_AddStringToObject(labels, "__metrics_path__", ep->path);
 	for (size_t i = 0; i < ep->nparams; i++) {
@@ -507,12 +508,12 @@ static int load_file(const char *path, struct target_list *list, size_t *alloc)
 	cJSON_ArrayForEach(group, groups) {
 		const cJSON *labels = cJSON_GetObjectItemCaseSensitive(group, "labels");
 		const cJSON *targets = cJSON_GetObjectItemCaseSensitive(group, "targets");
-		const char *kind = json_string(labels, "kind");
-		const char *client_id = json_string(labels, "client_id");
-		const char *node = json_string(labels, "node");
+		const char *kind = json_string(labels, LABEL_KIND);
+		const char *client_id = json_string(labels, LABEL_CLIENT_ID);
+		const char *node = json_string(labels, LABEL_NODE);
 		const cJSON *address;
 
-		if (!kind || !client_id || !node || (!strcmp(kind, "service") && !json_string(labels, "service"))) {
+		if (!kind || !client_id || !node || (!strcmp(kind, "service") && !json_string(labels, LABEL_SERVICE))) {
 			cJSON_Delete(groups);
 			free(parts);
 			return error("'%s' has a target group without kind, client_id, node or service name (corrupted?)",
@@ -531,7 +532,7 @@ static int load_file(const char *path, struct target_list *list, size_t *alloc)
 			}
 			t.client_id = xstrdup(client_id);
 			t.node = xstrdup(node);
-			t.name = json_strdup(labels, "service");
+			t.name = json_strdup(labels, LABEL_SERVICE);
 			t.address = xstrdup(address->valuestring);
 			t.url = t.kind == TARGET_SERVICE ? group_url(labels, t.address)
 							 : xasprintf("http://%s/metrics", t.address);

@@ -1,0 +1,18 @@
+#ifndef BENCHMON_LABELS_H
+#define BENCHMON_LABELS_H
+
+/*
+ * The labels benchmon puts on every target it registers (the file_sd files
+ * under targets/, see registry.h), so on every series Prometheus stores:
+ * written by the registry, read back by status (lib/prom.c), collect's KPI
+ * scopes and findings, and the edge readings matched to series. One name,
+ * one definition: templates/prometheus.yml.in relabels LABEL_KIND to job.
+ */
+
+#define LABEL_SESSION "session"
+#define LABEL_CLIENT_ID "client_id"
+#define LABEL_NODE "node"
+#define LABEL_KIND "kind"
+#define LABEL_SERVICE "service"
+
+#endif
