@@ -3,6 +3,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,6 +15,7 @@
 #include "lib/error.h"
 #include "lib/fsutil.h"
 #include "lib/jsonfile.h"
+#include "lib/strbuf.h"
 #include "lib/timeparse.h"
 #include "lib/xmalloc.h"
 
@@ -293,6 +295,21 @@ static void unlink_claim(const struct session *s, int64_t generation)
 	free(path);
 }
 
+/* Did the claim at path come from a process of this host that no longer runs? */
+static int claimant_is_gone(const char *path, const char *host)
+{
+	struct strbuf text = STRBUF_INIT;
+	char who[256];
+	long pid = 0;
+	int gone = 0;
+
+	if (read_file(path, &text, 4096, 1) == 0 && sscanf(text.buf, "%255s %ld", who, &pid) == 2 &&
+	    !strcmp(who, host) && pid > 0)
+		gone = kill((pid_t)pid, 0) < 0 && errno == ESRCH;
+	strbuf_release(&text);
+	return gone;
+}
+
 /* Claim generation next of run.json: 0, 1 when another writer holds it, -1 on error. */
 static int claim_generation(const struct session *s, int64_t next)
 {
@@ -314,9 +331,14 @@ static int claim_generation(const struct session *s, int64_t next)
 			ret = error("cannot create '%s': %s", path, strerror(errno));
 			break;
 		}
-		/* a writer that died between its claim and its rename must not block the session forever */
-		if (attempt || stat(path, &st) < 0 || time(NULL) - st.st_mtime < RUN_CLAIM_STALE_S ||
-		    unlink(path) < 0)
+		/*
+		 * A writer that died between its claim and its rename must not block
+		 * the session: one of this host that is gone, or any after a minute.
+		 * Taking a claim over is safe because the generation on disk is
+		 * checked again after claiming.
+		 */
+		if (attempt || stat(path, &st) < 0 ||
+		    (!claimant_is_gone(path, host) && time(NULL) - st.st_mtime < RUN_CLAIM_STALE_S) || unlink(path) < 0)
 			break;
 	}
 	free(path);

@@ -453,6 +453,24 @@ static void test_run_save_refuses_a_lost_update(void **state)
 	}
 	assert_int_equal(session_run_save(&f->s, &second), 0);
 	assert_int_equal(second.generation, 3);
+	/* a claim of this host by a process that is gone is taken over at once */
+	{
+		char host[256] = "";
+		char *text, *next = path_join(f->s.dir, "run.json.gen-4");
+		pid_t child = fork();
+
+		if (child == 0)
+			_exit(0);
+		waitpid(child, NULL, 0);
+		gethostname(host, sizeof(host) - 1);
+		text = NULL;
+		assert_true(asprintf(&text, "%s %ld\n", host, (long)child) > 0);
+		write_text(next, text);
+		assert_int_equal(session_run_save(&f->s, &second), 0);
+		assert_int_equal(second.generation, 4);
+		free(text);
+		free(next);
+	}
 	session_run_release(&first);
 	session_run_release(&second);
 	free(claim);
