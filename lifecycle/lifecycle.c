@@ -136,9 +136,13 @@ static char *describe_job_end(const struct launcher *l, const struct session *s,
 				job->reason ? ", " : "", job->reason ? job->reason : "", save->path);
 	} else {
 		cJSON *job_state = read_job_state(s);
+		const char *script_state = job_state ? json_string(job_state, "state") : NULL;
 		const char *local = run->tsdb_local ? run->tsdb_local : job_state ? json_string(job_state, "tsdb") : NULL;
 		const char *node = job->node ? job->node : run->node;
 
+		/* the job script removes a TSDB that Prometheus never opened, and says so */
+		if (script_state && !strcmp(script_state, JOB_STATE_EXITED))
+			local = NULL;
 		*state = RUN_FAILED;
 		why = explain_job_end(s, run, job);
 		msg = xasprintf("job %s ended behind benchmon's back and no copy of its TSDB was made: %s%s%s%s%s", run->job_id,

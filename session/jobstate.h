@@ -20,7 +20,7 @@
 #define JOB_STATE_SAVING "saving"            /* stopping Prometheus and copying its TSDB */
 #define JOB_STATE_SAVED "saved"              /* the copy is in tsdb/<job tag>/ */
 #define JOB_STATE_SAVE_FAILED "save-failed"  /* the copy failed; the TSDB stays on the node */
-#define JOB_STATE_EXITED "exited"            /* Prometheus ended by itself */
+#define JOB_STATE_EXITED "exited"            /* Prometheus ended before it opened its TSDB: nothing kept */
 #define JOB_STATE_FAILED "failed"            /* the job could not start Prometheus */
 
 /* "reason" of a failed job */
