@@ -36,8 +36,11 @@ check_throughput() {
 	print("window %.3fs: target counted %.0f requests, %.3f/s; benchmon %.3f/s [%.3f, %.3f] (%s); error %.4f%%"
 	      % (span, after - before, truth, v, lo, hi, row.get("method", "-"), 100 * err), file=open("measured", "a"))
 	assert row["method"] == "edges", row
-	# kpis.csv has 6 decimals
-	assert lo <= truth * (1 + 1e-7) + 1e-6 and truth <= hi * (1 + 1e-7) + 1e-6, (lo, truth, hi)
+	# kpis.csv has 6 decimals. The curl readings around run can only count more than the window
+	# holds: wrk exits with requests in flight, which the target counts after the window's end
+	# (a few of 9,000 on a loaded machine). So the truth is at most this count: lower must not
+	# exceed it, and the value must be within 0.1% of it.
+	assert lo <= truth * (1 + 1e-7) + 1e-6, (lo, truth, hi)
 	assert err < 0.001, err
 	PY
 }
