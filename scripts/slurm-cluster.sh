@@ -108,7 +108,8 @@ pids_of() { # name argument
     done
 }
 
-munged_pids() { pids_of munged "--socket=$socket"; }
+# (a cluster started before the socket moved to /run had it in DIR/munge)
+munged_pids() { pids_of munged "--socket=$socket"; pids_of munged "--socket=$mdir/munge.socket"; }
 slurmctld_pids() { pids_of slurmctld "$conf"; }
 slurmd_pids() { pids_of slurmd "$conf"; }
 

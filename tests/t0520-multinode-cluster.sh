@@ -40,6 +40,7 @@ test_expect_success 'a step on n2 listens on 127.0.1.2 alone and is reached from
 	srun -w n2 python3 -c "
 import socket
 s = socket.socket()
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
 s.bind((\"127.0.1.2\", $LISTEN_PORT))
 s.listen()
 c, _ = s.accept()
