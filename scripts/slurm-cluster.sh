@@ -43,7 +43,7 @@ fi
 case $nodes in
     '' | *[!0-9]*) die "--nodes must be a number: $nodes" ;;
 esac
-[ "$nodes" -ge 1 ] && [ "$nodes" -le 64 ] || die "--nodes must be between 1 and 64: $nodes"
+if [ "$nodes" -lt 1 ] || [ "$nodes" -gt 64 ]; then die "--nodes must be between 1 and 64: $nodes"; fi
 case $2 in
     /*) dir=$2 ;;
     *) dir=$PWD/$2 ;;
@@ -202,7 +202,7 @@ do_stop() {
         return 1
     fi
     rm -f "$ctld_pid" "$slurmd_pid" "$dir/run/slurmd-"*.pid "$munge_pid" "$socket" "$socket.lock"
-    if [ -d "$sockdir" ]; then rmdir "$sockdir"; fi
+    rm -rf "$sockdir"
     return 0
 }
 
