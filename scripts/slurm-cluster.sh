@@ -1,9 +1,10 @@
 #!/bin/bash
 # Private Slurm cluster (own munged, slurmctld, slurmd) for tests and the
-# demo. Everything lives under DIR but munged's socket, which sits in
-# /run/benchmon-slurm.<hash of DIR> (munged refuses a socket below a directory
-# that is not searchable by all, and DIR may be in a 0700 home); /etc/slurm and
-# the system munge are never used.
+# demo. Everything lives under DIR but munged's socket, key, pid and seed
+# files, which sit in /run/benchmon-slurm.<hash of DIR>, removed by stop:
+# munged refuses them below a directory that is not searchable by all or is
+# group-writable, and DIR may be in a 0700 home or a group-writable checkout.
+# /etc/slurm and the system munge are never used.
 #
 #   scripts/slurm-cluster.sh start DIR [--nodes N]
 #                                         prints: export SLURM_CONF=DIR/slurm.conf
@@ -56,13 +57,13 @@ esac
 
 conf=$dir/slurm.conf
 mdir=$dir/munge
-# munged's socket, outside DIR: see the top of this file
+# munged's files, outside DIR: see the top of this file
 sockdir=/run/benchmon-slurm.$(printf '%s' "$dir" | sha1sum | cut -c1-16)
 socket=$sockdir/munge.socket
-munge_key=$mdir/munge.key
-munge_pid=$mdir/munged.pid
+munge_key=$sockdir/munge.key
+munge_pid=$sockdir/munged.pid
 munge_log=$mdir/munged.log
-munge_seed=$mdir/munged.seed
+munge_seed=$sockdir/munged.seed
 ctld_pid=$dir/run/slurmctld.pid
 ctld_log=$dir/log/slurmctld.log
 slurmd_pid=$dir/run/slurmd.pid
