@@ -118,4 +118,18 @@ test_expect_success 'stop leaves no process, namespace, mount or socket director
 	test_path_is_missing "$sockdir"
 '
 
+test_expect_success 'a cluster below a 0700 directory and a group-writable one starts, and stop removes its /run directory' '
+	mkdir -m 700 private && mkdir -m 775 private/shared &&
+	BENCHMON_SLURM_PORT_BASE=$slurm_port "$SRC_DIR/scripts/slurm-cluster.sh" start "$TEST_DIR/private/shared/c" --nodes 2 >env &&
+	test_cleanup "\"$SRC_DIR/scripts/slurm-cluster.sh\" stop \"$TEST_DIR/private/shared/c\"" &&
+	conf="$TEST_DIR/private/shared/c/slurm.conf" &&
+	SLURM_CONF=$conf srun -N2 hostname | sort >actual &&
+	printf "n1\nn2\n" >expect &&
+	test_cmp expect actual &&
+	sockdir=$(sed -n "s/^AuthInfo=socket=\(.*\)\/munge.socket$/\1/p" "$conf") &&
+	case $sockdir in /run/benchmon-slurm.*) ;; *) false ;; esac &&
+	"$SRC_DIR/scripts/slurm-cluster.sh" stop "$TEST_DIR/private/shared/c" &&
+	test_path_is_missing "$sockdir"
+'
+
 test_done
