@@ -9,6 +9,7 @@
 #include "collect/collect.h"
 #include "collect/window.h"
 #include "lib/error.h"
+#include "lib/jsonfile.h"
 #include "lib/timeparse.h"
 #include "lib/xmalloc.h"
 #include "session/session.h"
@@ -98,12 +99,8 @@ static void print_json(const struct collect_result *res)
 	cJSON_AddStringToObject(root, "session", res->session);
 	cJSON_AddStringToObject(root, "run_id", res->run_id);
 	window = cJSON_AddObjectToObject(root, "window");
-	text = format_time_ms(res->from_ms);
-	cJSON_AddStringToObject(window, "from", text);
-	free(text);
-	text = format_time_ms(res->to_ms);
-	cJSON_AddStringToObject(window, "to", text);
-	free(text);
+	json_add_time(window, "from", res->from_ms);
+	json_add_time(window, "to", res->to_ms);
 	cJSON_AddStringToObject(root, "status", res->nfindings ? "ok_with_findings" : "ok");
 	cJSON_AddNumberToObject(root, "strict_findings", (double)res->nstrict);
 	cJSON_AddStringToObject(root, "manifest", res->manifest_path);

@@ -566,7 +566,6 @@ static cJSON *targets_json(const struct series_set *up)
 static cJSON *run_json(const struct window_file *wf)
 {
 	cJSON *obj = cJSON_CreateObject(), *cmd = cJSON_AddArrayToObject(obj, "command");
-	char *t;
 
 	for (size_t i = 0; wf->command && wf->command[i]; i++)
 		cJSON_AddItemToArray(cmd, cJSON_CreateString(wf->command[i]));
@@ -576,12 +575,8 @@ static cJSON *run_json(const struct window_file *wf)
 		cJSON_AddNullToObject(obj, "exit_status");
 	cJSON_AddBoolToObject(obj, "interrupted", wf->interrupted_by != NULL);
 	json_add_string_or_null(obj, "interrupted_by", wf->interrupted_by);
-	t = format_time_ms(wf->started_ms);
-	cJSON_AddStringToObject(obj, "started", t);
-	free(t);
-	t = format_time_ms(wf->ended_ms);
-	cJSON_AddStringToObject(obj, "ended", t);
-	free(t);
+	json_add_time(obj, "started", wf->started_ms);
+	json_add_time(obj, "ended", wf->ended_ms);
 	return obj;
 }
 
@@ -621,7 +616,6 @@ cJSON *collect_kpis_json(const struct kpi_report *r)
 cJSON *collect_findings_json(const struct kpi_report *r)
 {
 	cJSON *arr = cJSON_CreateArray();
-	char *t;
 
 	for (size_t i = 0; i < r->nfindings; i++) {
 		const struct finding *f = &r->findings[i];
@@ -632,12 +626,8 @@ cJSON *collect_findings_json(const struct kpi_report *r)
 		cJSON_AddStringToObject(fj, "message", f->message);
 		cJSON_AddBoolToObject(fj, "optional", f->optional);
 		if (f->from_ms) {
-			t = format_time_ms(f->from_ms);
-			cJSON_AddStringToObject(fj, "from", t);
-			free(t);
-			t = format_time_ms(f->to_ms);
-			cJSON_AddStringToObject(fj, "to", t);
-			free(t);
+			json_add_time(fj, "from", f->from_ms);
+			json_add_time(fj, "to", f->to_ms);
 		}
 		cJSON_AddItemToArray(arr, fj);
 	}
@@ -698,7 +688,6 @@ static cJSON *manifest_json(const struct session *s, const struct collect_option
 {
 	cJSON *root = cJSON_CreateObject(), *obj, *arr;
 	struct session_run run;
-	char *t;
 
 	cJSON_AddNumberToObject(root, "schema_version", MANIFEST_SCHEMA);
 	cJSON_AddStringToObject(root, "benchmon_version", BENCHMON_VERSION);
@@ -707,15 +696,9 @@ static cJSON *manifest_json(const struct session *s, const struct collect_option
 	cJSON_AddStringToObject(root, "run_id", o->run_id);
 	cJSON_AddStringToObject(root, "status", r->nfindings ? "ok_with_findings" : "ok");
 	obj = cJSON_AddObjectToObject(root, "window");
-	t = format_time_ms(o->from_ms);
-	cJSON_AddStringToObject(obj, "from", t);
-	free(t);
-	t = format_time_ms(o->to_ms);
-	cJSON_AddStringToObject(obj, "to", t);
-	free(t);
-	t = format_time_ms(w->start_ms);
-	cJSON_AddStringToObject(obj, "first_point", t);
-	free(t);
+	json_add_time(obj, "from", o->from_ms);
+	json_add_time(obj, "to", o->to_ms);
+	json_add_time(obj, "first_point", w->start_ms);
 	cJSON_AddNumberToObject(obj, "step_seconds", (double)w->step_ms / 1000.0);
 	cJSON_AddNumberToObject(obj, "points", (double)w->nsteps);
 	cJSON_AddNumberToObject(obj, "scrape_interval_seconds", (double)s->scrape_interval_ms / 1000.0);
@@ -729,12 +712,8 @@ static cJSON *manifest_json(const struct session *s, const struct collect_option
 
 		cJSON_AddStringToObject(part, "job", src->parts[i].job);
 		cJSON_AddStringToObject(part, "source", src->parts[i].kind);
-		t = format_time_ms(src->parts[i].from_ms);
-		cJSON_AddStringToObject(part, "from", t);
-		free(t);
-		t = format_time_ms(src->parts[i].to_ms);
-		cJSON_AddStringToObject(part, "to", t);
-		free(t);
+		json_add_time(part, "from", src->parts[i].from_ms);
+		json_add_time(part, "to", src->parts[i].to_ms);
 		cJSON_AddItemToArray(arr, part);
 	}
 	obj = cJSON_AddObjectToObject(root, "job");
@@ -756,9 +735,7 @@ static cJSON *manifest_json(const struct session *s, const struct collect_option
 		cJSON_AddStringToObject(q, "promql", qs[i].promql);
 		cJSON_AddStringToObject(q, "endpoint", qs[i].endpoint);
 		if (qs[i].at_ms) {
-			t = format_time_ms(qs[i].at_ms);
-			cJSON_AddStringToObject(q, "time", t);
-			free(t);
+			json_add_time(q, "time", qs[i].at_ms);
 		}
 		cJSON_AddNumberToObject(q, "series", (double)qs[i].data.n);
 		cJSON_AddItemToArray(arr, q);

@@ -6,6 +6,7 @@
 #include "lib/error.h"
 #include "lib/fsutil.h"
 #include "lib/strbuf.h"
+#include "lib/timeparse.h"
 #include "lib/xmalloc.h"
 
 int json_read_file(const char *path, size_t max, int missing_ok, cJSON **out, const char *hint)
@@ -77,4 +78,12 @@ void json_add_string_or_null(cJSON *obj, const char *key, const char *value)
 		cJSON_AddStringToObject(obj, key, value);
 	else
 		cJSON_AddNullToObject(obj, key);
+}
+
+void json_add_time(cJSON *obj, const char *key, int64_t ms)
+{
+	char *text = format_time_ms(ms);
+
+	cJSON_AddStringToObject(obj, key, text);
+	free(text);
 }

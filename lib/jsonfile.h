@@ -34,4 +34,7 @@ int64_t json_int(const cJSON *obj, const char *key, int64_t def);
 /* Add key: value, or key: null when value is NULL. */
 void json_add_string_or_null(cJSON *obj, const char *key, const char *value);
 
+/* Add key as an RFC 3339 time (lib/timeparse.h's format_time_ms). */
+void json_add_time(cJSON *obj, const char *key, int64_t ms);
+
 #endif

@@ -139,7 +139,17 @@ test_expect_success 'client-connect, service-register, reload and status speak -
 	PY
 '
 
+# c2_node_exporter_down: does Prometheus already see client c2's node exporter (down)?
+c2_node_exporter_down() {
+	benchmon status --json 2>/dev/null | python3 -c '
+import json, sys
+targets = json.load(sys.stdin)["targets"]
+sys.exit(not any(t["client_id"] == "c2" and t["kind"] == "node" and t["health"] == "down" for t in targets))'
+}
+
 test_expect_success 'a target down is named without a double space, and fails --strict' '
+	# Prometheus finds the new targets at its next file_sd refresh (up to 5 s): the window starts after that
+	wait_for 30 c2_node_exporter_down &&
 	date +%s.%N >from2 && sleep 4 && date +%s.%N >to2 && sleep 1 &&
 	test_expect_code 1 benchmon collect --from-iso "$(cat from2)" --to-iso "$(cat to2)" --out down --strict >table 2>err &&
 	cat table &&
