@@ -128,10 +128,14 @@ lint:
 		|| { echo "lint: banned function (see STYLE)"; exit 1; }
 
 # figures and ratios, never pass/fail: registration, the response parser, collect vs direct queries
-bench: all bench/promjson-bench
+bench: all bench/promjson-bench bench/synth-exporter
 	sh bench/registration.sh
 	bench/promjson-bench 500 10800 3
 	bash bench/collect.sh
+	bash bench/capacity.sh
+
+bench/synth-exporter: bench/synth-exporter.c
+	$(CC) $(CFLAGS) -O2 -o $@ $< -lm
 
 bench/promjson-bench: bench/promjson-bench.o collect/promjson.o collect/series.o lib/strbuf.o lib/xmalloc.o lib/error.o
 	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
@@ -149,7 +153,7 @@ install: all
 	install -m 0644 packaging/lmod/benchmon/$(VERSION).lua $(DESTDIR)$(PREFIX)/share/lmod/benchmon/$(VERSION).lua
 
 clean:
-	rm -f tests/fuzz/*.o tests/fuzz/*.d $(FUZZ_REPLAYS) tests/fuzz/libfuzzer-* bench/*.o bench/*.d bench/promjson-bench
+	rm -f tests/fuzz/*.o tests/fuzz/*.d $(FUZZ_REPLAYS) tests/fuzz/libfuzzer-* bench/*.o bench/*.d bench/promjson-bench bench/synth-exporter
 	rm -f benchmon .datadir-stamp $(OBJS) $(OBJS:.o=.d) tests/unit/*.o tests/unit/*.d $(UNIT_TESTS) $(FIXTURES)
 
 .PHONY: all deps check check-long check-valgrind demo fuzz fuzz-smoke lint bench install clean FORCE
