@@ -83,6 +83,11 @@ r = json.load(sys.stdin)["data"]["result"]
 print(r[0]["value"][1] if r else "nan")'
 }
 
+# proc_ticks PID: user + system CPU time of a process, in clock ticks.
+proc_ticks() {
+	awk '{ sub(/^.*\) /, ""); print $12 + $13 }' "/proc/$1/stat"
+}
+
 # prom_self NAME: a metric of Prometheus's own /metrics page (first sample).
 prom_self() {
 	printf 'user = "benchmon:%s"\n' "$(cat "$BENCHMON_HOME/sessions/$session/prometheus.password")" |
@@ -98,8 +103,8 @@ printf '  %-10s %s\n' \
 	per-node "1 node_exporter-sized target (1,000 series) + 1 DCGM target ($gpus GPUs x 50 series)" \
 	window "$window s per step, measured after every target was scraped once"
 echo
-printf '  %5s %7s %9s %8s %8s %9s %8s %8s %7s %8s %9s %9s %6s\n' \
-	nodes targets series start_s stored_% ok_% int_p99 scr_max cpu rss_MiB KiB/series marginal load1
+printf '  %5s %7s %9s %8s %8s %9s %8s %8s %7s %7s %8s %9s %9s %6s\n' \
+	nodes targets series start_s stored_% ok_% int_p99 scr_max cpu exp_cpu rss_MiB KiB/series marginal load1
 prev_rss= prev_series=
 
 for nodes in $nodes_list; do
@@ -131,8 +136,10 @@ for nodes in $nodes_list; do
 	start_s=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f", b - a }')
 
 	cpu0=$(prom_self process_cpu_seconds_total)
+	synth_ticks0=$(proc_ticks "$synth_pid")
 	sleep "$window"
 	cpu1=$(prom_self process_cpu_seconds_total)
+	synth_ticks1=$(proc_ticks "$synth_pid")
 	# The window ends a scrape interval before the query, so every scrape in it
 	# has been stored.
 	query_time=$(awk -v t="$EPOCHREALTIME" 'BEGIN { printf "%.3f", t - 1 }')
@@ -149,12 +156,14 @@ for nodes in $nodes_list; do
 	[ -z "$prev_rss" ] || marginal=$(awk -v r="$rss" -v s="$series" -v pr="$prev_rss" -v ps="$prev_series" \
 		'BEGIN { printf "%.2f", (r - pr) / 1024 / (s - ps) }')
 	prev_rss=$rss prev_series=$series
-	printf '  %5d %7d %9d %8s %8.1f %9.1f %8.3f %8.3f %7.2f %8.0f %9.2f %9s %6s\n' \
+	printf '  %5d %7d %9d %8s %8.1f %9.1f %8.3f %8.3f %7.2f %7.2f %8.0f %9.2f %9s %6s\n' \
 		"$nodes" "$targets" "$series" "$start_s" \
 		"$(awk -v s="$stored" -v o="$owed" 'BEGIN { print 100 * s / o }')" \
 		"$(awk -v s="$ok" -v o="$owed" 'BEGIN { print 100 * s / o }')" \
 		"${interval_p99:-nan}" "$scrape_max" \
 		"$(awk -v a="$cpu0" -v b="$cpu1" -v w="$window" 'BEGIN { print (b - a) / w }')" \
+		"$(awk -v a="$synth_ticks0" -v b="$synth_ticks1" -v w="$window" -v hz="$(getconf CLK_TCK)" \
+			'BEGIN { print (b - a) / hz / w }')" \
 		"$(awk -v r="$rss" 'BEGIN { print r / 1048576 }')" \
 		"$(awk -v r="$rss" -v s="$series" 'BEGIN { print r / 1024 / s }')" "$marginal" \
 		"$(cut -d' ' -f1 /proc/loadavg)"
@@ -169,5 +178,6 @@ done
 echo
 echo "stored_%: scrapes stored of those a 1 s interval owes; ok_%: of those, scrapes that succeeded."
 echo "int_p99: Prometheus's p99 of the interval it actually kept (s); scr_max: the longest scrape (s);"
-echo "cpu: cores Prometheus used; KiB/series: resident memory over head series (includes a fixed base);"
+echo "cpu: cores Prometheus used; exp_cpu: cores the synthetic exporters used (the same machine);"
+echo "KiB/series: resident memory over head series (includes a fixed base);"
 echo "marginal: the extra resident memory per extra series since the previous step."
