@@ -25,7 +25,7 @@ LIB_OBJS = lib/xmalloc.o lib/strbuf.o lib/error.o lib/fsutil.o lib/jsonfile.o li
 SESSION_OBJS = session/validate.o session/session.o session/registry.o session/saves.o
 LIFECYCLE_OBJS = lifecycle/lifecycle.o lifecycle/launch-slurm.o lifecycle/launch-local.o
 RENDER_OBJS = render/render.o
-COLLECT_OBJS = collect/collect.o collect/kpi.o collect/profile.o collect/promjson.o collect/series.o \
+COLLECT_OBJS = collect/collect.o collect/query.o collect/artifacts.o collect/kpi.o collect/profile.o collect/promjson.o collect/series.o \
 	collect/window.o collect/source.o collect/exposition.o collect/edges.o
 CLI_OBJS = cli/main.o cli/cmd.o cli/cmd-session-create.o cli/cmd-client-connect.o \
 	cli/cmd-service-register.o cli/cmd-start.o cli/cmd-status.o cli/cmd-stop.o \
@@ -40,7 +40,7 @@ UNIT_test-timeparse = lib/timeparse.o lib/xmalloc.o
 UNIT_test-render = render/render.o lib/fsutil.o lib/timeparse.o lib/strbuf.o lib/xmalloc.o lib/error.o
 UNIT_test-promjson = collect/promjson.o collect/series.o lib/strbuf.o lib/xmalloc.o lib/error.o
 UNIT_test-sha256 = lib/sha256.o lib/fsutil.o lib/strbuf.o lib/xmalloc.o lib/error.o
-UNIT_test-kpi = collect/kpi.o collect/series.o $(FUZZ_profile)
+UNIT_test-kpi = $(FUZZ_profile)
 UNIT_test-kpi-property = $(UNIT_test-kpi)
 UNIT_test-registry = session/registry.o session/session.o lib/auth.o session/validate.o lib/sha256.o lib/jsonfile.o lib/fsutil.o \
 	lib/timeparse.o lib/strbuf.o lib/xmalloc.o lib/error.o
@@ -55,7 +55,7 @@ FUZZ_timeparse = lib/timeparse.o lib/xmalloc.o
 FUZZ_endpoint = session/validate.o lib/strbuf.o lib/xmalloc.o lib/error.o
 FUZZ_exposition = collect/exposition.o lib/strbuf.o lib/xmalloc.o
 FUZZ_promjson = collect/promjson.o collect/series.o lib/strbuf.o lib/xmalloc.o lib/error.o
-FUZZ_profile = collect/profile.o render/render.o session/session.o lib/auth.o session/registry.o session/validate.o \
+FUZZ_profile = collect/profile.o collect/kpi.o collect/series.o render/render.o session/session.o lib/auth.o session/registry.o session/validate.o \
 	lib/sha256.o lib/jsonfile.o lib/fsutil.o lib/timeparse.o \
 	lib/strbuf.o lib/xmalloc.o lib/error.o
 FUZZ_registry = session/registry.o session/session.o lib/auth.o session/validate.o lib/sha256.o lib/jsonfile.o lib/fsutil.o \

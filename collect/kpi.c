@@ -460,9 +460,9 @@ static double window_seconds(const struct kpi_window *w)
 }
 
 /* A window's count as the KPI reports it: per second for a rate, times its scale. */
-static double counter_scaled(const struct kpi_def *k, const struct kpi_window *w, double count)
+static double counter_scaled(const struct kpi_def *k, const struct kpi_window *w, int per_second, double count)
 {
-	return (k->kind == KPI_COUNTER_RATE ? count / window_seconds(w) : count) * k->scale;
+	return (per_second ? count / window_seconds(w) : count) * k->scale;
 }
 
 /* Per-step sums of a group's increases (NaN where no series had one). */
@@ -538,8 +538,8 @@ static void set_value(struct kpi_result *res, double value)
 	res->status = "ok";
 }
 
-static void compute_counter(const struct kpi_def *k, const struct kpi_window *w, const struct series_set *set,
-			    struct kpi_report *r)
+static void counter_compute(const struct kpi_def *k, const struct kpi_window *w, const struct series_set *set,
+			    struct kpi_report *r, int per_second)
 {
 	struct counters c;
 	struct groups g;
@@ -570,14 +570,14 @@ static void compute_counter(const struct kpi_def *k, const struct kpi_window *w,
 		/* the bounds: what the scrapes inside and around the window prove at least and at most */
 		if (possible > 0) {
 			res->has_bounds = 1;
-			res->lower = counter_scaled(k, w, sure);
-			res->upper = counter_scaled(k, w, possible);
+			res->lower = counter_scaled(k, w, per_second, sure);
+			res->upper = counter_scaled(k, w, per_second, possible);
 		}
 		if (!with_total) {
 			no_data(res, "fewer than two samples of any series in the window");
 			continue;
 		}
-		if (k->kind == KPI_COUNTER_RATE && total == 0) {
+		if (per_second && total == 0) {
 			/* a rate of exactly zero means nothing happened: report that, not a number to average */
 			no_data(res, "%s did not increase in the window (%s)", k->metric,
 				possible > 0 ? "none seen, but the scrapes allow some" : "no traffic");
@@ -590,11 +590,10 @@ static void compute_counter(const struct kpi_def *k, const struct kpi_window *w,
 			}
 			continue;
 		}
-		set_value(res, counter_scaled(k, w, total));
+		set_value(res, counter_scaled(k, w, per_second, total));
 		for (size_t i = 0; i < w->nsteps; i++)
 			if (!isnan(res->steps[i]))
-				res->steps[i] = k->kind == KPI_COUNTER_RATE ? res->steps[i] / step_s * k->scale
-									     : res->steps[i] * k->scale;
+				res->steps[i] = per_second ? res->steps[i] / step_s * k->scale : res->steps[i] * k->scale;
 		if (k->peak_ms) {
 			size_t span = (size_t)(k->peak_ms / w->step_ms), res_at = (size_t)(res - r->results);
 			struct kpi_result *peak = add_result(r, k->peak_name, g.items[gi].scope, k->unit, w->nsteps);
@@ -630,6 +629,20 @@ static void compute_counter(const struct kpi_def *k, const struct kpi_window *w,
 	}
 	groups_release(&g);
 	counters_release(&c);
+}
+
+/* counter_rate: a counter's increase over the window per second. */
+static void compute_rate(const struct kpi_def *k, const struct kpi_window *w, const struct series_set *set,
+			 struct kpi_report *r)
+{
+	counter_compute(k, w, set, r, 1);
+}
+
+/* counter_increase: a counter's increase over the window. */
+static void compute_increase(const struct kpi_def *k, const struct kpi_window *w, const struct series_set *set,
+			     struct kpi_report *r)
+{
+	counter_compute(k, w, set, r, 0);
 }
 
 /* Is value one of the '|'-separated words of list? */
@@ -710,8 +723,8 @@ static int all_zero(const struct series_set *set)
 	return 1;
 }
 
-static void compute_gauge(const struct kpi_def *k, const struct kpi_window *w, const struct series_set *set,
-			  struct kpi_report *r)
+static void gauge_compute(const struct kpi_def *k, const struct kpi_window *w, const struct series_set *set,
+			  struct kpi_report *r, int max)
 {
 	double **pts = xcalloc(set->n + 1, sizeof(*pts));
 	struct groups g;
@@ -722,11 +735,11 @@ static void compute_gauge(const struct kpi_def *k, const struct kpi_window *w, c
 	for (size_t gi = 0; gi < g.n; gi++) {
 		const struct group *grp = &g.items[gi];
 		struct kpi_result *res = add_result(r, k->name, grp->scope, k->unit, w->nsteps);
-		double acc = k->kind == KPI_MAX ? -INFINITY : 0;
+		double acc = max ? -INFINITY : 0;
 
 		res->method = "sampled";
 		for (size_t i = 0; i < w->nsteps; i++) {
-			double step_acc = k->kind == KPI_MAX ? -INFINITY : 0;
+			double step_acc = max ? -INFINITY : 0;
 			size_t have = 0;
 
 			for (size_t j = 0; j < grp->n; j++) {
@@ -735,7 +748,7 @@ static void compute_gauge(const struct kpi_def *k, const struct kpi_window *w, c
 				if (isnan(v))
 					continue;
 				have++;
-				if (k->kind == KPI_MAX)
+				if (max)
 					step_acc = v > step_acc ? v : step_acc;
 				else
 					step_acc += v;
@@ -743,7 +756,7 @@ static void compute_gauge(const struct kpi_def *k, const struct kpi_window *w, c
 			if (!have)
 				continue;
 			res->samples += have;
-			if (k->kind == KPI_MAX) {
+			if (max) {
 				res->steps[i] = step_acc * k->scale;
 				acc = step_acc > acc ? step_acc : acc;
 			} else {
@@ -754,12 +767,26 @@ static void compute_gauge(const struct kpi_def *k, const struct kpi_window *w, c
 		if (!res->samples)
 			no_data(res, "no points in the window");
 		else
-			set_value(res, (k->kind == KPI_MAX ? acc : acc / (double)res->samples) * k->scale);
+			set_value(res, (max ? acc : acc / (double)res->samples) * k->scale);
 	}
 	groups_release(&g);
 	for (size_t i = 0; i < set->n; i++)
 		free(pts[i]);
 	free(pts);
+}
+
+/* avg: the mean of every point of expr in the window. */
+static void compute_avg(const struct kpi_def *k, const struct kpi_window *w, const struct series_set *set,
+			struct kpi_report *r)
+{
+	gauge_compute(k, w, set, r, 0);
+}
+
+/* max: the largest point of expr in the window. */
+static void compute_max(const struct kpi_def *k, const struct kpi_window *w, const struct series_set *set,
+			struct kpi_report *r)
+{
+	gauge_compute(k, w, set, r, 1);
 }
 
 static int compare_doubles(const void *a, const void *b)
@@ -1236,31 +1263,68 @@ static void compute_histogram(const struct kpi_def *k, const struct kpi_window *
 	groups_release(&g);
 }
 
-/* Names of the results a KPI produces, for no_data rows when it has no series at all. */
+/* The result names of a KPI with one result and maybe a peak. */
+static const char *name_and_peak(const struct kpi_def *k, size_t i)
+{
+	return i == 0 ? k->name : i == 1 ? k->peak_name : NULL;
+}
+
+/* The result names of a histogram KPI: its quantiles'. */
+static const char *quantile_names(const struct kpi_def *k, size_t i)
+{
+	return i < k->nquantiles ? k->quantiles[i].name : NULL;
+}
+
+static const struct kpi_kind kinds[] = {
+	{ "counter_rate", KPI_QUERY_RAW, NULL, KPI_FIELD_PEAK, compute_rate, name_and_peak },
+	{ "counter_increase", KPI_QUERY_RAW, NULL, 0, compute_increase, name_and_peak },
+	{ "counter_util", KPI_QUERY_RAW, NULL, KPI_FIELD_IDLE, compute_util, name_and_peak },
+	{ "histogram_quantiles", KPI_QUERY_RAW, "_bucket", KPI_FIELD_QUANTILES, compute_histogram, quantile_names },
+	{ "avg", KPI_QUERY_RANGE, NULL, 0, compute_avg, name_and_peak },
+	{ "max", KPI_QUERY_RANGE, NULL, 0, compute_max, name_and_peak },
+};
+
+const struct kpi_kind *kpi_kind_find(const char *name)
+{
+	for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++)
+		if (!strcmp(name, kinds[i].name))
+			return &kinds[i];
+	return NULL;
+}
+
+char *kpi_kind_names(void)
+{
+	struct strbuf sb = STRBUF_INIT;
+	size_t n = sizeof(kinds) / sizeof(kinds[0]);
+
+	for (size_t i = 0; i < n; i++)
+		strbuf_addf(&sb, "%s%s", i == 0 ? "" : i + 1 == n ? " or " : ", ", kinds[i].name);
+	return strbuf_detach(&sb, NULL);
+}
+
+/* no_data rows for every result a KPI produces, when it has no series at all. */
 static void add_no_series(const struct kpi_def *k, const struct kpi_window *w, struct kpi_report *r,
 			  const char *why)
 {
-	if (k->kind == KPI_HISTOGRAM_QUANTILES) {
-		for (size_t i = 0; i < k->nquantiles; i++)
-			no_data(add_result(r, k->quantiles[i].name, "session", k->unit, w->nsteps), "%s", why);
-	} else {
-		no_data(add_result(r, k->name, "session", k->unit, w->nsteps), "%s", why);
-		if (k->peak_name)
-			peak_without_value(k, w, add_result(r, k->peak_name, "session", k->unit, w->nsteps), why);
+	const char *name;
+
+	for (size_t i = 0; (name = k->kind->result_name(k, i)); i++) {
+		struct kpi_result *res = add_result(r, name, "session", k->unit, w->nsteps);
+
+		if (name == k->peak_name)
+			peak_without_value(k, w, res, why);
+		else
+			no_data(res, "%s", why);
 	}
 	kpi_report_add_finding(r, "no_data", k->name, w->start_ms, w->end_ms, "%s", why);
 }
 
 void kpi_not_applicable(const struct kpi_def *k, const struct kpi_window *w, struct kpi_report *r, const char *why)
 {
-	if (k->kind == KPI_HISTOGRAM_QUANTILES) {
-		for (size_t i = 0; i < k->nquantiles; i++)
-			not_applicable(add_result(r, k->quantiles[i].name, "session", k->unit, w->nsteps), "%s", why);
-	} else {
-		not_applicable(add_result(r, k->name, "session", k->unit, w->nsteps), "%s", why);
-		if (k->peak_name)
-			not_applicable(add_result(r, k->peak_name, "session", k->unit, w->nsteps), "%s", why);
-	}
+	const char *name;
+
+	for (size_t i = 0; (name = k->kind->result_name(k, i)); i++)
+		not_applicable(add_result(r, name, "session", k->unit, w->nsteps), "%s", why);
 }
 
 void kpi_compute(const struct kpi_def *k, const struct kpi_window *w, const struct series_set *data,
@@ -1268,15 +1332,16 @@ void kpi_compute(const struct kpi_def *k, const struct kpi_window *w, const stru
 {
 	const struct series_set *use = data;
 	size_t first_result = r->nresults;
+	int range = k->kind->query == KPI_QUERY_RANGE;
 
-	if ((k->kind == KPI_AVG || k->kind == KPI_MAX) && fallback && fallback->n && (!data->n || all_zero(data))) {
+	if (range && fallback && fallback->n && (!data->n || all_zero(data))) {
 		use = fallback;
 		kpi_report_add_finding(r, "fallback", k->name, w->start_ms, w->end_ms,
 				       "%s: used the fallback expression because the main one %s", k->name,
 				       data->n ? "was all zero (MIG GPUs report 0)" : "had no data");
 	}
 	if (!use->n) {
-		char *expr = k->kind == KPI_AVG || k->kind == KPI_MAX ? kpi_expand(k->expr, NULL) : xstrdup(k->metric);
+		char *expr = range ? kpi_expand(k->expr, NULL) : xstrdup(k->metric);
 		char *why = xasprintf("no series matched %s", expr);
 
 		add_no_series(k, w, r, why);
@@ -1284,22 +1349,7 @@ void kpi_compute(const struct kpi_def *k, const struct kpi_window *w, const stru
 		free(expr);
 		return;
 	}
-	switch (k->kind) {
-	case KPI_COUNTER_RATE:
-	case KPI_COUNTER_INCREASE:
-		compute_counter(k, w, use, r);
-		break;
-	case KPI_COUNTER_UTIL:
-		compute_util(k, w, use, r);
-		break;
-	case KPI_HISTOGRAM_QUANTILES:
-		compute_histogram(k, w, use, r);
-		break;
-	case KPI_AVG:
-	case KPI_MAX:
-		compute_gauge(k, w, use, r);
-		break;
-	}
+	k->kind->compute(k, w, use, r);
 	for (size_t i = first_result; i < r->nresults; i++)
 		if (!strcmp(r->results[i].status, "no_data") && r->results[i].reason &&
 		    !strcmp(r->results[i].scope, "session"))

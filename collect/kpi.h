@@ -83,6 +83,40 @@ struct kpi_report {
 };
 
 /*
+ * A KPI kind: everything that differs between kinds, in one entry of the
+ * table in kpi.c, so adding a kind is adding an entry (and its compute
+ * function). The profile loader checks a KPI's fields against it, collect
+ * sends the query it names, kpi_compute calls compute.
+ */
+enum kpi_query {
+	KPI_QUERY_RANGE,  /* "expr" evaluated on the window's grid (query_range); "fallback_expr" is used
+			     when expr has no data or is all zero */
+	KPI_QUERY_RAW,    /* the raw samples of metric<suffix>{session,matchers} in and around the window */
+};
+
+#define KPI_FIELD_IDLE 0x1       /* needs idle_label and idle_value */
+#define KPI_FIELD_QUANTILES 0x2  /* needs quantiles */
+#define KPI_FIELD_PEAK 0x4       /* may have a peak */
+
+struct kpi_kind {
+	const char *name;            /* as profiles write it */
+	enum kpi_query query;
+	const char *metric_suffix;   /* KPI_QUERY_RAW: appended to metric (e.g. "_bucket"), or NULL */
+	unsigned fields;             /* KPI_FIELD_* */
+	/* append one result per scope (and findings) from the series of the KPI's query; set is not empty */
+	void (*compute)(const struct kpi_def *k, const struct kpi_window *w, const struct series_set *set,
+			struct kpi_report *r);
+	/* the i-th name of the results k produces (its name, a peak's, the quantiles'), NULL past the last */
+	const char *(*result_name)(const struct kpi_def *k, size_t i);
+};
+
+/* The kind called name, or NULL. */
+const struct kpi_kind *kpi_kind_find(const char *name);
+
+/* Every kind's name, "a, b or c", for messages. Caller frees. */
+char *kpi_kind_names(void);
+
+/*
  * Compute KPI k from its data (data[0] is the main query; data[1] the
  * fallback query's, or NULL) and append one result per scope found, plus
  * findings. query names the PromQL in findings.

@@ -6,25 +6,15 @@
 
 #include <cjson/cJSON.h>
 
+#include "collect/kpi.h"
 #include "lib/error.h"
 #include "lib/jsonfile.h"
 #include "lib/strbuf.h"
 #include "lib/timeparse.h"
 #include "lib/xmalloc.h"
 #include "render/render.h"
+#include "session/labels.h"
 #include "session/registry.h"
-
-static const struct {
-	const char *name;
-	enum kpi_kind kind;
-} kinds[] = {
-	{ "counter_rate", KPI_COUNTER_RATE },
-	{ "counter_increase", KPI_COUNTER_INCREASE },
-	{ "counter_util", KPI_COUNTER_UTIL },
-	{ "histogram_quantiles", KPI_HISTOGRAM_QUANTILES },
-	{ "avg", KPI_AVG },
-	{ "max", KPI_MAX },
-};
 
 /* Is s a valid PromQL metric name ([a-zA-Z_:][a-zA-Z0-9_:]*)? */
 static int is_metric_name(const char *s)
@@ -108,18 +98,19 @@ static int parse_kpi(const struct profile *p, const cJSON *obj, struct kpi_def *
 	const char *name = json_string(obj, "name"), *kind = json_string(obj, "kind"), *peak;
 	const cJSON *scale = cJSON_GetObjectItemCaseSensitive(obj, "scale");
 	const cJSON *optional = cJSON_GetObjectItemCaseSensitive(obj, "optional");
-	size_t i;
 
 	if (!name || !is_metric_name(name))
 		return kpi_error(p, name, "needs a \"name\" of letters, digits and '_'");
 	k->name = xstrdup(name);
-	for (i = 0; kind && i < sizeof(kinds) / sizeof(kinds[0]); i++)
-		if (!strcmp(kind, kinds[i].name))
-			break;
-	if (!kind || i == sizeof(kinds) / sizeof(kinds[0]))
-		return kpi_error(p, name, "\"kind\" must be counter_rate, counter_increase, counter_util, "
-				 "histogram_quantiles, avg or max");
-	k->kind = kinds[i].kind;
+	if (!kind || !(k->kind = kpi_kind_find(kind))) {
+		char *names = kpi_kind_names();
+		char *what = xasprintf("\"kind\" must be %s", names);
+
+		kpi_error(p, name, what);
+		free(what);
+		free(names);
+		return -1;
+	}
 	k->metric = json_strdup(obj, "metric");
 	k->matchers = json_strdup(obj, "matchers");
 	k->expr = json_strdup(obj, "expr");
@@ -135,7 +126,7 @@ static int parse_kpi(const struct profile *p, const cJSON *obj, struct kpi_def *
 	}
 	if (parse_scopes(p, name, cJSON_GetObjectItemCaseSensitive(obj, "scopes"), &k->scopes) < 0)
 		return -1;
-	if (k->kind == KPI_AVG || k->kind == KPI_MAX) {
+	if (k->kind->query == KPI_QUERY_RANGE) {
 		if (!k->expr || !*k->expr)
 			return kpi_error(p, name, "needs an \"expr\" (PromQL, with __SESSION__ for the session matcher)");
 	} else if (!k->metric || !is_metric_name(k->metric)) {
@@ -143,9 +134,9 @@ static int parse_kpi(const struct profile *p, const cJSON *obj, struct kpi_def *
 	}
 	if (k->matchers && (strchr(k->matchers, '{') || strchr(k->matchers, '}')))
 		return kpi_error(p, name, "\"matchers\" are label matchers without braces, e.g. device!=\"lo\"");
-	if (k->kind == KPI_COUNTER_UTIL && (!k->idle_label || !k->idle_value))
-		return kpi_error(p, name, "counter_util needs \"idle_label\" and \"idle_value\"");
-	if (k->kind == KPI_HISTOGRAM_QUANTILES &&
+	if ((k->kind->fields & KPI_FIELD_IDLE) && (!k->idle_label || !k->idle_value))
+		return kpi_error(p, name, "needs \"idle_label\" and \"idle_value\"");
+	if ((k->kind->fields & KPI_FIELD_QUANTILES) &&
 	    parse_quantiles(p, k, cJSON_GetObjectItemCaseSensitive(obj, "quantiles")) < 0)
 		return -1;
 	if (parse_exporter(p, k, cJSON_GetObjectItemCaseSensitive(obj, "exporter")) < 0)
@@ -156,8 +147,13 @@ static int parse_kpi(const struct profile *p, const cJSON *obj, struct kpi_def *
 	if ((peak = json_string(obj, "peak"))) {
 		char *cause = NULL;
 
-		if (k->kind != KPI_COUNTER_RATE)
-			return kpi_error(p, name, "\"peak\" is only for counter_rate");
+		if (!(k->kind->fields & KPI_FIELD_PEAK)) {
+			char *what = xasprintf("\"peak\" is not for kind %s", k->kind->name);
+
+			kpi_error(p, name, what);
+			free(what);
+			return -1;
+		}
 		if (parse_duration_ms(peak, 0, &k->peak_ms, &cause) < 0) {
 			kpi_error(p, name, cause);
 			free(cause);
@@ -237,7 +233,7 @@ void profile_release(struct profile *p)
 
 char *kpi_selector(const struct kpi_def *k, const char *metric_suffix, const char *session)
 {
-	return xasprintf("%s%s{session=\"%s\"%s%s}", k->metric, metric_suffix ? metric_suffix : "", session,
+	return xasprintf("%s%s{" LABEL_SESSION "=\"%s\"%s%s}", k->metric, metric_suffix ? metric_suffix : "", session,
 			 k->matchers ? "," : "", k->matchers ? k->matchers : "");
 }
 
@@ -251,7 +247,7 @@ char *kpi_expand(const char *expr, const char *session)
 
 		if (session) {
 			strbuf_add(&sb, p, (size_t)(hit - p));
-			strbuf_addf(&sb, "session=\"%s\"", session);
+			strbuf_addf(&sb, LABEL_SESSION "=\"%s\"", session);
 		} else if (hit > p && hit[-1] == '{' && *next == '}') {
 			strbuf_add(&sb, p, (size_t)(hit - 1 - p));
 			next++;

@@ -21,7 +21,8 @@
  *   avg, max             mean or maximum of every point of "expr" in the window;
  *                        "fallback_expr" is used when expr has no data or is all zero
  *
- * Counter kinds select metric{session="S",<matchers>}; expressions write
+ * The kinds are the table in collect/kpi.c (kpi_kind_find). Counter kinds
+ * select metric{session="S",<matchers>}; expressions write
  * __SESSION__ where the session matcher goes. Scopes are "session" (all
  * series), "service" and "node" (grouped by that label).
  *
@@ -32,14 +33,7 @@
  * applies. "optional": true keeps the KPI's findings from failing --strict.
  */
 
-enum kpi_kind {
-	KPI_COUNTER_RATE,
-	KPI_COUNTER_INCREASE,
-	KPI_COUNTER_UTIL,
-	KPI_HISTOGRAM_QUANTILES,
-	KPI_AVG,
-	KPI_MAX,
-};
+struct kpi_kind;  /* collect/kpi.h: how a kind queries and computes; one table entry per kind */
 
 #define KPI_SCOPE_SESSION 0x1
 #define KPI_SCOPE_SERVICE 0x2
@@ -52,7 +46,7 @@ struct kpi_quantile {
 
 struct kpi_def {
 	char *name;
-	enum kpi_kind kind;
+	const struct kpi_kind *kind;
 	char *metric;          /* counter and histogram kinds */
 	char *matchers;        /* extra label matchers, or NULL */
 	char *expr;            /* avg, max */

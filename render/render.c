@@ -11,6 +11,7 @@
 #include "lib/timeparse.h"
 #include "lib/xmalloc.h"
 #include "session/jobstate.h"
+#include "session/labels.h"
 
 #ifndef BENCHMON_DATADIR
 #define BENCHMON_DATADIR "/usr/local/share/benchmon"
@@ -134,7 +135,7 @@ static void auth_jobs(const struct render_params *p, const char *interval, struc
 			    "          - %s\n"
 			    "        refresh_interval: 5s\n"
 			    "    relabel_configs:\n"
-			    "      - source_labels: [kind]\n"
+			    "      - source_labels: [" LABEL_KIND "]\n"
 			    "        target_label: job\n",
 			    j->name, interval, token_q, glob_q);
 		free(token_q);
@@ -156,6 +157,7 @@ int render_prometheus_config(const struct render_params *p)
 		{ "SCRAPE_TIMEOUT", timeout },
 		{ "TARGETS_GLOB", glob_q },
 		{ "AUTH_JOBS", "" },
+		{ "LABEL_KIND", LABEL_KIND },
 		{ NULL, NULL },
 	};
 	int ret = -1;

@@ -68,9 +68,9 @@ int registry_put_client(const struct session *s, const struct client *c)
 	int ret;
 
 	if (c->node_exporter)
-		add_group(groups, c->node_exporter, common_labels(s, c->client_id, c->node, "node", now));
+		add_group(groups, c->node_exporter, common_labels(s, c->client_id, c->node, target_kind_name(TARGET_NODE), now));
 	if (c->dcgm_exporter)
-		add_group(groups, c->dcgm_exporter, common_labels(s, c->client_id, c->node, "dcgm", now));
+		add_group(groups, c->dcgm_exporter, common_labels(s, c->client_id, c->node, target_kind_name(TARGET_DCGM), now));
 	if (!c->node_exporter && !c->dcgm_exporter)
 		/* a group without targets records the client and its node, and scrapes nothing */
 		add_group(groups, NULL, common_labels(s, c->client_id, c->node, "client", now));
@@ -103,7 +103,7 @@ out:
 static cJSON *service_group(const struct session *s, const struct service *svc, const char *node,
 			    const struct endpoint *ep, int64_t now)
 {
-	cJSON *labels = common_labels(s, svc->client_id, node, "service", now);
+	cJSON *labels = common_labels(s, svc->client_id, node, target_kind_name(TARGET_SERVICE), now);
 	cJSON *group = cJSON_CreateArray();
 	char *url = endpoint_url(ep);
 
@@ -513,7 +513,7 @@ static int load_file(const char *path, struct target_list *list, size_t *alloc)
 		const char *node = json_string(labels, LABEL_NODE);
 		const cJSON *address;
 
-		if (!kind || !client_id || !node || (!strcmp(kind, "service") && !json_string(labels, LABEL_SERVICE))) {
+		if (!kind || !client_id || !node || (!strcmp(kind, target_kind_name(TARGET_SERVICE)) && !json_string(labels, LABEL_SERVICE))) {
 			cJSON_Delete(groups);
 			free(parts);
 			return error("'%s' has a target group without kind, client_id, node or service name (corrupted?)",

@@ -512,9 +512,9 @@ struct answer {
 };
 
 static struct kpi_quantile quantile_defs[] = { { "p50", 0.5 }, { "p95", 0.95 }, { "p99", 0.99 } };
-static const struct kpi_def qps_def = { .name = "qps", .kind = KPI_COUNTER_RATE, .metric = "reqs", .unit = "req/s",
+static struct kpi_def qps_def = { .name = "qps", .metric = "reqs", .unit = "req/s",
 					.scale = 1, .scopes = KPI_SCOPE_SESSION };
-static const struct kpi_def lat_def = { .name = "lat", .kind = KPI_HISTOGRAM_QUANTILES, .metric = "h",
+static struct kpi_def lat_def = { .name = "lat", .metric = "h",
 					.unit = "s", .scale = 1, .scopes = KPI_SCOPE_SESSION,
 					.quantiles = quantile_defs, .nquantiles = 3 };
 
@@ -740,5 +740,7 @@ int main(void)
 		cmocka_unit_test(test_bounds_contain_the_truth),
 	};
 
+	qps_def.kind = kpi_kind_find("counter_rate");
+	lat_def.kind = kpi_kind_find("histogram_quantiles");
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

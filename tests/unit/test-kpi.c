@@ -130,7 +130,7 @@ static void test_counter_peak_per_scope(void **state)
 {
 	/* 2 nodes, 300 s: 10/s, then 40/s for the last 100 s */
 	double v[301];
-	struct kpi_def k = { .name = "qps", .kind = KPI_COUNTER_RATE, .metric = "x", .unit = "req/s",
+	struct kpi_def k = { .name = "qps", .kind = kpi_kind_find("counter_rate"), .metric = "x", .unit = "req/s",
 			     .scale = 1, .scopes = KPI_SCOPE_SESSION | KPI_SCOPE_NODE,
 			     .peak_name = "qps_peak_1m", .peak_ms = 60000 };
 	struct kpi_window w = window(1000000, 1300000);
@@ -164,7 +164,7 @@ static void test_counter_rate_handles_a_reset(void **state)
 {
 	/* +10 per second for 10 s, 100 requests; the counter restarts from 0 at t=4.5 s and reads 5 at t=5 s */
 	const double v[] = { 0, 10, 20, 30, 40, 5, 15, 25, 35, 45, 55, 65 };
-	struct kpi_def k = { .name = "qps", .kind = KPI_COUNTER_RATE, .metric = "x", .unit = "req/s",
+	struct kpi_def k = { .name = "qps", .kind = kpi_kind_find("counter_rate"), .metric = "x", .unit = "req/s",
 			     .scale = 1, .scopes = KPI_SCOPE_SESSION | KPI_SCOPE_NODE };
 	struct kpi_window w = window(1000000, 1010000);
 	struct series_set set = { 0 };
@@ -194,7 +194,7 @@ static void test_counter_rate_handles_a_reset(void **state)
 static void test_counter_without_a_scrape_after_the_end_has_no_upper_bound(void **state)
 {
 	const double v[] = { 0, 10, 20, 30, 40, 50 };
-	struct kpi_def k = { .name = "qps", .kind = KPI_COUNTER_RATE, .metric = "x", .unit = "",
+	struct kpi_def k = { .name = "qps", .kind = kpi_kind_find("counter_rate"), .metric = "x", .unit = "",
 			     .scale = 1, .scopes = KPI_SCOPE_SESSION };
 	struct kpi_window w = window(1000000, 1005500);
 	struct series_set set = { 0 };
@@ -217,7 +217,7 @@ static void test_counter_series_starting_inside_the_window(void **state)
 {
 	/* n1 counts 10/s all along; n2 starts at 1002000, counts 10/s, first scraped at 1003000 (10) */
 	const double v1[] = { 0, 10, 20, 30, 40, 50, 60 }, v2[] = { 10, 20, 30, 40 };
-	struct kpi_def k = { .name = "qps", .kind = KPI_COUNTER_INCREASE, .metric = "x", .unit = "",
+	struct kpi_def k = { .name = "qps", .kind = kpi_kind_find("counter_increase"), .metric = "x", .unit = "",
 			     .scale = 1, .scopes = KPI_SCOPE_SESSION };
 	struct kpi_window w = window(1000000, 1006000);
 	struct series_set set = { 0 };
@@ -241,7 +241,7 @@ static void test_counter_edges_are_interpolated(void **state)
 {
 	/* 10/s; the window starts and ends half-way between samples */
 	const double v[] = { 0, 10, 20, 30, 40, 50 };
-	struct kpi_def k = { .name = "qps", .kind = KPI_COUNTER_RATE, .metric = "x", .unit = "",
+	struct kpi_def k = { .name = "qps", .kind = kpi_kind_find("counter_rate"), .metric = "x", .unit = "",
 			     .scale = 1, .scopes = KPI_SCOPE_SESSION };
 	struct kpi_window w = window(1000500, 1004500);
 	struct series_set set = { 0 };
@@ -262,7 +262,7 @@ static void test_counter_edges_read_exactly(void **state)
 {
 	/* 10/s in the scrapes, but the load ran only in (1000.5 s, 1004.5 s]: 37 requests */
 	const double v[] = { 0, 10, 20, 30, 40, 50 };
-	struct kpi_def k = { .name = "qps", .kind = KPI_COUNTER_RATE, .metric = "x", .unit = "",
+	struct kpi_def k = { .name = "qps", .kind = kpi_kind_find("counter_rate"), .metric = "x", .unit = "",
 			     .scale = 1, .scopes = KPI_SCOPE_SESSION };
 	struct kpi_window w = window(1000500, 1004500);
 	struct series_set set = { 0 };
@@ -289,7 +289,7 @@ static void test_counter_edges_read_exactly(void **state)
 static void test_counter_edge_read_during_the_load(void **state)
 {
 	const double v[] = { 0, 10, 20, 30, 40, 50 };
-	struct kpi_def k = { .name = "qps", .kind = KPI_COUNTER_RATE, .metric = "x", .unit = "",
+	struct kpi_def k = { .name = "qps", .kind = kpi_kind_find("counter_rate"), .metric = "x", .unit = "",
 			     .scale = 1, .scopes = KPI_SCOPE_SESSION };
 	struct kpi_window w = window(1000500, 1004500);
 	struct series_set set = { 0 };
@@ -316,7 +316,7 @@ static void test_counter_edge_read_during_the_load(void **state)
 static void test_counter_edges_across_a_reset_are_not_used(void **state)
 {
 	const double v[] = { 0, 10, 20, 3, 13, 23 };
-	struct kpi_def k = { .name = "qps", .kind = KPI_COUNTER_RATE, .metric = "x", .unit = "",
+	struct kpi_def k = { .name = "qps", .kind = kpi_kind_find("counter_rate"), .metric = "x", .unit = "",
 			     .scale = 1, .scopes = KPI_SCOPE_SESSION };
 	struct kpi_window w = window(1000500, 1004500);
 	struct series_set set = { 0 };
@@ -352,7 +352,7 @@ static void add_bucket(struct series_set *set, const double *v, size_t n, int64_
 }
 
 static struct kpi_quantile quantiles[] = { { "p25", 0.25 }, { "p50", 0.5 }, { "p75", 0.75 } };
-static const struct kpi_def latency = { .name = "lat", .kind = KPI_HISTOGRAM_QUANTILES, .metric = "h",
+static struct kpi_def latency = { .name = "lat", .metric = "h",
 					.unit = "s", .scale = 1, .scopes = KPI_SCOPE_SESSION | KPI_SCOPE_NODE,
 					.quantiles = quantiles, .nquantiles = 3 };
 
@@ -467,7 +467,7 @@ static void test_histogram_reset_is_reported_once(void **state)
 static void test_no_increase_is_no_data_not_zero(void **state)
 {
 	const double v[] = { 7, 7, 7, 7, 7 };
-	struct kpi_def k = { .name = "qps", .kind = KPI_COUNTER_RATE, .metric = "x", .unit = "",
+	struct kpi_def k = { .name = "qps", .kind = kpi_kind_find("counter_rate"), .metric = "x", .unit = "",
 			     .scale = 1, .scopes = KPI_SCOPE_SESSION };
 	struct kpi_window w = window(1000000, 1004000);
 	struct series_set set = { 0 };
@@ -486,7 +486,7 @@ static void test_no_increase_is_no_data_not_zero(void **state)
 static void test_no_series_is_no_data(void **state)
 {
 	struct kpi_quantile q[] = { { "p50", 0.5 }, { "p99", 0.99 } };
-	struct kpi_def k = { .name = "lat", .kind = KPI_HISTOGRAM_QUANTILES, .metric = "h", .unit = "ms",
+	struct kpi_def k = { .name = "lat", .kind = kpi_kind_find("histogram_quantiles"), .metric = "h", .unit = "ms",
 			     .scale = 1000, .scopes = KPI_SCOPE_SESSION, .quantiles = q, .nquantiles = 2 };
 	struct kpi_window w = window(1000000, 1004000);
 	struct series_set set = { 0 };
@@ -502,7 +502,7 @@ static void test_no_series_is_no_data(void **state)
 static void test_all_zero_gauge_uses_the_fallback(void **state)
 {
 	const double zero[] = { 0, 0, 0, 0, 0 }, active[] = { 40, 40, 60, 60, 50 };
-	struct kpi_def k = { .name = "gpu", .kind = KPI_AVG, .expr = "a", .fallback_expr = "b", .unit = "%",
+	struct kpi_def k = { .name = "gpu", .kind = kpi_kind_find("avg"), .expr = "a", .fallback_expr = "b", .unit = "%",
 			     .scale = 1, .scopes = KPI_SCOPE_SESSION };
 	struct kpi_window w = window(1000000, 1004000);
 	struct series_set main_set = { 0 }, fallback = { 0 };
@@ -522,7 +522,7 @@ static void test_all_zero_gauge_uses_the_fallback(void **state)
 static void test_nan_points_are_left_out_and_reported(void **state)
 {
 	const double v[] = { 10, NAN, 30, INFINITY, 50 };
-	struct kpi_def k = { .name = "g", .kind = KPI_MAX, .expr = "a", .unit = "", .scale = 1,
+	struct kpi_def k = { .name = "g", .kind = kpi_kind_find("max"), .expr = "a", .unit = "", .scale = 1,
 			     .scopes = KPI_SCOPE_SESSION };
 	struct kpi_window w = window(1000000, 1004000);
 	struct series_set set = { 0 };
@@ -541,7 +541,7 @@ static void test_nan_points_are_left_out_and_reported(void **state)
 static void test_peak_longer_than_the_window_is_not_applicable(void **state)
 {
 	const double v[] = { 0, 10, 20, 30, 40, 50, 60, 70, 80, 90, 100 };
-	struct kpi_def k = { .name = "qps", .kind = KPI_COUNTER_RATE, .metric = "x", .unit = "req/s", .scale = 1,
+	struct kpi_def k = { .name = "qps", .kind = kpi_kind_find("counter_rate"), .metric = "x", .unit = "req/s", .scale = 1,
 			     .scopes = KPI_SCOPE_SESSION, .peak_name = "qps_peak_1m", .peak_ms = 60000 };
 	struct kpi_window w = window(1000000, 1010000);
 	struct series_set set = { 0 };
@@ -561,7 +561,7 @@ static void test_peak_longer_than_the_window_is_not_applicable(void **state)
 /* Findings show the PromQL without the placeholder, and a not_applicable KPI makes none. */
 static void test_no_series_finding_has_no_placeholder(void **state)
 {
-	struct kpi_def k = { .name = "gpu", .kind = KPI_AVG, .expr = "100 * DCGM_X{__SESSION__} / DCGM_Y{a=\"b\",__SESSION__}",
+	struct kpi_def k = { .name = "gpu", .kind = kpi_kind_find("avg"), .expr = "100 * DCGM_X{__SESSION__} / DCGM_Y{a=\"b\",__SESSION__}",
 			     .unit = "%", .scale = 1, .scopes = KPI_SCOPE_SESSION };
 	struct kpi_window w = window(1000000, 1004000);
 	struct series_set set = { 0 };
@@ -610,7 +610,7 @@ static void test_a_target_scraped_late_is_a_finding(void **state)
 static void test_stale_gauge_points_are_dropped(void **state)
 {
 	const double load[] = { 2, 2, 2, 2, 2, 2 }, count[] = { 1, 1, 1 };
-	struct kpi_def k = { .name = "load", .kind = KPI_AVG, .expr = "a", .unit = "", .scale = 1,
+	struct kpi_def k = { .name = "load", .kind = kpi_kind_find("avg"), .expr = "a", .unit = "", .scale = 1,
 			     .scopes = KPI_SCOPE_SESSION };
 	struct kpi_window w = window(1000000, 1005000);
 	struct series_set set = { 0 }, counts = { 0 };
@@ -660,5 +660,6 @@ int main(void)
 		cmocka_unit_test(test_stale_gauge_points_are_dropped),
 	};
 
+	latency.kind = kpi_kind_find("histogram_quantiles");
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

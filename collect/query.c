@@ -1,0 +1,182 @@
+#include "collect/query.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "collect/promjson.h"
+#include "lib/error.h"
+#include "lib/strbuf.h"
+#include "lib/timeparse.h"
+#include "lib/xmalloc.h"
+
+#define RETRIES_503 6
+
+static char *range_url(const char *base, const char *promql, const struct kpi_window *w)
+{
+	struct strbuf sb = STRBUF_INIT;
+
+	strbuf_addf(&sb, "%s/api/v1/query_range?query=", base);
+	strbuf_add_urlencoded(&sb, promql);
+	strbuf_addf(&sb, "&start=%lld.%03lld&end=%lld.%03lld&step=%lld.%03lld", (long long)(w->start_ms / 1000),
+		    (long long)(w->start_ms % 1000), (long long)(w->end_ms / 1000), (long long)(w->end_ms % 1000),
+		    (long long)(w->step_ms / 1000), (long long)(w->step_ms % 1000));
+	return strbuf_detach(&sb, NULL);
+}
+
+static struct query *query_new(struct query_list *l, const char *kpi, char *promql, const char *endpoint)
+{
+	struct query *q;
+
+	l->items = xrealloc(l->items, (l->n + 1) * sizeof(*l->items));
+	q = &l->items[l->n++];
+	memset(q, 0, sizeof(*q));
+	q->kpi = kpi;
+	q->promql = promql;
+	q->endpoint = endpoint;
+	return q;
+}
+
+size_t query_add_range(struct query_list *l, const char *kpi, char *promql, const char *base,
+		       const struct kpi_window *w)
+{
+	struct query *q = query_new(l, kpi, promql, "/api/v1/query_range");
+
+	q->url = range_url(base, promql, w);
+	return l->n - 1;
+}
+
+size_t query_add_instant(struct query_list *l, const char *kpi, char *promql, const char *base, int64_t at_ms)
+{
+	struct strbuf sb = STRBUF_INIT;
+	struct query *q = query_new(l, kpi, promql, "/api/v1/query");
+
+	q->at_ms = at_ms;
+	strbuf_addf(&sb, "%s/api/v1/query?query=", base);
+	strbuf_add_urlencoded(&sb, promql);
+	strbuf_addf(&sb, "&time=%lld.%03lld", (long long)(at_ms / 1000), (long long)(at_ms % 1000));
+	q->url = strbuf_detach(&sb, NULL);
+	return l->n - 1;
+}
+
+size_t query_add_raw(struct query_list *l, const char *kpi, const char *selector, const char *base,
+		     const struct kpi_window *w, int64_t margin_ms)
+{
+	int64_t at = w->end_ms + margin_ms, range = at - (w->from_ms - margin_ms);
+
+	return query_add_instant(l, kpi, xasprintf("%s[%lldms]", selector, (long long)range), base, at);
+}
+
+struct query_batch {
+	struct query *qs;
+	size_t *todo;            /* todo[i]: the query behind transfer i */
+	struct promjson_stream **streams; /* streams[i]: transfer i's body, parsed as it arrives */
+	size_t *retry;           /* the queries that answered 503, to send again */
+	size_t nretry;
+	int failed;
+};
+
+static void feed_stream(const char *data, size_t len, void *ctx)
+{
+	promjson_stream_feed(ctx, data, len);
+}
+
+/* Take the parsed answer of transfer i when it completes. */
+static void on_query_done(size_t i, struct http_response *resp, const char *cause, void *ctx)
+{
+	struct query_batch *b = ctx;
+	struct query *q = &b->qs[b->todo[i]];
+	struct promjson_stream *st = b->streams[i];
+	char *perr = NULL;
+
+	if (b->failed)
+		goto out;
+	if (cause) {
+		error("KPI '%s': query %s got no answer: %s", q->kpi, q->promql, cause);
+		b->failed = 1;
+		goto out;
+	}
+	if (resp->status == 503) {
+		b->retry[b->nretry++] = b->todo[i];
+		goto out;
+	}
+	if (promjson_stream_finish(st, &q->data, &perr) < 0 || resp->status != 200) {
+		const char *text = promjson_stream_text(st);
+
+		/* an error page that is not JSON says more than the parser's complaint about it */
+		if (resp->status != 200 && text[0] != '{' && text[0])
+			error("KPI '%s': Prometheus answered %ld to query %s: %.200s", q->kpi, resp->status, q->promql,
+			      text);
+		else
+			error("KPI '%s': Prometheus answered %ld to query %s: %s", q->kpi, resp->status, q->promql,
+			      perr ? perr : text);
+		b->failed = 1;
+	}
+out:
+	free(perr);
+	promjson_stream_free(st);
+	b->streams[i] = NULL;
+}
+
+/* The parsing overlaps the transfers, and no body is held whole. */
+int query_run(struct query_list *l, size_t first, const struct http_auth *auth, long timeout_ms)
+{
+	struct query *qs = l->items + first;
+	size_t n = l->n - first;
+	const char **urls = xcalloc(n + 1, sizeof(*urls));
+	struct http_response *resps = xcalloc(n + 1, sizeof(*resps));
+	char **causes = xcalloc(n + 1, sizeof(*causes));
+	struct query_batch b = { .qs = qs, .todo = xcalloc(n + 1, sizeof(size_t)),
+				 .streams = xcalloc(n + 1, sizeof(*b.streams)),
+				 .retry = xcalloc(n + 1, sizeof(size_t)) };
+	size_t ntodo = n;
+
+	for (size_t i = 0; i < n; i++) {
+		b.todo[i] = i;
+		http_response_init(&resps[i]);
+		resps[i].sink = feed_stream;
+	}
+	for (int attempt = 0; ntodo && !b.failed; attempt++) {
+		for (size_t i = 0; i < ntodo; i++) {
+			urls[i] = qs[b.todo[i]].url;
+			b.streams[i] = promjson_stream_new();
+			resps[i].sink_ctx = b.streams[i];
+		}
+		b.nretry = 0;
+		http_get_many(urls, ntodo, auth, timeout_ms, resps, causes, on_query_done, &b);
+		for (size_t i = 0; i < ntodo; i++) {
+			free(causes[i]);
+			causes[i] = NULL;
+			promjson_stream_free(b.streams[i]);
+			b.streams[i] = NULL;
+		}
+		ntodo = b.nretry;
+		memcpy(b.todo, b.retry, ntodo * sizeof(size_t));
+		if (ntodo && attempt >= RETRIES_503) {
+			error("Prometheus still answered 503 (starting up) after %d tries", RETRIES_503 + 1);
+			b.failed = 1;
+		} else if (ntodo) {
+			progress("Prometheus is starting (503); retrying %zu queries", ntodo);
+			sleep_ms(500L << attempt);
+		}
+	}
+	for (size_t i = 0; i < n; i++)
+		http_response_release(&resps[i]);
+	free(causes);
+	free(resps);
+	free(urls);
+	free(b.todo);
+	free(b.streams);
+	free(b.retry);
+	return b.failed ? -1 : 0;
+}
+
+void query_list_release(struct query_list *l)
+{
+	for (size_t i = 0; i < l->n; i++) {
+		free(l->items[i].promql);
+		free(l->items[i].url);
+		series_set_release(&l->items[i].data);
+	}
+	free(l->items);
+	memset(l, 0, sizeof(*l));
+}
