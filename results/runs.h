@@ -114,6 +114,14 @@ size_t run_strict_findings(const struct run *r);
 int run_label_parse(const char *arg, struct run_label *out, char **cause);
 void run_label_release(struct run_label *l);
 
+/*
+ * Every --label argument of a command (args, n of them) into *out, sorted by
+ * key: at most RUN_LABELS_MAX, each key once. The caller releases *out with
+ * run_labels_release, also on failure.
+ */
+int run_labels_parse(const char *const *args, size_t n, struct run_label **out, size_t *nout, char **cause);
+void run_labels_release(struct run_label *l, size_t n);
+
 /* Is key a column metrics_summary.csv has before its labels (run_id, from, a KPI's name...)? */
 int run_label_reserved(const char *key);
 
