@@ -161,14 +161,14 @@ int reference_write(const char *path, const struct run *const *runs, size_t n, d
 				cJSON_AddStringToObject(lj, labels[l].key, labels[l].value);
 		}
 		cJSON_AddNumberToObject(e, "ref", got % 2 ? v[got / 2] : (v[got / 2 - 1] + v[got / 2]) / 2);
-		if (dir <= 0)
-			cJSON_AddNumberToObject(e, "upper", tolerance);
-		else
-			cJSON_AddNullToObject(e, "upper");
 		if (dir >= 0)
 			cJSON_AddNumberToObject(e, "lower", -tolerance);
 		else
 			cJSON_AddNullToObject(e, "lower");
+		if (dir <= 0)
+			cJSON_AddNumberToObject(e, "upper", tolerance);
+		else
+			cJSON_AddNullToObject(e, "upper");
 		cJSON_AddStringToObject(e, "unit", k0->unit);
 		cJSON_AddStringToObject(e, "severity", dir ? "error" : "warning");
 		cJSON_AddItemToArray(arr, e);
@@ -218,8 +218,10 @@ static void check_one(const struct run *r, const struct reference *ref, struct g
 	res->value = k->value;
 	if (k->value < res->min || k->value > res->max) {
 		res->outcome = GATE_FAIL;
-		res->message = xasprintf("%s (%s) is %.6g %s, outside [%.6g, %.6g] (reference %.6g %s)", ref->kpi,
-					 ref->scope, k->value, k->unit, res->min, res->max, ref->ref, k->unit);
+		res->message = xasprintf("%s (%s) is %.6g %s, %s the %s %.6g (reference %.6g)", ref->kpi, ref->scope,
+					 k->value, k->unit, k->value < res->min ? "below" : "above",
+					 k->value < res->min ? "minimum" : "maximum", k->value < res->min ? res->min : res->max,
+					 ref->ref);
 		return;
 	}
 	res->outcome = GATE_PASS;
