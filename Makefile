@@ -49,6 +49,9 @@ UNIT_test-registry = session/registry.o session/session.o lib/auth.o session/val
 UNIT_TESTS += tests/unit/test-fsutil tests/unit/test-exposition
 UNIT_test-exposition = collect/exposition.o lib/strbuf.o lib/xmalloc.o
 UNIT_test-fsutil = lib/fsutil.o lib/strbuf.o lib/xmalloc.o lib/error.o
+UNIT_TESTS += tests/unit/test-compare
+UNIT_test-compare = results/compare.o results/runs.o lib/csvfile.o lib/jsonfile.o lib/fsutil.o lib/timeparse.o \
+	lib/strbuf.o lib/xmalloc.o lib/error.o
 
 # fuzz targets (tests/fuzz/fuzz-<name>.c), replayed over their corpora without libFuzzer
 FUZZ_TARGETS = timeparse endpoint promjson profile registry exposition
