@@ -138,6 +138,7 @@ bench: all bench/promjson-bench bench/synth-exporter
 	bench/promjson-bench 500 10800 3
 	bash bench/collect.sh
 	bash bench/capacity.sh
+	bash bench/results.sh
 
 bench/synth-exporter: bench/synth-exporter.c
 	$(CC) $(CFLAGS) -O2 -o $@ $< -lm
