@@ -30,7 +30,7 @@ static const struct cmd_opt opts[] = {
 	{ "profile", "NAME|FILE", "query profile: a name in templates/profiles, or a JSON file (default: default)" },
 	{ "step", "DURATION", "resolution of the queries (default: the scrape interval; raised to stay under 11,000 points)" },
 	{ "timeout", "DURATION", "give up on a query Prometheus has not answered in this long (default: 2m, at most 24h; a bare number is seconds)" },
-	{ "label", "KEY=VALUE...", "a label of the run, in MANIFEST.json and metrics_summary.csv, e.g. concurrency=8 (repeatable)" },
+	{ "label", "KEY=VALUE...", "a label of the run, in MANIFEST.json and metrics_summary.csv, e.g. concurrency=8 (repeatable; default with --window: the run's)" },
 	{ "strict", NULL, "exit 1 when there is a data-quality finding, but for those about optional KPIs (for CI gating)" },
 	{ "json", NULL, "print the KPIs and findings as JSON instead of a table" },
 	{ NULL, NULL, NULL },
@@ -180,6 +180,12 @@ static int exec_collect(struct cmd_args *args)
 	if (validate_id("run id", o.run_id, &cause) < 0)
 		goto usage;
 	o.profile = args_get(args, "profile") ? args_get(args, "profile") : "default";
+	/* a run's labels come back with its window, unless others are given */
+	if (!nargs && wf.labels) {
+		for (nargs = 0; wf.labels[nargs]; nargs++)
+			;
+		label_args = (const char *const *)wf.labels;
+	}
 	if (run_labels_parse(label_args, nargs, &labels, &nlabels, &cause) < 0)
 		goto usage;
 	o.labels = labels;

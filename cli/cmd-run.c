@@ -334,6 +334,9 @@ static int exec_run(struct cmd_args *args)
 	/* check the session before the benchmark runs, not after */
 	if (session_load(id, &s) < 0 || session_run_load(&s, &run) < 0)
 		goto out;
+	if (collect_check_labels(args_get(args, "profile") ? args_get(args, "profile") : "default", labels,
+				 nlabels) < 0)
+		goto out;
 	if (run.state != RUN_RUNNING) {
 		error("session '%s' is not running (%s); start it with 'benchmon start --session %s'", s.id,
 		      run_state_name(run.state), s.id);
@@ -367,6 +370,7 @@ static int exec_run(struct cmd_args *args)
 
 	wf.session = s.id;
 	wf.run_id = run_id;
+	wf.labels = nargs ? (char **)label_args : NULL;
 	wf.command = args->argv;
 	/*
 	 * Read every target's counters at the window's edges: before the command

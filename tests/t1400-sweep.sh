@@ -138,6 +138,13 @@ test_expect_success 'compare names the regression: throughput worse, latency wor
 	grep -q "^latency_p50_ms (ms) .* worse (bounds disjoint)$" slow.txt
 '
 
+test_expect_success 'collect --window again keeps the run'"'"'s labels, or takes new ones' '
+	benchmon collect --window sweep/c4-r2/window.json --out again >/dev/null &&
+	tail -1 again/metrics_summary.csv | grep -q ",4,2$" &&
+	benchmon collect --window sweep/c4-r2/window.json --out again2 --label concurrency=4 --label build=new >/dev/null &&
+	head -1 again2/metrics_summary.csv | grep -q ",findings,build,concurrency$"
+'
+
 test_expect_success 'stop' '
 	benchmon stop
 '
