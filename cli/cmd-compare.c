@@ -485,8 +485,14 @@ static int exec_compare(struct cmd_args *args)
 			if (!args_flag(args, "json"))
 				printf("wrote %s from %zu baseline run%s of %s\n", refpath, sides[0].n,
 				       sides[0].n == 1 ? "" : "s", sides[0].name);
-			else
-				print_json_object(cJSON_CreateObject());
+			else {
+				cJSON *root = cJSON_CreateObject();
+
+				cJSON_AddStringToObject(root, "reference", refpath);
+				cJSON_AddItemToObject(root, "a", side_json(&sides[0]));
+				json_add_string_or_null(root, "error", NULL);
+				print_json_object(root);
+			}
 			ret = CMD_OK;
 			goto out;
 		}

@@ -367,6 +367,7 @@ static int find_in(struct finder *f, const char *dir, int depth, int top)
 	DIR *d;
 	struct run r;
 
+	/* a run's directory holds its files, not other runs */
 	if (has_manifest(dir)) {
 		if (run_load(dir, &r) == 0)
 			add_run(f, &r);
@@ -374,6 +375,7 @@ static int find_in(struct finder *f, const char *dir, int depth, int top)
 			return -1;
 		else
 			warning("skipping '%s': its manifest cannot be read", dir);
+		return 0;
 	}
 	if (depth >= RUNS_MAX_DEPTH)
 		return 0;

@@ -80,9 +80,9 @@ int run_load(const char *dir, struct run *r);
 void run_release(struct run *r);
 
 /*
- * Every run under dirs: each dir that holds MANIFEST.json is a run, and
- * directories below it are searched too (at most RUNS_MAX_DEPTH levels
- * down, symbolic links not followed). A dir that does not exist is an
+ * Every run under dirs: a directory that holds MANIFEST.json is a run (and
+ * is not searched further: runs do not nest); others are searched at most
+ * RUNS_MAX_DEPTH levels down, symbolic links not followed. A dir that does not exist is an
  * error; a subdirectory whose manifest cannot be read is skipped with a
  * warning naming it, so one torn run does not hide a sweep. out is empty
  * (n = 0) when there are none, which is not an error.
