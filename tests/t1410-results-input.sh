@@ -208,8 +208,8 @@ test_expect_success '--label: bad labels are usage errors, before anything runs'
 	test_expect_code 2 benchmon collect --session s1 --last 1m --out o "$@" 2>err &&
 	grep -q "at most 32" err &&
 	test_path_is_missing o && test_path_is_missing o2 &&
-	test_expect_code 1 benchmon run --session s1 --out o2 --label latency_p99_ms=1 -- touch ran 2>err &&
-	grep -q "label key .latency_p99_ms. is the name of a KPI of profile .default." err &&
+	test_expect_code 1 benchmon run --session s1 --out o2 --label mem_used_avg_pct=1 -- touch ran 2>err &&
+	grep -q "label key .mem_used_avg_pct. is the name of a KPI of profile .default." err &&
 	test_path_is_missing ran && test_path_is_missing o2
 '
 
