@@ -76,7 +76,7 @@ test_expect_success 'compare two single runs: throughput a proven change, latenc
 	assert t["verdict"] == "better" and t["method"] == "bounds" and t["better"] == "higher", t
 	assert t["a"]["upper"] < t["b"]["lower"], t
 	def rate(run):
-	    # wrk's count over the window the run recorded (wrk's own duration leaves out its start-up)
+	    # the count wrk printed over the window the run recorded (the duration wrk printed leaves out its start-up)
 	    n = int(re.search(r"(\d+) requests in", open("wrk-%s.out" % run).read()).group(1))
 	    w = json.load(open("sweep/%s/MANIFEST.json" % run))["window"]
 	    ts = [datetime.datetime.fromisoformat(w[k].replace("Z", "+00:00")).timestamp() for k in ("from", "to")]
