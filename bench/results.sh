@@ -41,6 +41,10 @@ for k in throughput_qps latency_p50_ms latency_p95_ms latency_p99_ms cpu_util_av
 		kpis+=(--kpi "$k=100:90:110@$scope")
 	done
 done
+# and one of a one-node session's size: 25 session KPIs, 15 queries
+small=()
+for i in $(seq 25); do small+=(--kpi "k$i=100:90:110"); done
+"$repo/tests/fixtures/make-run" "$scratch/small" --queries 15 --label concurrency=1 "${small[@]}"
 "$repo/tests/fixtures/make-run" "$scratch/template" --queries 30 --finding target_down --finding missing_scrapes:optional \
 	--label concurrency=1 --label rep=1 "${kpis[@]}"
 python3 - "$scratch" "$nruns" <<'PY'
@@ -48,6 +52,10 @@ import json, os, random, sys
 scratch, n = sys.argv[1], int(sys.argv[2])
 random.seed(1)
 t = json.load(open(os.path.join(scratch, "template", "MANIFEST.json")))
+small = open(os.path.join(scratch, "small", "MANIFEST.json")).read()
+for i in range(n):
+    os.makedirs(os.path.join(scratch, "few", "run%04d" % i))
+    open(os.path.join(scratch, "few", "run%04d" % i, "MANIFEST.json"), "w").write(small)
 levels = ["1", "2", "4", "8"]
 def write(root, i, level, rep):
     d = os.path.join(root, "run%04d" % i)
@@ -100,6 +108,7 @@ report() {
 report "runs (table)" "(target < 500 ms for 1,000; peak RSS $(peak_kib "$benchmon" runs "$scratch/many") KiB)" \
 	"$benchmon" runs "$scratch/many"
 report "runs --csv" "" "$benchmon" runs --csv "$scratch/many"
+report "runs, $((nruns)) one-node runs ($(($(stat -c %s "$scratch/few/run0000/MANIFEST.json") / 1024)) KiB)" "" "$benchmon" runs "$scratch/few"
 report "runs --json" "" "$benchmon" runs --json "$scratch/many"
 "$benchmon" compare --by concurrency=1,8 "$scratch/groups" >"$scratch/cmp.txt"
 grep -q "n=20+20" "$scratch/cmp.txt" || { echo "compare did not see 20+20 runs"; cat "$scratch/cmp.txt"; exit 1; }
