@@ -193,6 +193,9 @@ void chart_time(struct strbuf *sb, const struct chart *c)
 		lo = 0;
 		hi = 1;
 	}
+	/* a percentage reads best against its whole scale */
+	if (!strcmp(c->unit, "%") && lo >= 0 && hi <= 100)
+		hi = 100;
 	ystep = nice_range(&lo, &hi, c->height >= 240 ? 5 : 3);
 	if (!(span > 0))
 		span = 1;
@@ -234,6 +237,8 @@ void chart_time(struct strbuf *sb, const struct chart *c)
 		strbuf_addf(sb, "<path fill=\"none\" stroke=\"%s\" stroke-width=\"1.6\" stroke-dasharray=\"%s\" "
 			    "stroke-linejoin=\"round\" data-kpi=\"", colours[style % NSTYLES], dashes[style % NSTYLES]);
 		html_escape(sb, se->key);
+		strbuf_addstr(sb, "\" data-scope=\"");
+		html_escape(sb, se->scope);
 		strbuf_addf(sb, "\" data-n=\"%zu\" data-drawn=\"%zu\" d=\"", se->n, nkeep);
 		for (size_t k = 0; k < nkeep; k++) {
 			size_t i = keep[k];

@@ -10,7 +10,7 @@
  * and marker shape as well as its colour, and every axis names its unit.
  *
  * The values drawn are in the SVG for readers and tests: each series' <path>
- * carries data-kpi and data-points ("t,v t,v ...": Unix seconds and the value,
+ * carries data-kpi, data-scope, data-n (its points), data-drawn and data-points ("t,v t,v ...": Unix seconds and the value,
  * exactly the points the line goes through), and each sweep point carries
  * data-run, data-x, data-value, data-lower and data-upper.
  */
@@ -19,6 +19,7 @@
 struct chart_series {
 	const char *name;     /* legend text */
 	const char *key;      /* data-kpi */
+	const char *scope;    /* data-scope */
 	const double *t;      /* Unix seconds, ascending */
 	const double *v;
 	size_t n;

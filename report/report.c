@@ -209,7 +209,7 @@ static int def_chart(struct strbuf *sb, const struct report_run *run, size_t d, 
 
 		if (!s || !s->n)
 			continue;
-		series[c.nseries++] = (struct chart_series){ def->names[k], s->kpi, s->t, s->v, s->n };
+		series[c.nseries++] = (struct chart_series){ def->names[k], s->kpi, s->scope, s->t, s->v, s->n };
 		c.unit = display_unit(s->unit);
 	}
 	if (!c.nseries)
@@ -246,7 +246,7 @@ static size_t time_charts(struct strbuf *sb, const struct report_run *run)
 		strbuf_addstr(sb, "<h3>Other series</h3>\n<div class=\"charts\">\n");
 		for (size_t i = 0; i < run->nseries; i++) {
 			const struct report_series *s = &run->series[i];
-			struct chart_series one = { s->kpi, s->kpi, s->t, s->v, s->n };
+			struct chart_series one = { s->kpi, s->kpi, s->scope, s->t, s->v, s->n };
 			struct chart c = { s->kpi, display_unit(s->unit), run->from, run->to, &one, 1, SMALL_W, SMALL_H };
 
 			if (strcmp(s->scope, "session") || in_defs(s->kpi) || !s->n)
