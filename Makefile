@@ -45,7 +45,8 @@ UNIT_test-kpi = $(FUZZ_profile)
 UNIT_test-kpi-property = $(UNIT_test-kpi)
 UNIT_test-registry = session/registry.o session/session.o lib/auth.o session/validate.o lib/sha256.o lib/jsonfile.o lib/fsutil.o \
 	lib/timeparse.o lib/strbuf.o lib/xmalloc.o lib/error.o
-UNIT_TESTS += tests/unit/test-fsutil tests/unit/test-exposition
+UNIT_TESTS += tests/unit/test-fsutil tests/unit/test-exposition tests/unit/test-chart
+UNIT_test-chart = report/chart.o lib/strbuf.o lib/xmalloc.o
 UNIT_test-exposition = collect/exposition.o lib/strbuf.o lib/xmalloc.o
 UNIT_test-fsutil = lib/fsutil.o lib/strbuf.o lib/xmalloc.o lib/error.o
 
@@ -75,7 +76,7 @@ render/render.o: .datadir-stamp
 %.o: %.c
 	$(CC) $(CPPFLAGS_ALL) $(WARNINGS) $(CFLAGS) -MMD -MP -c -o $@ $<
 
-tests/unit/test-%: tests/unit/test-%.o $(LIB_OBJS) $(SESSION_OBJS) $(RENDER_OBJS) $(COLLECT_OBJS)
+tests/unit/test-%: tests/unit/test-%.o $(LIB_OBJS) $(SESSION_OBJS) $(RENDER_OBJS) $(REPORT_OBJS) $(COLLECT_OBJS)
 	$(CC) $(LDFLAGS) -o $@ $< $(UNIT_test-$*) $(LIBS) -lcmocka
 
 .PRECIOUS: tests/fuzz/%.o

@@ -156,8 +156,17 @@ static void y_axis(struct strbuf *sb, double lo, double hi, double step, int x0,
 		if (v > hi + step / 1000)
 			break;
 		strbuf_addf(sb, "<line x1=\"%d\" y1=\"%.1f\" x2=\"%d\" y2=\"%.1f\" stroke=\"#ddd\"/>", x0, y, x1, y);
-		strbuf_addf(sb, "<text x=\"%d\" y=\"%.1f\" text-anchor=\"end\">%g</text>", x0 - 5, y + 4,
-			    fabs(v) < step / 1e6 ? 0.0 : v);
+		if (fabs(v) < step / 1e6)
+			v = 0;
+		/* 30000000 reads as 30M, not 3e+07 */
+		if (fabs(v) >= 1e9)
+			strbuf_addf(sb, "<text x=\"%d\" y=\"%.1f\" text-anchor=\"end\">%gG</text>", x0 - 5, y + 4, v / 1e9);
+		else if (fabs(v) >= 1e6)
+			strbuf_addf(sb, "<text x=\"%d\" y=\"%.1f\" text-anchor=\"end\">%gM</text>", x0 - 5, y + 4, v / 1e6);
+		else if (fabs(v) >= 1e4)
+			strbuf_addf(sb, "<text x=\"%d\" y=\"%.1f\" text-anchor=\"end\">%gk</text>", x0 - 5, y + 4, v / 1e3);
+		else
+			strbuf_addf(sb, "<text x=\"%d\" y=\"%.1f\" text-anchor=\"end\">%g</text>", x0 - 5, y + 4, v);
 	}
 	strbuf_addf(sb, "<text transform=\"translate(14 %.1f) rotate(-90)\" text-anchor=\"middle\">",
 		    (y0 + y1) / 2.0);

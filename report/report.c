@@ -13,7 +13,7 @@
 #define CHART_H 270
 #define SMALL_W 360
 #define SMALL_H 210
-#define SWEEP_W 420
+#define SWEEP_W 372
 #define SWEEP_H 260
 
 /*
