@@ -129,12 +129,14 @@ lint:
 	@! grep -nE '\b(sprintf|strcpy|strcat|strtok|atoi|gets|localtime)\s*\(' $$(git ls-files '*.c' '*.h') \
 		|| { echo "lint: banned function (see STYLE)"; exit 1; }
 
-# figures and ratios, never pass/fail: registration, the response parser, collect vs direct queries
+# figures and ratios, never pass/fail: registration, the response parser, collect vs direct queries,
+# report of a 3-hour run
 bench: all bench/promjson-bench bench/synth-exporter
 	sh bench/registration.sh
 	bench/promjson-bench 500 10800 3
 	bash bench/collect.sh
 	bash bench/capacity.sh
+	bash bench/report.sh
 
 bench/synth-exporter: bench/synth-exporter.c
 	$(CC) $(CFLAGS) -O2 -o $@ $< -lm
