@@ -112,6 +112,9 @@ static int exec_report(struct cmd_args *args)
 		}
 		nruns++;
 	}
+	/* a sweep reads in the order of its label: c1, c4, c16 rather than c1, c16, c4 */
+	if (report_sweep_key(runs, nruns))
+		report_runs_sort(runs, nruns, report_sweep_key(runs, nruns));
 	if (!title) {
 		struct strbuf t = STRBUF_INIT;
 

@@ -288,6 +288,8 @@ void chart_sweep(struct strbuf *sb, const struct chart_sweep *c)
 {
 	int x0 = MARGIN_LEFT, x1 = c->width - MARGIN_RIGHT, y0 = c->height - MARGIN_BOTTOM, y1 = MARGIN_TOP;
 	double lo = INFINITY, hi = -INFINITY, xlo = INFINITY, xhi = -INFINITY, ystep, pad;
+	int logx;
+	size_t *order = xcalloc(c->npoints + 1, sizeof(*order)), ndistinct = 0;
 
 	for (size_t i = 0; i < c->npoints; i++) {
 		const struct chart_point *p = &c->points[i];
@@ -310,6 +312,12 @@ void chart_sweep(struct strbuf *sb, const struct chart_sweep *c)
 	}
 	hi += (hi - lo) * 0.08;  /* room above for the arrows of open bounds */
 	ystep = nice_range(&lo, &hi, 5);
+	/* a sweep over 1, 2, 4 ... 64 reads best with each doubling one step apart */
+	logx = c->x_numeric && xlo > 0 && xhi / xlo >= 8;
+	if (logx) {
+		xlo = log2(xlo);
+		xhi = log2(xhi);
+	}
 	if (!c->x_numeric) {
 		xlo = 0;
 		xhi = c->npoints ? xhi + 1 : 1;
@@ -323,7 +331,7 @@ void chart_sweep(struct strbuf *sb, const struct chart_sweep *c)
 	y_axis(sb, lo, hi, ystep, x0, x1, y0, y1, c->unit);
 	for (size_t i = 0; i < c->npoints; i++) {
 		const struct chart_point *p = &c->points[i];
-		double x = x0 + (p->x - xlo) / (xhi - xlo) * (x1 - x0);
+		double x = x0 + ((logx ? log2(p->x) : p->x) - xlo) / (xhi - xlo) * (x1 - x0);
 		int first = 1;
 
 		for (size_t j = 0; j < i; j++)
@@ -336,7 +344,49 @@ void chart_sweep(struct strbuf *sb, const struct chart_sweep *c)
 	}
 	strbuf_addf(sb, "<text x=\"%.1f\" y=\"%d\" text-anchor=\"middle\">", (x0 + x1) / 2.0, y0 + 36);
 	html_escape(sb, c->xname);
-	strbuf_addstr(sb, " (label)</text>");
+	strbuf_addstr(sb, logx ? " (label, log scale)</text>" : " (label)</text>");
+
+	/* a dashed line through the median at each label value, in the label's order */
+	for (size_t i = 0; i < c->npoints; i++) {
+		size_t j;
+
+		for (j = 0; j < ndistinct && strcmp(c->points[order[j]].xlabel, c->points[i].xlabel); j++)
+			;
+		if (j == ndistinct)
+			order[ndistinct++] = i;
+	}
+	for (size_t a = 1; c->x_numeric && a < ndistinct; a++)
+		for (size_t b = a; b > 0 && c->points[order[b]].x < c->points[order[b - 1]].x; b--) {
+			size_t tmp = order[b];
+
+			order[b] = order[b - 1];
+			order[b - 1] = tmp;
+		}
+	if (ndistinct > 1) {
+		strbuf_addstr(sb, "<path fill=\"none\" stroke=\"#0072B2\" stroke-opacity=\"0.6\" stroke-dasharray=\"5 4\" d=\"");
+		for (size_t j = 0; j < ndistinct; j++) {
+			const struct chart_point *p = &c->points[order[j]];
+			double v[64] = { 0 }, x;
+			size_t n = 0;
+
+			for (size_t i = 0; i < c->npoints && n < 64; i++)
+				if (!strcmp(c->points[i].xlabel, p->xlabel))
+					v[n++] = c->points[i].value;
+			/* insertion sort: a handful of repetitions */
+			for (size_t a = 1; a < n; a++)
+				for (size_t b = a; b > 0 && v[b] < v[b - 1]; b--) {
+					double tmp = v[b];
+
+					v[b] = v[b - 1];
+					v[b - 1] = tmp;
+				}
+			x = x0 + ((logx ? log2(p->x) : p->x) - xlo) / (xhi - xlo) * (x1 - x0);
+			strbuf_addf(sb, "%s%.1f %.1f", j ? "L" : "M", x,
+				    y0 - ((n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2) - lo) / (hi - lo) * (y0 - y1));
+		}
+		strbuf_addstr(sb, "\"/>");
+	}
+	free(order);
 
 	for (size_t i = 0; i < c->npoints; i++) {
 		const struct chart_point *p = &c->points[i];
@@ -350,7 +400,8 @@ void chart_sweep(struct strbuf *sb, const struct chart_sweep *c)
 				same++;
 			}
 		}
-		x = x0 + (p->x - xlo) / (xhi - xlo) * (x1 - x0) + ((double)rank - (double)(same - 1) / 2) * 9;
+		x = x0 + ((logx ? log2(p->x) : p->x) - xlo) / (xhi - xlo) * (x1 - x0) +
+		    ((double)rank - (double)(same - 1) / 2) * 9;
 		y = y0 - (p->value - lo) / (hi - lo) * (y0 - y1);
 		strbuf_addstr(sb, "<g class=\"point\" stroke=\"#0072B2\" fill=\"#0072B2\" data-run=\"");
 		html_escape(sb, p->run);
@@ -381,11 +432,24 @@ void chart_sweep(struct strbuf *sb, const struct chart_sweep *c)
 		marker(sb, 0, x, y);
 		strbuf_addstr(sb, "</g>");
 	}
-	strbuf_addf(sb, "<g class=\"legend\" stroke=\"#0072B2\" fill=\"#0072B2\"><line x1=\"%d\" y1=\"24\" x2=\"%d\" "
-		    "y2=\"38\"/><line x1=\"%d\" y1=\"24\" x2=\"%d\" y2=\"24\"/><line x1=\"%d\" y1=\"38\" x2=\"%d\" "
-		    "y2=\"38\"/>", x0 + 4, x0 + 4, x0, x0 + 8, x0, x0 + 8);
-	marker(sb, 0, x0 + 4, 31);
-	strbuf_addf(sb, "<text x=\"%d\" y=\"35\" stroke=\"none\" fill=\"#222\">value, bar: proven [lower, upper]; "
-		    "arrow: no upper bound</text></g>", x0 + 14);
+	/* the legend: a run's dot, its bounds, an open bound, the medians' line */
+	{
+		double lx = x0;
+
+		strbuf_addstr(sb, "<g class=\"legend\" stroke=\"#0072B2\" fill=\"#0072B2\">");
+		marker(sb, 0, lx + 4, 31);
+		strbuf_addf(sb, "<text x=\"%.1f\" y=\"35\" stroke=\"none\" fill=\"#222\">run</text>", lx + 12);
+		lx += 44;
+		strbuf_addf(sb, "<line x1=\"%.1f\" y1=\"24\" x2=\"%.1f\" y2=\"38\"/><line x1=\"%.1f\" y1=\"24\" x2=\"%.1f\" "
+			    "y2=\"24\"/><line x1=\"%.1f\" y1=\"38\" x2=\"%.1f\" y2=\"38\"/>", lx + 4, lx + 4, lx, lx + 8, lx,
+			    lx + 8);
+		strbuf_addf(sb, "<text x=\"%.1f\" y=\"35\" stroke=\"none\" fill=\"#222\">bounds</text>", lx + 12);
+		lx += 64;
+		strbuf_addf(sb, "<path d=\"M%.1f 25l-4 7h8z\"/>", lx + 4);
+		strbuf_addf(sb, "<text x=\"%.1f\" y=\"35\" stroke=\"none\" fill=\"#222\">no upper bound</text>", lx + 12);
+		lx += 112;
+		strbuf_addf(sb, "<line x1=\"%.1f\" y1=\"31\" x2=\"%.1f\" y2=\"31\" stroke-dasharray=\"5 4\"/>", lx, lx + 20);
+		strbuf_addf(sb, "<text x=\"%.1f\" y=\"35\" stroke=\"none\" fill=\"#222\">median</text></g>", lx + 24);
+	}
 	strbuf_addstr(sb, "</svg>\n");
 }

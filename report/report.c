@@ -542,7 +542,7 @@ static void comparison_table(struct strbuf *sb, const struct report_run *runs, s
 	free(names);
 }
 
-static const char *run_label(const struct report_run *run, const char *key)
+static const char *label_of(const struct report_run *run, const char *key)
 {
 	for (size_t i = 0; i < run->nlabels; i++)
 		if (!strcmp(run->labels[i].key, key))
@@ -551,14 +551,14 @@ static const char *run_label(const struct report_run *run, const char *key)
 }
 
 /* A label every run has, with at least two values among them: the swept one. */
-static const char *sweep_key(const struct report_run *runs, size_t nruns)
+const char *report_sweep_key(const struct report_run *runs, size_t nruns)
 {
 	for (size_t i = 0; nruns > 1 && i < runs[0].nlabels; i++) {
 		const char *key = runs[0].labels[i].key;
 		int all = 1, differ = 0;
 
 		for (size_t r = 1; r < nruns; r++) {
-			const char *v = run_label(&runs[r], key);
+			const char *v = label_of(&runs[r], key);
 
 			all &= v != NULL;
 			differ |= v && strcmp(v, runs[0].labels[i].value);
@@ -577,6 +577,28 @@ static int is_number(const char *s, double *out)
 	return *s && !*end && isfinite(*out);
 }
 
+void report_runs_sort(struct report_run *runs, size_t nruns, const char *key)
+{
+	int numeric = 1;
+	double x, y;
+
+	for (size_t r = 0; r < nruns; r++)
+		numeric &= is_number(label_of(&runs[r], key), &x);
+	/* insertion sort: stable, so repetitions keep the order they were given in */
+	for (size_t a = 1; a < nruns; a++) {
+		for (size_t b = a; b > 0; b--) {
+			const char *vb = label_of(&runs[b], key), *va = label_of(&runs[b - 1], key);
+			struct report_run tmp;
+
+			if (numeric ? (is_number(vb, &x), is_number(va, &y), x >= y) : strcmp(vb, va) >= 0)
+				break;
+			tmp = runs[b];
+			runs[b] = runs[b - 1];
+			runs[b - 1] = tmp;
+		}
+	}
+}
+
 static size_t sweep_charts(struct strbuf *sb, const struct report_run *runs, size_t nruns, const char *key)
 {
 	size_t nnames, charts = 0;
@@ -587,7 +609,7 @@ static size_t sweep_charts(struct strbuf *sb, const struct report_run *runs, siz
 	double x;
 
 	for (size_t r = 0; r < nruns; r++)
-		numeric &= is_number(run_label(&runs[r], key), &x);
+		numeric &= is_number(label_of(&runs[r], key), &x);
 	strbuf_addstr(sb, "<h3>Sweep over ");
 	text(sb, key);
 	strbuf_addstr(sb, "</h3>\n<div class=\"charts sweep\">\n");
@@ -597,7 +619,7 @@ static size_t sweep_charts(struct strbuf *sb, const struct report_run *runs, siz
 
 		for (size_t r = 0; r < nruns; r++) {
 			const struct report_kpi *k = report_run_kpi(&runs[r], names[i], "session");
-			const char *v = run_label(&runs[r], key);
+			const char *v = label_of(&runs[r], key);
 			struct chart_point *p = &points[c.npoints];
 			size_t j;
 
@@ -636,7 +658,7 @@ void report_render(struct strbuf *sb, const struct report_run *runs, size_t nrun
 		   struct report_info *info)
 {
 	size_t charts = 0;
-	const char *key = sweep_key(runs, nruns);
+	const char *key = report_sweep_key(runs, nruns);
 
 	strbuf_addstr(sb, "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
 		      "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"

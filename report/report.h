@@ -54,6 +54,18 @@ void report_run_release(struct report_run *run);
 /* The KPI kpi at scope in run, or NULL. */
 const struct report_kpi *report_run_kpi(const struct report_run *run, const char *kpi, const char *scope);
 
+/*
+ * The label swept across the runs: one every run has, with at least two
+ * values among them (the first such in the first run's labels), or NULL.
+ */
+const char *report_sweep_key(const struct report_run *runs, size_t nruns);
+
+/*
+ * Order runs by the value of label key (as numbers when every value is one),
+ * keeping the given order among equal values.
+ */
+void report_runs_sort(struct report_run *runs, size_t nruns, const char *key);
+
 struct report_info {
 	size_t charts;                /* SVG charts written */
 	const char *sweep_key;        /* the label swept across the runs, or NULL (borrowed from runs) */
