@@ -151,12 +151,12 @@ const struct cmd_entry cmd_report_entry = {
 		"network, charts drawn as inline SVG. Per run: the KPIs with their proven\n"
 		"[lower, upper] bounds and status, the findings, the window's time series\n"
 		"(throughput, latency quantiles, CPU and GPU utilisation, GPU power and\n"
-		"temperature), the same per node where timeseries.csv has them, and where the\n"
-		"numbers came from (PromQL, Prometheus version, job, targets). With several runs,\n"
-		"a table puts them side by side, and when the runs share a label with different\n"
-		"values (a sweep), each KPI is drawn against it with its bounds as error bars.\n"
-		"Long series are drawn with each pixel column's minimum and maximum, so spikes\n"
-		"stay visible and a 3-hour run at a 1 s step stays well under 2 MB.",
+		"temperature), the same per node and per GPU where timeseries.csv has them, and\n"
+		"where the numbers came from (PromQL, Prometheus version, job, targets). With\n"
+		"several runs, a table puts them side by side; when the runs share a label with\n"
+		"different values (a sweep), each KPI is drawn against it with its bounds as\n"
+		"error bars. Long series are drawn with each pixel column's minimum and maximum,\n"
+		"so spikes stay visible and a 3-hour run at a 1 s step stays well under 2 MB.",
 	.opts = opts,
 	.example = "  benchmon report benchmon-results/4242 -o report.html\n"
 		   "  benchmon report results/c16 results/c32 results/c64 -o sweep.html --pdf sweep.pdf",

@@ -74,7 +74,7 @@ test_expect_success 'in Chromium: no console message, no request, a screenshot t
 	png_check page.png 1280 2000 20 5
 '
 
-test_expect_success 'the lines drawn are the points of timeseries.csv, the tables those of kpis.csv' '
+test_expect_success 'the lines drawn are the points of timeseries.csv (session, per node, per GPU), the tables those of kpis.csv' '
 	python3 - <<-\PY
 	import csv, math
 	from html.parser import HTMLParser
@@ -127,6 +127,13 @@ test_expect_success 'the lines drawn are the points of timeseries.csv, the table
 	              "gpu_util_avg_pct", "gpu_power_avg_w", "gpu_temp_max_c"):
 	        assert (run, k, "session") in drawn, (run, k)
 	        assert any(d[0] == run and d[1] == k and d[2].startswith("node=") for d in drawn), (run, k, "per node")
+	        if k.startswith("gpu"):
+	            assert {d[2].rsplit("/", 1)[-1] for d in drawn if d[:2] == (run, k) and d[2].startswith("gpu=")} == {"0", "1"}, (run, k, "per GPU")
+	    # the synthetic DCGM exporter gives GPU i the utilisation of GPU 0 plus 3 i, and a temperature of 35 + util / 2
+	    gpu = {s.rsplit("/", 1)[-1]: r for (rn, k, s), r in kpis.items() if rn == run and k == "gpu_util_avg_pct" and s.startswith("gpu=")}
+	    assert abs(float(gpu["1"]["value"]) - float(gpu["0"]["value"]) - 3) < 1e-6, gpu
+	    temp = {s.rsplit("/", 1)[-1]: r for (rn, k, s), r in kpis.items() if rn == run and k == "gpu_temp_max_c" and s.startswith("gpu=")}
+	    assert abs(float(temp["1"]["value"]) - float(temp["0"]["value"]) - 1.5) < 1e-6, temp
 
 	seen = 0
 	for run, a in page.rows:
