@@ -198,6 +198,10 @@ void chart_time(struct strbuf *sb, const struct chart *c)
 				hi = se->v[i];
 		}
 	}
+	if (c->fixed_y) {
+		lo = c->y_lo;
+		hi = c->y_hi;
+	}
 	if (!isfinite(lo)) {
 		lo = 0;
 		hi = 1;

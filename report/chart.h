@@ -32,6 +32,8 @@ struct chart {
 	const struct chart_series *series;
 	size_t nseries;
 	int width, height;    /* pixels; small multiples are smaller */
+	int fixed_y;          /* use y_lo..y_hi (widened to whole ticks), so that small multiples compare */
+	double y_lo, y_hi;
 };
 
 /*

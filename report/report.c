@@ -196,13 +196,16 @@ static const struct report_series *find_series(const struct report_run *run, con
 	return NULL;
 }
 
-/* Draw chart_defs[d] for one scope; 0 when it has no points there. */
+/*
+ * Draw chart_defs[d] for one scope; 0 when it has no points there. y, when
+ * not NULL, is the y range to use ({lo, hi}).
+ */
 static int def_chart(struct strbuf *sb, const struct report_run *run, size_t d, const char *scope, const char *title,
-		     int w, int h)
+		     int w, int h, const double *y)
 {
 	const struct chart_def *def = &chart_defs[d];
 	struct chart_series series[4];
-	struct chart c = { title, "", run->from, run->to, series, 0, w, h };
+	struct chart c = { title, "", run->from, run->to, series, 0, w, h, y != NULL, y ? y[0] : 0, y ? y[1] : 0 };
 
 	for (int k = 0; k < 4 && def->kpis[k]; k++) {
 		const struct report_series *s = find_series(run, def->kpis[k], scope);
@@ -235,7 +238,7 @@ static size_t time_charts(struct strbuf *sb, const struct report_run *run)
 
 	strbuf_addstr(sb, "<h3>The window's time series</h3>\n<div class=\"charts\">\n");
 	for (size_t d = 0; d < NCHART_DEFS; d++)
-		charts += def_chart(sb, run, d, "session", chart_defs[d].title, CHART_W, CHART_H);
+		charts += def_chart(sb, run, d, "session", chart_defs[d].title, CHART_W, CHART_H, NULL);
 	strbuf_addstr(sb, "</div>\n");
 	if (!charts)
 		strbuf_addstr(sb, "<p class=\"note\">timeseries.csv holds no points for these KPIs.</p>\n");
@@ -247,7 +250,8 @@ static size_t time_charts(struct strbuf *sb, const struct report_run *run)
 		for (size_t i = 0; i < run->nseries; i++) {
 			const struct report_series *s = &run->series[i];
 			struct chart_series one = { s->kpi, s->kpi, s->scope, s->t, s->v, s->n };
-			struct chart c = { s->kpi, display_unit(s->unit), run->from, run->to, &one, 1, SMALL_W, SMALL_H };
+			struct chart c = { s->kpi, display_unit(s->unit), run->from, run->to, &one, 1, SMALL_W, SMALL_H,
+					   0, 0, 0 };
 
 			if (strcmp(s->scope, "session") || in_defs(s->kpi) || !s->n)
 				continue;
@@ -271,25 +275,31 @@ static size_t time_charts(struct strbuf *sb, const struct report_run *run)
 		}
 	}
 	if (nscopes) {
-		strbuf_addstr(sb, "<h3>Per node and GPU</h3>\n");
+		strbuf_addstr(sb, "<h3>Per node and GPU</h3>\n<div class=\"charts multiples\">\n");
 		for (size_t d = 0; d < NCHART_DEFS; d++) {
-			struct strbuf row = STRBUF_INIT;
-			size_t drawn = 0;
+			/* one y scale for a KPI group across nodes and GPUs, so the charts compare at a glance */
+			double y[2] = { INFINITY, -INFINITY };
 
+			for (size_t j = 0; j < nscopes; j++) {
+				for (int k = 0; k < 4 && chart_defs[d].kpis[k]; k++) {
+					const struct report_series *s = find_series(run, chart_defs[d].kpis[k], scopes[j]);
+
+					for (size_t i = 0; s && i < s->n; i++) {
+						if (isnan(s->v[i]))
+							continue;
+						y[0] = fmin(y[0], s->v[i]);
+						y[1] = fmax(y[1], s->v[i]);
+					}
+				}
+			}
 			for (size_t j = 0; j < nscopes; j++) {
 				char *title = xasprintf("%s, %s", chart_defs[d].title, scopes[j]);
 
-				drawn += def_chart(&row, run, d, scopes[j], title, SMALL_W, SMALL_H);
+				charts += def_chart(sb, run, d, scopes[j], title, SMALL_W, SMALL_H, y);
 				free(title);
 			}
-			if (drawn) {
-				strbuf_addstr(sb, "<div class=\"charts multiples\">\n");
-				strbuf_add(sb, row.buf, row.len);
-				strbuf_addstr(sb, "</div>\n");
-			}
-			charts += drawn;
-			strbuf_release(&row);
 		}
+		strbuf_addstr(sb, "</div>\n");
 	}
 	free(scopes);
 	return charts;
