@@ -4,7 +4,7 @@
 # network cut off: no console error, no request but the file itself, a screenshot that is not
 # blank, and the values drawn in the SVG read back from the DOM against timeseries.csv and kpis.csv.
 . "$(dirname "$0")/lib.sh"
-. "$SRC_DIR/tests/report.sh"
+. "$SRC_DIR/tests/chromium.sh"
 
 for bin in prometheus prometheus-node-exporter wrk load-target dcgm-exporter python3 chromium; do
 	command -v "$bin" >/dev/null || test_skip_all "$bin is not available"

@@ -3,7 +3,7 @@
 # directory) gives a page under 2 MB whose lines keep every pixel column's minimum and maximum,
 # so a one-second spike is drawn; the page still loads in Chromium without an error or request.
 . "$(dirname "$0")/lib.sh"
-. "$SRC_DIR/tests/report.sh"
+. "$SRC_DIR/tests/chromium.sh"
 
 command -v python3 >/dev/null || test_skip_all "python3 is not available"
 

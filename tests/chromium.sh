@@ -1,5 +1,5 @@
-# Helpers for the tests of benchmon report (t15xx): open a page in headless Chromium with
-# the network cut off, and read back what it did. Source after lib.sh.
+# Headless Chromium for the tests of benchmon report (t15xx): open a page with the network cut
+# off, and read back what it did. Source after lib.sh.
 
 # chromium_open FILE PREFIX: load FILE in headless Chromium, writing PREFIX.dom (the DOM
 # after load), PREFIX.err (Chromium's log, console messages included), PREFIX.net.json (its
