@@ -26,12 +26,14 @@ SESSION_OBJS = session/validate.o session/session.o session/registry.o session/s
 LIFECYCLE_OBJS = lifecycle/lifecycle.o lifecycle/launch-slurm.o lifecycle/launch-local.o
 RENDER_OBJS = render/render.o
 REPORT_OBJS = report/run.o report/report.o report/chart.o report/pdf.o
+RESULTS_OBJS = results/runs.o results/compare.o results/reference.o
 COLLECT_OBJS = collect/collect.o collect/query.o collect/artifacts.o collect/kpi.o collect/profile.o collect/promjson.o collect/series.o \
 	collect/window.o collect/source.o collect/exposition.o collect/edges.o
 CLI_OBJS = cli/main.o cli/cmd.o cli/cmd-session-create.o cli/cmd-client-connect.o \
 	cli/cmd-service-register.o cli/cmd-start.o cli/cmd-status.o cli/cmd-stop.o \
-	cli/cmd-delete.o cli/cmd-sessions.o cli/cmd-reload.o cli/cmd-collect.o cli/cmd-run.o cli/cmd-report.o
-OBJS = $(LIB_OBJS) $(SESSION_OBJS) $(LIFECYCLE_OBJS) $(RENDER_OBJS) $(REPORT_OBJS) $(COLLECT_OBJS) $(CLI_OBJS)
+	cli/cmd-delete.o cli/cmd-sessions.o cli/cmd-reload.o cli/cmd-collect.o cli/cmd-run.o cli/cmd-report.o \
+	cli/cmd-runs.o cli/cmd-compare.o cli/cmd-gate.o
+OBJS = $(LIB_OBJS) $(SESSION_OBJS) $(LIFECYCLE_OBJS) $(RENDER_OBJS) $(REPORT_OBJS) $(COLLECT_OBJS) $(RESULTS_OBJS) $(CLI_OBJS)
 
 FIXTURES = tests/fixtures/load-target tests/fixtures/dcgm-exporter
 UNIT_TESTS = tests/unit/test-validate tests/unit/test-timeparse tests/unit/test-render tests/unit/test-registry \
@@ -49,6 +51,9 @@ UNIT_TESTS += tests/unit/test-fsutil tests/unit/test-exposition tests/unit/test-
 UNIT_test-chart = report/chart.o lib/strbuf.o lib/xmalloc.o
 UNIT_test-exposition = collect/exposition.o lib/strbuf.o lib/xmalloc.o
 UNIT_test-fsutil = lib/fsutil.o lib/strbuf.o lib/xmalloc.o lib/error.o
+UNIT_TESTS += tests/unit/test-compare
+UNIT_test-compare = results/compare.o results/runs.o lib/csvfile.o lib/jsonfile.o lib/fsutil.o lib/timeparse.o \
+	lib/strbuf.o lib/xmalloc.o lib/error.o
 
 # fuzz targets (tests/fuzz/fuzz-<name>.c), replayed over their corpora without libFuzzer
 FUZZ_TARGETS = timeparse endpoint promjson profile registry exposition
@@ -136,6 +141,7 @@ bench: all bench/promjson-bench bench/synth-exporter
 	bench/promjson-bench 500 10800 3
 	bash bench/collect.sh
 	bash bench/capacity.sh
+	bash bench/results.sh
 	bash bench/report.sh
 
 bench/synth-exporter: bench/synth-exporter.c

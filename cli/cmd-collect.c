@@ -12,6 +12,7 @@
 #include "lib/jsonfile.h"
 #include "lib/timeparse.h"
 #include "lib/xmalloc.h"
+#include "results/runs.h"
 #include "session/session.h"
 #include "session/validate.h"
 
@@ -29,6 +30,7 @@ static const struct cmd_opt opts[] = {
 	{ "profile", "NAME|FILE", "query profile: a name in templates/profiles, or a JSON file (default: default)" },
 	{ "step", "DURATION", "resolution of the queries (default: the scrape interval; raised to stay under 11,000 points)" },
 	{ "timeout", "DURATION", "give up on a query Prometheus has not answered in this long (default: 2m, at most 24h; a bare number is seconds)" },
+	{ "label", "KEY=VALUE...", "a label of the run, in MANIFEST.json and metrics_summary.csv, e.g. concurrency=8 (repeatable; default with --window: the run's)" },
 	{ "strict", NULL, "exit 1 when there is a data-quality finding, but for those about optional KPIs (for CI gating)" },
 	{ "json", NULL, "print the KPIs and findings as JSON instead of a table" },
 	{ NULL, NULL, NULL },
@@ -136,6 +138,9 @@ static int exec_collect(struct cmd_args *args)
 	struct window_file wf = { 0 };
 	char *run_id = NULL, *cause = NULL, *edges = NULL;
 	struct session s;
+	struct run_label *labels = NULL;
+	size_t nlabels = 0, nargs;
+	const char *const *label_args = args_list(args, "label", &nargs);
 	int ret;
 
 	if (window) {
@@ -175,6 +180,16 @@ static int exec_collect(struct cmd_args *args)
 	if (validate_id("run id", o.run_id, &cause) < 0)
 		goto usage;
 	o.profile = args_get(args, "profile") ? args_get(args, "profile") : "default";
+	/* a run's labels come back with its window, unless others are given */
+	if (!nargs && wf.labels) {
+		for (nargs = 0; wf.labels[nargs]; nargs++)
+			;
+		label_args = (const char *const *)wf.labels;
+	}
+	if (run_labels_parse(label_args, nargs, &labels, &nlabels, &cause) < 0)
+		goto usage;
+	o.labels = labels;
+	o.nlabels = nlabels;
 	if ((v = args_get(args, "step")) && parse_duration_ms(v, 1000, &o.step_ms, &cause) < 0)
 		goto usage;
 	if ((v = args_get(args, "timeout")) && parse_duration_ms(v, 1000, &o.timeout_ms, &cause) < 0)
@@ -205,6 +220,7 @@ out:
 	free(cause);
 	free(run_id);
 	free(edges);
+	run_labels_release(labels, nlabels);
 	window_file_release(&wf);
 	return ret;
 }
@@ -212,7 +228,7 @@ out:
 const struct cmd_entry cmd_collect_entry = {
 	.name = "collect",
 	.summary = "compute a benchmark window's KPIs into metrics_summary.csv and MANIFEST.json",
-	.usage = "--session ID (--from-iso T --to-iso T | --last 10m | --window FILE) --out DIR [--run-id R] [--profile FILE] [--step S] [--timeout D] [--strict] [--json]",
+	.usage = "--session ID (--from-iso T --to-iso T | --last 10m | --window FILE) --out DIR [--run-id R] [--profile FILE] [--label K=V]... [--step S] [--timeout D] [--strict] [--json]",
 	.description = "Query the session's Prometheus for one benchmark window and compute its KPIs over\n"
 		       "the whole window: throughput from counter increases (resets handled), latency\n"
 		       "percentiles from histogram buckets summed over the window, each with the bucket\n"

@@ -17,6 +17,7 @@
 #include "lib/fsutil.h"
 #include "lib/timeparse.h"
 #include "lib/xmalloc.h"
+#include "results/runs.h"
 #include "session/session.h"
 #include "session/validate.h"
 
@@ -27,6 +28,7 @@ static const struct cmd_opt opts[] = {
 	{ "warmup", "DURATION", "leave the command's first DURATION out of the window (default 0s)" },
 	{ "cooldown", "DURATION", "keep the window open DURATION after the command ends (default 0s)" },
 	{ "profile", "NAME|FILE", "query profile for the KPIs (default: default)" },
+	{ "label", "KEY=VALUE...", "a label of the run, in MANIFEST.json and metrics_summary.csv, e.g. concurrency=8 (repeatable)" },
 	{ "strict", NULL, "exit 1 when the command succeeded but collect has data-quality findings (optional KPIs' aside)" },
 	{ "json", NULL, "print the KPIs as JSON, alone on stdout: the command's stdout goes to stderr" },
 	{ "force", NULL, "replace the artifacts of an earlier run in --out" },
@@ -290,6 +292,9 @@ static int exec_run(struct cmd_args *args)
 	struct session_run run = { 0 };
 	char *run_id = NULL, *out = NULL, *cause = NULL, *path = NULL;
 	static const char *const extra_files[] = { "window.json", "edges.json", NULL };
+	struct run_label *labels = NULL;
+	size_t nlabels = 0, nargs;
+	const char *const *label_args = args_list(args, "label", &nargs);
 	int status = 0, ret = CMD_USAGE, claimed = 0, made = 0;
 
 	if (!id)
@@ -323,9 +328,14 @@ static int exec_run(struct cmd_args *args)
 	}
 	if (validate_id("run id", run_id, &cause) < 0)
 		goto usage;
+	if (run_labels_parse(label_args, nargs, &labels, &nlabels, &cause) < 0)
+		goto usage;
 	ret = CMD_FAIL;
 	/* check the session before the benchmark runs, not after */
 	if (session_load(id, &s) < 0 || session_run_load(&s, &run) < 0)
+		goto out;
+	if (collect_check_labels(args_get(args, "profile") ? args_get(args, "profile") : "default", labels,
+				 nlabels) < 0)
 		goto out;
 	if (run.state != RUN_RUNNING) {
 		error("session '%s' is not running (%s); start it with 'benchmon start --session %s'", s.id,
@@ -360,6 +370,7 @@ static int exec_run(struct cmd_args *args)
 
 	wf.session = s.id;
 	wf.run_id = run_id;
+	wf.labels = nargs ? (char **)label_args : NULL;
 	wf.command = args->argv;
 	/*
 	 * Read every target's counters at the window's edges: before the command
@@ -413,6 +424,8 @@ static int exec_run(struct cmd_args *args)
 	o.profile = args_get(args, "profile") ? args_get(args, "profile") : "default";
 	o.run = &wf;
 	o.extra_files = extra_files;
+	o.labels = labels;
+	o.nlabels = nlabels;
 	if (got_signal == SIGTERM)
 		o.timeout_ms = INTERRUPTED_QUERY_TIMEOUT_MS;
 	if (args_flag(args, "json"))
@@ -441,6 +454,7 @@ out:
 	free(wf.interrupted_by);
 	free(path);
 	free(edges_path);
+	run_labels_release(labels, nlabels);
 	edges_release(&edges);
 	free(cause);
 	free(out);
@@ -453,7 +467,7 @@ out:
 const struct cmd_entry cmd_run_entry = {
 	.name = "run",
 	.summary = "run a benchmark command and collect the KPIs of exactly its window",
-	.usage = "--session ID [--run-id R] [--out DIR] [--force] [--warmup 30s] [--cooldown 10s] [--strict] [--json] -- CMD [ARGS...]",
+	.usage = "--session ID [--run-id R] [--out DIR] [--force] [--warmup 30s] [--cooldown 10s] [--label K=V]... [--strict] [--json] -- CMD [ARGS...]",
 	.description = "Run CMD (its output passes through), record when it starts and ends, and collect\n"
 		       "that window, less --warmup at the start and plus --cooldown at the end, into\n"
 		       "--out. The window is kept as window.json there, so 'benchmon collect --window'\n"

@@ -26,6 +26,9 @@ const struct cmd_entry *const cmd_table[] = {
 	&cmd_sessions_entry,
 	&cmd_reload_entry,
 	&cmd_report_entry,
+	&cmd_runs_entry,
+	&cmd_compare_entry,
+	&cmd_gate_entry,
 	&cmd_help_entry,
 	NULL,
 };
@@ -60,6 +63,13 @@ static int find_opt(const struct cmd_entry *entry, const char *name, size_t len)
 	return -1;
 }
 
+static int is_repeatable(const struct cmd_opt *opt)
+{
+	size_t len = opt->arg ? strlen(opt->arg) : 0;
+
+	return len > 3 && !strcmp(opt->arg + len - 3, "...");
+}
+
 int cmd_parse(const struct cmd_entry *entry, int argc, char **argv, struct cmd_args *args)
 {
 	int nopts = 0, i;
@@ -69,6 +79,7 @@ int cmd_parse(const struct cmd_entry *entry, int argc, char **argv, struct cmd_a
 	memset(args, 0, sizeof(*args));
 	args->entry = entry;
 	args->values = xcalloc((size_t)nopts + 1, sizeof(*args->values));
+	args->lists = xcalloc((size_t)nopts + 1, sizeof(*args->lists));
 	args->argv = xcalloc((size_t)argc + 1, sizeof(char *));
 	for (i = 0; i < argc; i++) {
 		const char *a = argv[i], *eq;
@@ -109,6 +120,15 @@ int cmd_parse(const struct cmd_entry *entry, int argc, char **argv, struct cmd_a
 			return cmd_usage_error(entry, "option '--%s' needs a value (%s)", entry->opts[idx].name,
 					       entry->opts[idx].arg);
 		}
+		if (is_repeatable(&entry->opts[idx])) {
+			size_t n = 0;
+
+			while (args->lists[idx] && args->lists[idx][n])
+				n++;
+			args->lists[idx] = xrealloc(args->lists[idx], (n + 2) * sizeof(char *));
+			args->lists[idx][n] = args->values[idx];
+			args->lists[idx][n + 1] = NULL;
+		}
 	}
 	/* everything after "--" is positional, for commands that wrap another command */
 	for (; i < argc; i++) {
@@ -121,6 +141,9 @@ int cmd_parse(const struct cmd_entry *entry, int argc, char **argv, struct cmd_a
 
 void cmd_args_release(struct cmd_args *args)
 {
+	for (int i = 0; args->lists && args->entry->opts && args->entry->opts[i].name; i++)
+		free(args->lists[i]);
+	free(args->lists);
 	free(args->values);
 	free(args->argv);
 	memset(args, 0, sizeof(*args));
@@ -150,6 +173,17 @@ const char *args_get(const struct cmd_args *args, const char *name)
 	int idx = find_opt(args->entry, name, strlen(name));
 
 	return idx < 0 ? NULL : args->values[idx];
+}
+
+const char *const *args_list(const struct cmd_args *args, const char *name, size_t *n)
+{
+	static const char *const none[] = { NULL };
+	int idx = find_opt(args->entry, name, strlen(name));
+	const char *const *l = idx < 0 || !args->lists[idx] ? none : (const char *const *)args->lists[idx];
+
+	for (*n = 0; l[*n]; (*n)++)
+		;
+	return l;
 }
 
 int args_flag(const struct cmd_args *args, const char *name)

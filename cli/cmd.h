@@ -1,6 +1,8 @@
 #ifndef BENCHMON_CMD_H
 #define BENCHMON_CMD_H
 
+#include <stddef.h>
+
 /*
  * The subcommand table. Each cli/cmd-<name>.c exports one const struct
  * cmd_entry; cmd.c lists them in cmd_table[]. Adding a command is one new
@@ -18,7 +20,8 @@
 
 struct cmd_opt {
 	const char *name;      /* long option without "--"; NULL ends the list */
-	const char *arg;       /* argument placeholder for help, or NULL for a flag */
+	const char *arg;       /* argument placeholder for help, or NULL for a flag; ending in "..." it may
+				  be given more than once (args_list), otherwise the last one given counts */
 	const char *help;
 };
 
@@ -40,6 +43,7 @@ struct cmd_entry {
 struct cmd_args {
 	const struct cmd_entry *entry;
 	const char **values;   /* per opts[] index: the value, "" for a flag given, NULL if absent */
+	const char ***lists;   /* per opts[] index of a repeatable option: every value, in order, NULL-terminated */
 	int argc;              /* positional arguments */
 	char **argv;
 };
@@ -65,6 +69,8 @@ int cmd_usage_error(const struct cmd_entry *entry, const char *fmt, ...)
 
 /* The value of --name, or NULL. */
 const char *args_get(const struct cmd_args *args, const char *name);
+/* Every value of the repeatable option --name, NULL-terminated (never NULL); their count in *n. */
+const char *const *args_list(const struct cmd_args *args, const char *name, size_t *n);
 /* Was the flag --name given? */
 int args_flag(const struct cmd_args *args, const char *name);
 
@@ -113,6 +119,9 @@ extern const struct cmd_entry cmd_delete_entry;
 extern const struct cmd_entry cmd_sessions_entry;
 extern const struct cmd_entry cmd_reload_entry;
 extern const struct cmd_entry cmd_report_entry;
+extern const struct cmd_entry cmd_runs_entry;
+extern const struct cmd_entry cmd_compare_entry;
+extern const struct cmd_entry cmd_gate_entry;
 extern const struct cmd_entry cmd_help_entry;
 
 #endif

@@ -132,6 +132,12 @@ static void summary_csv(const struct collect_options *o, const struct session *s
 	}
 	header[n] = "findings";
 	cells[n++] = xasprintf("%zu", r->nfindings);
+	header = xrealloc(header, (n + o->nlabels) * sizeof(char *));
+	cells = xrealloc(cells, (n + o->nlabels) * sizeof(char *));
+	for (size_t i = 0; i < o->nlabels; i++) {
+		header[n] = o->labels[i].key;
+		cells[n++] = xstrdup(o->labels[i].value);
+	}
 	csv_append_row(sb, header, n);
 	csv_append_row(sb, (const char *const *)cells, n);
 	for (size_t i = 0; i < n; i++)
@@ -354,6 +360,9 @@ static cJSON *manifest_json(const struct artifacts *a)
 	cJSON_AddStringToObject(root, "session", s->id);
 	cJSON_AddStringToObject(root, "run_id", o->run_id);
 	cJSON_AddStringToObject(root, "status", a->report->nfindings ? "ok_with_findings" : "ok");
+	obj = cJSON_AddObjectToObject(root, "labels");
+	for (size_t i = 0; i < o->nlabels; i++)
+		cJSON_AddStringToObject(obj, o->labels[i].key, o->labels[i].value);
 	obj = cJSON_AddObjectToObject(root, "window");
 	json_add_time(obj, "from", o->from_ms);
 	json_add_time(obj, "to", o->to_ms);

@@ -193,6 +193,39 @@ static int session_target_kinds(const struct session *s, const struct series_set
 	return 0;
 }
 
+/* A label becomes a column of metrics_summary.csv: it must not take a KPI's name. */
+static int check_labels(const struct run_label *labels, size_t nlabels, const struct profile *p)
+{
+	for (size_t i = 0; i < nlabels; i++) {
+		const char *key = labels[i].key;
+
+		for (size_t j = 0; j < p->n; j++) {
+			const struct kpi_def *k = &p->kpis[j];
+			int clash = !strcmp(k->name, key) || (k->peak_name && !strcmp(k->peak_name, key));
+
+			for (size_t q = 0; q < k->nquantiles; q++)
+				clash |= !strcmp(k->quantiles[q].name, key);
+			if (clash)
+				return error("label key '%s' is the name of a KPI of profile '%s'", key, p->name);
+		}
+	}
+	return 0;
+}
+
+int collect_check_labels(const char *profile, const struct run_label *labels, size_t nlabels)
+{
+	struct profile p;
+	int ret;
+
+	if (!nlabels)
+		return 0;
+	if (profile_load(profile, &p) < 0)
+		return -1;
+	ret = check_labels(labels, nlabels, &p);
+	profile_release(&p);
+	return ret;
+}
+
 int collect_run(const struct session *s, const struct collect_options *o, struct collect_result *res)
 {
 	struct edges edges = { 0 };
@@ -211,7 +244,8 @@ int collect_run(const struct session *s, const struct collect_options *o, struct
 	int ret = -1;
 
 	memset(res, 0, sizeof(*res));
-	if (profile_load(o->profile, &prof) < 0 || make_window(s, o, &w) < 0)
+	if (profile_load(o->profile, &prof) < 0 || make_window(s, o, &w) < 0 ||
+	    check_labels(o->labels, o->nlabels, &prof) < 0)
 		goto out;
 	if (mkdir_p(o->out_dir, results_mode(0777)) < 0)
 		goto out;

@@ -7,6 +7,7 @@
 
 #include "collect/kpi.h"
 #include "collect/window.h"
+#include "results/runs.h"
 #include "session/session.h"
 
 /*
@@ -14,7 +15,8 @@
  * (live) or, after stop, from the saved TSDB copy served by a temporary
  * local Prometheus, into artifacts in out_dir:
  *
- *   metrics_summary.csv  the MVP's columns first, then every session-wide KPI
+ *   metrics_summary.csv  the MVP's columns first, then every session-wide KPI, the
+ *                        number of findings, then one column per run label
  *   kpis.csv             kpi, scope, value, unit, lower, upper, samples, status, method
  *   timeseries.csv       every KPI's per-step values, for plotting
  *   MANIFEST.json        written last: window, Prometheus, job, targets, the
@@ -44,6 +46,9 @@ struct collect_options {
 	const char *edges_path;   /* edges.json of a run (collect/edges.h), or NULL; a missing file means none */
 	const char *const *extra_files; /* NULL-terminated names of files in out_dir the caller wrote, listed
 					   in MANIFEST.json with size and sha256; or NULL */
+	const struct run_label *labels; /* the run's labels (results/runs.h), validated: MANIFEST.json's
+					   "labels" and columns of metrics_summary.csv after the others */
+	size_t nlabels;
 };
 
 struct collect_result {
@@ -58,6 +63,14 @@ struct collect_result {
 };
 
 int collect_run(const struct session *s, const struct collect_options *o, struct collect_result *res);
+
+/*
+ * Can these labels be a run's with this profile (name or path)? A label
+ * must not take the name of one of its KPIs, which are columns of
+ * metrics_summary.csv too. collect_run checks it; run asks before the
+ * benchmark starts. Returns 0, or -1 after error().
+ */
+int collect_check_labels(const char *profile, const struct run_label *labels, size_t nlabels);
 void collect_result_release(struct collect_result *res);
 
 /*

@@ -146,6 +146,12 @@ static int parse_kpi(const struct profile *p, const cJSON *obj, struct kpi_def *
 	if (optional && !cJSON_IsBool(optional))
 		return kpi_error(p, name, "\"optional\" must be true or false");
 	k->optional = cJSON_IsTrue(optional);
+	if (json_string(obj, "better") && !strcmp(json_string(obj, "better"), "higher"))
+		k->better = 1;
+	else if (json_string(obj, "better") && !strcmp(json_string(obj, "better"), "lower"))
+		k->better = -1;
+	else if (cJSON_GetObjectItemCaseSensitive(obj, "better"))
+		return kpi_error(p, name, "\"better\" must be \"higher\" or \"lower\"");
 	if ((peak = json_string(obj, "peak"))) {
 		char *cause = NULL;
 
@@ -221,6 +227,20 @@ static void kpi_release(struct kpi_def *k)
 	for (size_t i = 0; i < k->nquantiles; i++)
 		free(k->quantiles[i].name);
 	free(k->quantiles);
+}
+
+int profile_better(const struct profile *p, const char *kpi)
+{
+	for (size_t i = 0; i < p->n; i++) {
+		const struct kpi_def *k = &p->kpis[i];
+
+		if (!strcmp(k->name, kpi) || (k->peak_name && !strcmp(k->peak_name, kpi)))
+			return k->better;
+		for (size_t j = 0; j < k->nquantiles; j++)
+			if (!strcmp(k->quantiles[j].name, kpi))
+				return k->better;
+	}
+	return 0;
 }
 
 void profile_release(struct profile *p)

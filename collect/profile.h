@@ -31,6 +31,8 @@
  * a session with no target of that kind the KPI is not_applicable, not
  * no_data (a CPU-only node has no GPU KPIs). Without it the KPI always
  * applies. "optional": true keeps the KPI's findings from failing --strict.
+ * "better": "higher" or "lower" says which way a change is an improvement
+ * (for compare and gate); it holds for a KPI's quantiles and peak too.
  */
 
 struct kpi_kind;  /* collect/kpi.h: how a kind queries and computes; one table entry per kind */
@@ -63,6 +65,7 @@ struct kpi_def {
 	int has_exporter;      /* 0: applies to every session */
 	int exporter;          /* an enum target_kind (session/registry.h) */
 	int optional;          /* its findings do not fail --strict */
+	int better;            /* "better": +1 "higher", -1 "lower", 0 not given */
 };
 
 struct profile {
@@ -79,6 +82,13 @@ struct profile {
  */
 int profile_load(const char *spec, struct profile *p);
 void profile_release(struct profile *p);
+
+/*
+ * Which way kpi (a KPI's name, one of its quantiles' names, or its peak's)
+ * is better in p: +1 higher, -1 lower, 0 when the profile does not say or
+ * has no such KPI.
+ */
+int profile_better(const struct profile *p, const char *kpi);
 
 /* The PromQL of a counter or histogram KPI's series selector, for session. Caller frees. */
 char *kpi_selector(const struct kpi_def *k, const char *metric_suffix, const char *session);

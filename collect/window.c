@@ -40,6 +40,12 @@ int window_file_write(const char *path, const struct window_file *w)
 	else
 		cJSON_AddNullToObject(root, "exit_status");
 	json_add_string_or_null(root, "interrupted_by", w->interrupted_by);
+	if (w->labels) {
+		cJSON *labels = cJSON_AddArrayToObject(root, "labels");
+
+		for (size_t i = 0; w->labels[i]; i++)
+			cJSON_AddItemToArray(labels, cJSON_CreateString(w->labels[i]));
+	}
 	ret = json_write_file_mode(path, root, 1, results_mode(0666));
 	cJSON_Delete(root);
 	return ret;
@@ -63,6 +69,7 @@ static int read_time(const char *path, const cJSON *root, const char *key, int64
 int window_file_read(const char *path, struct window_file *w)
 {
 	cJSON *root = NULL;
+	const cJSON *labels;
 	int ret = -1;
 
 	memset(w, 0, sizeof(*w));
@@ -77,6 +84,16 @@ int window_file_read(const char *path, struct window_file *w)
 	}
 	if (read_time(path, root, "from", &w->from_ms) < 0 || read_time(path, root, "to", &w->to_ms) < 0)
 		goto out;
+	labels = cJSON_GetObjectItemCaseSensitive(root, "labels");
+	if (cJSON_IsArray(labels)) {
+		const cJSON *l;
+		size_t n = 0;
+
+		w->labels = xcalloc((size_t)cJSON_GetArraySize(labels) + 1, sizeof(char *));
+		cJSON_ArrayForEach(l, labels)
+			if (cJSON_IsString(l))
+				w->labels[n++] = xstrdup(l->valuestring);
+	}
 	ret = 0;
 out:
 	cJSON_Delete(root);
@@ -90,5 +107,8 @@ void window_file_release(struct window_file *w)
 	free(w->session);
 	free(w->run_id);
 	free(w->interrupted_by);
+	for (size_t i = 0; w->labels && w->labels[i]; i++)
+		free(w->labels[i]);
+	free(w->labels);
 	memset(w, 0, sizeof(*w));
 }

@@ -17,6 +17,8 @@ struct window_file {
 	char **command;                  /* NULL-terminated argv, or NULL; borrowed, never freed here */
 	int exit_status;                 /* the command's, or -1 when unknown */
 	char *interrupted_by;            /* "SIGINT"/"SIGTERM", or NULL */
+	char **labels;                   /* the run's labels as given to --label ("KEY=VALUE"), NULL-terminated,
+					    or NULL: a writer's are borrowed, those read are freed by release */
 };
 
 /* Write w to path atomically. */
