@@ -4,7 +4,10 @@
 
 #include <cjson/cJSON.h>
 
+#include "collect/profile.h"
+#include "lib/fsutil.h"
 #include "lib/jsonfile.h"
+#include "results/compare.h"
 #include "lib/xmalloc.h"
 #include "report/chart.h"
 #include "report/report.h"
@@ -422,11 +425,11 @@ static void run_section(struct strbuf *sb, const struct report_run *run, size_t 
 		free(len);
 	}
 	dl_item(sb, "status", json_string(m, "status"));
-	if (run->nlabels) {
+	if (run->run.nlabels) {
 		struct strbuf l = STRBUF_INIT;
 
-		for (size_t i = 0; i < run->nlabels; i++)
-			strbuf_addf(&l, "%s%s=%s", i ? ", " : "", run->labels[i].key, run->labels[i].value);
+		for (size_t i = 0; i < run->run.nlabels; i++)
+			strbuf_addf(&l, "%s%s=%s", i ? ", " : "", run->run.labels[i].key, run->run.labels[i].value);
 		dl_item(sb, "labels", l.buf);
 		strbuf_release(&l);
 	}
@@ -479,99 +482,207 @@ static const char **kpi_names(const struct report_run *runs, size_t nruns, size_
 	return names;
 }
 
-/*
- * Side by side: each run's value and bounds, and each run against the first.
- * Disjoint bounds prove a change; overlapping ones cannot tell (~).
- */
-static void comparison_table(struct strbuf *sb, const struct report_run *runs, size_t nruns)
+static const char *label_of(const struct report_run *run, const char *key)
 {
-	size_t nnames;
+	return run_label(&run->run, key);
+}
+
+/* The runs of one value of the swept label (or one run alone, when nothing is swept). */
+struct run_group {
+	const char *value;
+	const struct run **runs;
+	size_t n;
+};
+
+static size_t make_groups(const struct report_run *runs, size_t nruns, const char *key, struct run_group *g)
+{
+	size_t ng = 0;
+
+	for (size_t r = 0; r < nruns; r++) {
+		const char *v = key ? label_of(&runs[r], key) : runs[r].name;
+		size_t j;
+
+		for (j = 0; key && j < ng && strcmp(g[j].value, v); j++)
+			;
+		if (!key || j == ng) {
+			j = ng++;
+			g[j].value = v;
+			g[j].runs = xcalloc(nruns, sizeof(*g[j].runs));
+		}
+		g[j].runs[g[j].n++] = &runs[r].run;
+	}
+	return ng;
+}
+
+static int direction_of(const char *kpi, void *ctx)
+{
+	return ctx ? profile_better(ctx, kpi) : 0;
+}
+
+/* The profile saying which way is better: the baseline's file, else its name; 1 when loaded. */
+static int load_direction(const struct run *base, struct profile *p)
+{
+	if (base->profile_path && path_exists(base->profile_path))
+		return profile_load(base->profile_path, p) == 0;
+	if (base->profile)
+		return profile_load(base->profile, p) == 0;
+	return 0;
+}
+
+static void side_cell(struct strbuf *sb, const struct compare_side *s)
+{
+	if (!s->n) {
+		strbuf_addstr(sb, "<td class=\"st st-na\">no value</td>");
+		return;
+	}
+	strbuf_addf(sb, "<td class=\"num\" data-value=\"%.10g\">%.6g", s->center, s->center);
+	if (s->has_bounds && (isfinite(s->lower) || isfinite(s->upper)))
+		strbuf_addf(sb, " <small>[%.6g, %.6g]</small>", s->lower, s->upper);
+	if (s->n > 1)
+		strbuf_addf(sb, " <small>n=%zu</small>", s->n);
+	strbuf_addstr(sb, "</td>");
+}
+
+static void verdict_cell(struct strbuf *sb, const struct compare_row *row)
+{
+	static const char *const marks[] = { "~", "&#9650; better", "&#9660; worse", "&#9670; changed", "" };
+	const char *cls = row->verdict == COMPARE_BETTER ? " st st-ok" : row->verdict == COMPARE_WORSE ? " st st-bad" : "";
+
+	strbuf_addf(sb, "<td class=\"num%s\" data-verdict=\"%s\">", cls, compare_verdict_name(row->verdict));
+	if (row->has_change)
+		strbuf_addf(sb, "%+.1f%% ", row->change_pct);
+	strbuf_addstr(sb, marks[row->verdict]);
+	if (row->method == COMPARE_UTEST && row->verdict != COMPARE_MISSING)
+		strbuf_addf(sb, " <small>p=%.3f</small>", row->p);
+	strbuf_addstr(sb, "</td>");
+}
+
+static const struct compare_row *find_row(const struct compare_table *t, const char *kpi)
+{
+	for (size_t i = 0; i < t->n; i++)
+		if (!strcmp(t->rows[i].kpi, kpi) && !strcmp(t->rows[i].scope, "session"))
+			return &t->rows[i];
+	return NULL;
+}
+
+/*
+ * Side by side, as benchmon compare reckons it: each group (a value of the
+ * swept label, or a run) against the first. One run a side: disjoint bounds
+ * prove a change, overlapping ones cannot tell (~). Repetitions: the median
+ * with its 95% interval, and the Mann-Whitney U test.
+ */
+static void comparison_table(struct strbuf *sb, const struct report_run *runs, size_t nruns, const char *key)
+{
+	struct run_group *g = xcalloc(nruns, sizeof(*g));
+	size_t ng = make_groups(runs, nruns, key, g), nnames;
+	struct compare_table *t = xcalloc(ng, sizeof(*t));
+	struct compare_options o = { 0 };
+	struct profile prof;
+	int have_prof = load_direction(g[0].runs[0], &prof), few = 0, ok = 1;
 	const char **names = kpi_names(runs, nruns, &nnames);
 
-	strbuf_addstr(sb, "<section id=\"comparison\"><h2>Runs side by side</h2>\n<p class=\"note\">Each run against "
-		      "the first: the change of the value, and whether the bounds prove it. Disjoint bounds prove a "
-		      "change (&#9650; higher, &#9660; lower); overlapping bounds cannot tell (~).</p>\n"
-		      "<table class=\"comparison\"><thead><tr><th>KPI</th><th>unit</th>");
-	for (size_t r = 0; r < nruns; r++) {
+	o.direction = direction_of;
+	o.direction_ctx = have_prof ? &prof : NULL;
+	for (size_t i = 1; i < ng && ok; i++) {
+		ok = compare_runs(g[0].runs, g[0].n, g[i].runs, g[i].n, &o, &t[i]) == 0;
+		few |= t[i].few_runs;
+	}
+	strbuf_addstr(sb, "<section id=\"comparison\"><h2>Runs side by side</h2>\n<p class=\"note\">");
+	if (key) {
+		strbuf_addstr(sb, "Each value of ");
+		text(sb, key);
+		strbuf_addstr(sb, " against the first. ");
+	} else {
+		strbuf_addstr(sb, "Each run against the first. ");
+	}
+	strbuf_addstr(sb, "One run a side: disjoint bounds prove a change, overlapping bounds cannot tell (~). "
+		      "Repeated runs: the median with its 95% interval and n, and the Mann-Whitney U test at "
+		      "p &lt; 0.05. Better and worse follow the profile's direction for each KPI.");
+	if (few)
+		strbuf_addf(sb, " <strong>Fewer than %d runs on a side: the U test can hardly reach significance.</strong>",
+			    COMPARE_MIN_RUNS);
+	if (!have_prof)
+		strbuf_addstr(sb, " No profile says which way is better: changes are only \"changed\".");
+	strbuf_addstr(sb, "</p>\n");
+	if (!ok || ng < 2) {
+		strbuf_addstr(sb, "<p class=\"note\">Nothing to compare.</p>\n");
+		goto out;
+	}
+	strbuf_addstr(sb, "<table class=\"comparison\"><thead><tr><th>KPI</th><th>unit</th>");
+	for (size_t i = 0; i < ng; i++) {
 		strbuf_addstr(sb, "<th>");
-		text(sb, runs[r].name);
-		strbuf_addstr(sb, "</th>");
-		if (r)
-			strbuf_addstr(sb, "<th>change</th>");
+		if (key) {
+			text(sb, key);
+			strbuf_addch(sb, '=');
+		}
+		text(sb, g[i].value);
+		strbuf_addstr(sb, i ? "</th><th>change</th>" : " (baseline)</th>");
 	}
 	strbuf_addstr(sb, "</tr></thead><tbody>\n");
-	for (size_t i = 0; i < nnames; i++) {
-		const struct report_kpi *base = report_run_kpi(&runs[0], names[i], "session");
-		const char *unit = "";
+	for (size_t k = 0; k < nnames; k++) {
+		const struct compare_row *base = NULL;
 
-		for (size_t r = 0; r < nruns && !*unit; r++) {
-			const struct report_kpi *k = report_run_kpi(&runs[r], names[i], "session");
-
-			unit = k ? k->unit : "";
-		}
+		for (size_t i = 1; i < ng && !base; i++)
+			base = find_row(&t[i], names[k]);
+		if (!base)
+			continue;
 		strbuf_addstr(sb, "<tr data-kpi=\"");
-		text(sb, names[i]);
+		text(sb, names[k]);
 		strbuf_addstr(sb, "\"><td>");
-		text(sb, names[i]);
+		text(sb, names[k]);
 		strbuf_addstr(sb, "</td><td>");
-		text(sb, display_unit(unit));
+		text(sb, display_unit(base->unit));
 		strbuf_addstr(sb, "</td>");
-		for (size_t r = 0; r < nruns; r++) {
-			const struct report_kpi *k = report_run_kpi(&runs[r], names[i], "session");
+		side_cell(sb, &base->a);
+		for (size_t i = 1; i < ng; i++) {
+			const struct compare_row *row = find_row(&t[i], names[k]);
 
-			if (!k || !k->has_value) {
-				strbuf_addf(sb, "<td class=\"st st-na\">%s</td>", k ? k->status : "absent");
-			} else {
-				strbuf_addf(sb, "<td class=\"num\" data-value=\"%.10g\">%.6g", k->value, k->value);
-				if (k->has_bounds)
-					strbuf_addf(sb, " <small>[%.6g, %.6g]</small>", k->lower, k->upper);
-				strbuf_addstr(sb, "</td>");
-			}
-			if (!r)
-				continue;
-			if (!k || !k->has_value || !base || !base->has_value) {
-				strbuf_addstr(sb, "<td></td>");
+			if (!row) {
+				strbuf_addstr(sb, "<td class=\"st st-na\">no value</td><td></td>");
 				continue;
 			}
-			strbuf_addstr(sb, "<td class=\"num\">");
-			if (base->value != 0)
-				strbuf_addf(sb, "%+.1f%% ", 100 * (k->value - base->value) / fabs(base->value));
-			if (!k->has_bounds || !base->has_bounds)
-				strbuf_addstr(sb, "<small>(no bounds)</small>");
-			else if (k->lower > base->upper)
-				strbuf_addstr(sb, "&#9650; proven higher");
-			else if (k->upper < base->lower)
-				strbuf_addstr(sb, "&#9660; proven lower");
+			side_cell(sb, &row->b);
+			verdict_cell(sb, row);
+		}
+		strbuf_addstr(sb, "</tr>\n");
+	}
+	if (t[1].has_geomean) {
+		strbuf_addf(sb, "<tr class=\"dim\"><td>geomean</td><td></td><td class=\"num\">%.6g</td>", t[1].geomean_a);
+		for (size_t i = 1; i < ng; i++) {
+			if (t[i].has_geomean)
+				strbuf_addf(sb, "<td class=\"num\">%.6g</td><td class=\"num\">%+.1f%%</td>", t[i].geomean_b,
+					    t[i].geomean_change_pct);
 			else
-				strbuf_addstr(sb, "~");
-			strbuf_addstr(sb, "</td>");
+				strbuf_addstr(sb, "<td></td><td></td>");
 		}
 		strbuf_addstr(sb, "</tr>\n");
 	}
 	strbuf_addstr(sb, "</tbody></table>\n");
+out:
+	for (size_t i = 0; i < ng; i++) {
+		free(g[i].runs);
+		compare_table_release(&t[i]);
+	}
+	if (have_prof)
+		profile_release(&prof);
+	free(g);
+	free(t);
 	free(names);
 }
 
-static const char *label_of(const struct report_run *run, const char *key)
-{
-	for (size_t i = 0; i < run->nlabels; i++)
-		if (!strcmp(run->labels[i].key, key))
-			return run->labels[i].value;
-	return NULL;
-}
 
 /* A label every run has, with at least two values among them: the swept one. */
 const char *report_sweep_key(const struct report_run *runs, size_t nruns)
 {
-	for (size_t i = 0; nruns > 1 && i < runs[0].nlabels; i++) {
-		const char *key = runs[0].labels[i].key;
+	for (size_t i = 0; nruns > 1 && i < runs[0].run.nlabels; i++) {
+		const char *key = runs[0].run.labels[i].key;
 		int all = 1, differ = 0;
 
 		for (size_t r = 1; r < nruns; r++) {
 			const char *v = label_of(&runs[r], key);
 
 			all &= v != NULL;
-			differ |= v && strcmp(v, runs[0].labels[i].value);
+			differ |= v && strcmp(v, runs[0].run.labels[i].value);
 		}
 		if (all && differ)
 			return key;
@@ -688,7 +799,7 @@ void report_render(struct strbuf *sb, const struct report_run *runs, size_t nrun
 			strbuf_addstr(sb, "</a>");
 		}
 		strbuf_addstr(sb, "</nav>\n");
-		comparison_table(sb, runs, nruns);
+		comparison_table(sb, runs, nruns, key);
 		if (key)
 			charts += sweep_charts(sb, runs, nruns, key);
 		strbuf_addstr(sb, "</section>\n");

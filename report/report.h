@@ -3,6 +3,7 @@
 
 #include <stddef.h>
 #include "lib/strbuf.h"
+#include "results/runs.h"
 
 /*
  * benchmon report: finished run directories (what collect and run write:
@@ -26,10 +27,6 @@ struct report_series {
 	size_t n, alloc;
 };
 
-struct report_label {
-	char *key, *value;
-};
-
 struct report_run {
 	char *dir;
 	char *name;                   /* run_id, or the directory's last component */
@@ -39,13 +36,13 @@ struct report_run {
 	size_t nkpis;
 	struct report_series *series;
 	size_t nseries;
-	struct report_label *labels;  /* MANIFEST.json's "labels", in its order */
-	size_t nlabels;
+	struct run run;               /* the run as results/runs.h reads it: labels, KPIs for comparing */
 };
 
 /*
  * Read the run in dir: MANIFEST.json (which must be there: a run directory
- * without one is not finished), kpis.csv and timeseries.csv. Returns 0, or -1
+ * without one is not finished) through run_load, then kpis.csv (as written,
+ * with its samples) and timeseries.csv. Returns 0, or -1
  * after error() naming the file. Release with report_run_release.
  */
 int report_run_load(struct report_run *run, const char *dir);

@@ -184,12 +184,14 @@ int report_run_load(struct report_run *run, const char *dir)
 	char *manifest = xasprintf("%s/MANIFEST.json", dir);
 	char *kpis = xasprintf("%s/kpis.csv", dir);
 	char *timeseries = xasprintf("%s/timeseries.csv", dir);
-	const cJSON *window, *labels, *l;
+	const cJSON *window;
 	const char *name, *slash;
 	int ret = -1;
 
 	memset(run, 0, sizeof(*run));
 	run->dir = xstrdup(dir);
+	if (run_load(dir, &run->run) < 0)
+		goto out;
 	if (json_read_file(manifest, MANIFEST_MAX, 0, &run->manifest,
 			   "a run directory holds MANIFEST.json once collect or run has finished") < 0)
 		goto out;
@@ -208,14 +210,6 @@ int report_run_load(struct report_run *run, const char *dir)
 		slash = strrchr(d, '/');
 		run->name = xstrdup(slash && slash[1] ? slash + 1 : d);
 		free(d);
-	}
-	labels = cJSON_GetObjectItemCaseSensitive(run->manifest, "labels");
-	cJSON_ArrayForEach(l, labels) {
-		if (!cJSON_IsString(l) || !l->string)
-			continue;
-		run->labels = xrealloc(run->labels, (run->nlabels + 1) * sizeof(*run->labels));
-		run->labels[run->nlabels].key = xstrdup(l->string);
-		run->labels[run->nlabels++].value = xstrdup(l->valuestring);
 	}
 	if (load_kpis(run, kpis) < 0 || load_timeseries(run, timeseries) < 0)
 		goto out;
@@ -246,11 +240,7 @@ void report_run_release(struct report_run *run)
 		free(run->series[i].t);
 		free(run->series[i].v);
 	}
-	for (size_t i = 0; i < run->nlabels; i++) {
-		free(run->labels[i].key);
-		free(run->labels[i].value);
-	}
-	free(run->labels);
+	run_release(&run->run);
 	free(run->kpis);
 	free(run->series);
 	free(run->dir);

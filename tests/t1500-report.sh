@@ -36,11 +36,8 @@ test_expect_success 'setup: load target, synthetic DCGM exporter, node_exporter,
 
 test_expect_success 'a sweep: runs at concurrency 1, 4 and 16' '
 	for c in 1 4 16; do
-		benchmon run --run-id "c$c" --out "runs/c$c" -- wrk -t1 -c"$c" -d8s "http://127.0.0.1:$LT_PORT/" >"c$c.out" ||
-			exit 1
-		# the swept label, as run --label writes it into MANIFEST.json
-		python3 -c "import json, sys; p = sys.argv[1]; m = json.load(open(p)); m[\"labels\"] = {\"concurrency\": sys.argv[2]}; json.dump(m, open(p, \"w\"), indent=2)" \
-			"runs/c$c/MANIFEST.json" "$c" || exit 1
+		benchmon run --run-id "c$c" --out "runs/c$c" --label concurrency="$c" -- \
+			wrk -t1 -c"$c" -d8s "http://127.0.0.1:$LT_PORT/" >"c$c.out" || exit 1
 	done &&
 	benchmon stop >/dev/null 2>&1
 '
@@ -155,6 +152,51 @@ test_expect_success 'the lines drawn are the points of timeseries.csv (session, 
 	    assert matches, a
 	tp = [a for a in page.points if close(float(a["data-value"]), float(kpis[(a["data-run"], "throughput_qps", "session")]["value"]))]
 	assert len(tp) >= 3, tp
+	PY
+'
+
+test_expect_success 'the side-by-side table: bounds decide, as kpis.csv shows them; throughput is better' '
+	python3 - <<-\PY
+	import csv, re
+	from html.parser import HTMLParser
+
+	class Page(HTMLParser):
+	    def __init__(self):
+	        super().__init__()
+	        self.rows, self.kpi, self.cells = {}, None, None
+	    def handle_starttag(self, tag, attrs):
+	        a = dict(attrs)
+	        if tag == "table" and a.get("class") == "comparison":
+	            self.kpi = ""
+	        if tag == "tr" and self.kpi is not None and "data-kpi" in a:
+	            self.kpi = a["data-kpi"]
+	            self.rows[self.kpi] = []
+	        if tag == "td" and self.kpi and "data-verdict" in a:
+	            self.rows[self.kpi].append(a["data-verdict"])
+	    def handle_endtag(self, tag):
+	        if tag == "table":
+	            self.kpi = None
+
+	page = Page()
+	page.feed(open("page.dom").read())
+	kpis = {run: {r["kpi"]: r for r in csv.DictReader(open("runs/%s/kpis.csv" % run)) if r["scope"] == "session"}
+	        for run in ("c1", "c4", "c16")}
+	checked = 0
+	for kpi, verdicts in page.rows.items():
+	    a = kpis["c1"][kpi]
+	    for run, verdict in zip(("c4", "c16"), verdicts):
+	        b = kpis[run][kpi]
+	        if not a["value"] or not b["value"]:
+	            continue
+	        if a["lower"] and b["lower"]:
+	            inf = lambda x: float("inf") if x == "+Inf" else float(x)
+	            disjoint = float(b["lower"]) > inf(a["upper"]) or inf(b["upper"]) < float(a["lower"])
+	            assert (verdict != "~") == disjoint, (kpi, run, verdict, a, b)
+	            checked += 1
+	        else:
+	            assert verdict == "~", (kpi, run, verdict)
+	assert checked >= 2 * 4, checked
+	assert page.rows["throughput_qps"] == ["better", "better"], page.rows["throughput_qps"]
 	PY
 '
 
