@@ -3,6 +3,7 @@
 timeseries.csv (session and per-node series), for tests and benchmarks of benchmon report.
 
 gen-run.py DIR [--seconds 10800] [--step 1] [--nodes 1] [--run-id ID] [--spike-at S] [--label K=V]
+           [--throughput-scale F] [--seed N]
 
 Deterministic. --spike-at puts one step of throughput at 10 times its level, S seconds into the
 window (the spike tests look for it in the drawing).
@@ -17,12 +18,14 @@ ap.add_argument("--nodes", type=int, default=1)
 ap.add_argument("--run-id", default="synthetic")
 ap.add_argument("--spike-at", type=float, default=None)
 ap.add_argument("--label", action="append", default=[])
+ap.add_argument("--throughput-scale", type=float, default=1.0)
+ap.add_argument("--seed", type=int, default=42)
 a = ap.parse_args()
 
 start = datetime.datetime(2026, 1, 5, 10, 0, 0, tzinfo=datetime.timezone.utc)
 t0 = start.timestamp()
 npoints = int(a.seconds / a.step)
-rng = random.Random(42)
+rng = random.Random(a.seed)
 
 
 def iso(t):
@@ -50,6 +53,8 @@ with open(os.path.join(a.dir, "timeseries.csv"), "w") as f:
             rows = []
             for j in range(npoints):
                 v = level + wobble * math.sin(j * a.step / 600 + phase) + rng.uniform(-0.1, 0.1) * wobble
+                if name == "throughput_qps":
+                    v *= a.throughput_scale
                 if name == "throughput_qps" and a.spike_at is not None and abs((j + 1) * a.step - a.spike_at) < a.step / 2:
                     v = 10 * level
                 v = max(v, 0)
