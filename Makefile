@@ -25,14 +25,15 @@ LIB_OBJS = lib/xmalloc.o lib/strbuf.o lib/error.o lib/fsutil.o lib/jsonfile.o li
 SESSION_OBJS = session/validate.o session/session.o session/registry.o session/saves.o
 LIFECYCLE_OBJS = lifecycle/lifecycle.o lifecycle/launch-slurm.o lifecycle/launch-local.o
 RENDER_OBJS = render/render.o
+REPORT_OBJS = report/run.o report/report.o report/chart.o report/pdf.o
 RESULTS_OBJS = results/runs.o results/compare.o results/reference.o
 COLLECT_OBJS = collect/collect.o collect/query.o collect/artifacts.o collect/kpi.o collect/profile.o collect/promjson.o collect/series.o \
 	collect/window.o collect/source.o collect/exposition.o collect/edges.o
 CLI_OBJS = cli/main.o cli/cmd.o cli/cmd-session-create.o cli/cmd-client-connect.o \
 	cli/cmd-service-register.o cli/cmd-start.o cli/cmd-status.o cli/cmd-stop.o \
-	cli/cmd-delete.o cli/cmd-sessions.o cli/cmd-reload.o cli/cmd-collect.o cli/cmd-run.o \
+	cli/cmd-delete.o cli/cmd-sessions.o cli/cmd-reload.o cli/cmd-collect.o cli/cmd-run.o cli/cmd-report.o \
 	cli/cmd-runs.o cli/cmd-compare.o cli/cmd-gate.o
-OBJS = $(LIB_OBJS) $(SESSION_OBJS) $(LIFECYCLE_OBJS) $(RENDER_OBJS) $(COLLECT_OBJS) $(RESULTS_OBJS) $(CLI_OBJS)
+OBJS = $(LIB_OBJS) $(SESSION_OBJS) $(LIFECYCLE_OBJS) $(RENDER_OBJS) $(REPORT_OBJS) $(COLLECT_OBJS) $(RESULTS_OBJS) $(CLI_OBJS)
 
 FIXTURES = tests/fixtures/load-target tests/fixtures/dcgm-exporter
 UNIT_TESTS = tests/unit/test-validate tests/unit/test-timeparse tests/unit/test-render tests/unit/test-registry \
@@ -46,7 +47,8 @@ UNIT_test-kpi = $(FUZZ_profile)
 UNIT_test-kpi-property = $(UNIT_test-kpi)
 UNIT_test-registry = session/registry.o session/session.o lib/auth.o session/validate.o lib/sha256.o lib/jsonfile.o lib/fsutil.o \
 	lib/timeparse.o lib/strbuf.o lib/xmalloc.o lib/error.o
-UNIT_TESTS += tests/unit/test-fsutil tests/unit/test-exposition
+UNIT_TESTS += tests/unit/test-fsutil tests/unit/test-exposition tests/unit/test-chart
+UNIT_test-chart = report/chart.o lib/strbuf.o lib/xmalloc.o
 UNIT_test-exposition = collect/exposition.o lib/strbuf.o lib/xmalloc.o
 UNIT_test-fsutil = lib/fsutil.o lib/strbuf.o lib/xmalloc.o lib/error.o
 UNIT_TESTS += tests/unit/test-compare
@@ -79,7 +81,7 @@ render/render.o: .datadir-stamp
 %.o: %.c
 	$(CC) $(CPPFLAGS_ALL) $(WARNINGS) $(CFLAGS) -MMD -MP -c -o $@ $<
 
-tests/unit/test-%: tests/unit/test-%.o $(LIB_OBJS) $(SESSION_OBJS) $(RENDER_OBJS) $(COLLECT_OBJS)
+tests/unit/test-%: tests/unit/test-%.o $(LIB_OBJS) $(SESSION_OBJS) $(RENDER_OBJS) $(REPORT_OBJS) $(COLLECT_OBJS)
 	$(CC) $(LDFLAGS) -o $@ $< $(UNIT_test-$*) $(LIBS) -lcmocka
 
 .PRECIOUS: tests/fuzz/%.o
@@ -132,13 +134,15 @@ lint:
 	@! grep -nE '\b(sprintf|strcpy|strcat|strtok|atoi|gets|localtime)\s*\(' $$(git ls-files '*.c' '*.h') \
 		|| { echo "lint: banned function (see STYLE)"; exit 1; }
 
-# figures and ratios, never pass/fail: registration, the response parser, collect vs direct queries
+# figures and ratios, never pass/fail: registration, the response parser, collect vs direct queries,
+# report of a 3-hour run
 bench: all bench/promjson-bench bench/synth-exporter
 	sh bench/registration.sh
 	bench/promjson-bench 500 10800 3
 	bash bench/collect.sh
 	bash bench/capacity.sh
 	bash bench/results.sh
+	bash bench/report.sh
 
 bench/synth-exporter: bench/synth-exporter.c
 	$(CC) $(CFLAGS) -O2 -o $@ $< -lm

@@ -25,6 +25,7 @@ const struct cmd_entry *const cmd_table[] = {
 	&cmd_delete_entry,
 	&cmd_sessions_entry,
 	&cmd_reload_entry,
+	&cmd_report_entry,
 	&cmd_runs_entry,
 	&cmd_compare_entry,
 	&cmd_gate_entry,

@@ -118,6 +118,7 @@ extern const struct cmd_entry cmd_stop_entry;
 extern const struct cmd_entry cmd_delete_entry;
 extern const struct cmd_entry cmd_sessions_entry;
 extern const struct cmd_entry cmd_reload_entry;
+extern const struct cmd_entry cmd_report_entry;
 extern const struct cmd_entry cmd_runs_entry;
 extern const struct cmd_entry cmd_compare_entry;
 extern const struct cmd_entry cmd_gate_entry;

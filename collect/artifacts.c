@@ -170,10 +170,11 @@ static void kpis_csv(const struct kpi_report *r, struct strbuf *sb)
 }
 
 /*
- * timeseries.csv: every KPI's session-wide value at every step, for
- * plotting. Per-service and per-node values are in kpis.csv; their series
- * would multiply this file by the number of nodes and services. Times are
- * formatted once per step, and rows go straight into the buffer.
+ * timeseries.csv: every KPI's session-wide, per-node and per-GPU value at
+ * every step, for plotting (benchmon report draws a small chart of each).
+ * Per-service values are in kpis.csv only: their series would multiply this
+ * file by the number of services for lines that mostly repeat the node's.
+ * Times are formatted once per step, and rows go straight into the buffer.
  */
 static void timeseries_csv(const struct kpi_window *w, const struct kpi_report *r, struct strbuf *sb)
 {
@@ -191,7 +192,8 @@ static void timeseries_csv(const struct kpi_window *w, const struct kpi_report *
 		struct strbuf prefix = STRBUF_INIT, unit = STRBUF_INIT;
 		const char *cells[] = { res->kpi, res->scope }, *unit_cell[] = { res->unit };
 
-		if (strcmp(res->scope, "session"))
+		if (strcmp(res->scope, "session") && strncmp(res->scope, LABEL_NODE "=", sizeof(LABEL_NODE)) &&
+		    strncmp(res->scope, LABEL_GPU "=", sizeof(LABEL_GPU)))
 			continue;
 		csv_append_row(&prefix, cells, 2);
 		prefix.buf[--prefix.len] = '\0';  /* drop the newline: the row goes on */

@@ -11,7 +11,7 @@
 #include "lib/xmalloc.h"
 #include "session/labels.h"
 
-/* A set of series sharing a scope: "session", "node=a", "service=b". */
+/* A set of series sharing a scope: "session", "node=a", "service=b", "gpu=a/0". */
 struct group {
 	char *scope;
 	size_t *idx;
@@ -121,6 +121,13 @@ static void make_groups(const struct kpi_def *k, const struct series_set *set, s
 		}
 		if ((k->scopes & KPI_SCOPE_NODE) && (v = series_label(&set->items[i], LABEL_NODE))) {
 			char *scope = xasprintf("node=%s", v);
+
+			group_add(g, scope, i);
+			free(scope);
+		}
+		if ((k->scopes & KPI_SCOPE_GPU) && (v = series_label(&set->items[i], LABEL_GPU))) {
+			const char *node = series_label(&set->items[i], LABEL_NODE);
+			char *scope = xasprintf("gpu=%s/%s", node ? node : "", v);
 
 			group_add(g, scope, i);
 			free(scope);

@@ -10,6 +10,7 @@ slurm-wlm slurmctld slurmd munge libslurm-dev
 prometheus prometheus-node-exporter
 libcjson-dev libcsv-dev libcurl4-openssl-dev libcmocka-dev libcrypt-dev
 wrk curl hyperfine procps iproute2 util-linux python3 time
+chromium
 lmod bash-completion man-db groff-base
 "
 

@@ -15,4 +15,7 @@
 #define LABEL_KIND "kind"
 #define LABEL_SERVICE "service"
 
+/* The label dcgm-exporter puts on each GPU's series: its index on the node (KPIs per GPU). */
+#define LABEL_GPU "gpu"
+
 #endif
