@@ -133,6 +133,7 @@ bench: all bench/promjson-bench bench/synth-exporter
 	bench/promjson-bench 500 10800 3
 	bash bench/collect.sh
 	bash bench/capacity.sh
+	bash bench/collect-long.sh
 
 bench/synth-exporter: bench/synth-exporter.c
 	$(CC) $(CFLAGS) -O2 -o $@ $< -lm

@@ -18,7 +18,9 @@ static char *at_text(int64_t ms)
 void fetch_plan(struct fetch *f, const struct kpi_def *k, const char *session, const char *base,
 		const struct kpi_window *w, int64_t margin_ms, int allow_sparse, struct query_list *l)
 {
-	int64_t at_to = w->end_ms + margin_ms, range = at_to - (w->from_ms - margin_ms);
+	int64_t at_from = w->from_ms + margin_ms, at_to = w->end_ms + margin_ms;
+	long long range = (long long)(at_to - (w->from_ms - margin_ms)), edge = (long long)(2 * margin_ms);
+	char *a, *b, *c;
 
 	memset(f, 0, sizeof(*f));
 	f->k = k;
@@ -28,28 +30,22 @@ void fetch_plan(struct fetch *f, const struct kpi_def *k, const char *session, c
 		f->q_whole = query_add_raw(l, k->name, f->selector, base, w, margin_ms);
 		return;
 	}
-	{
-		char *at_from = at_text(w->from_ms + margin_ms), *at_end = at_text(at_to), *at = at_text(w->end_ms);
-
-		f->q_from = query_add_instant(l, k->name,
-					      xasprintf("%s[%lldms] @ %s", f->selector, (long long)(2 * margin_ms), at_from),
-					      base, w->from_ms + margin_ms);
-		f->q_to = query_add_instant(l, k->name,
-					    xasprintf("%s[%lldms] @ %s", f->selector, (long long)(2 * margin_ms), at_end),
-					    base, at_to);
-		f->q_resets = query_add_instant(l, k->name,
-						xasprintf("resets(%s[%lldms] @ %s) + 0 * sum_over_time(%s[%lldms] @ %s)",
-							  f->selector, (long long)range, at_end, f->selector,
-							  (long long)range, at_end),
-						base, at_to);
-		f->q_count = query_add_instant(l, k->name,
-					       xasprintf("count_over_time(%s[%lldms] @ %s)", f->selector,
-							 (long long)(w->end_ms - w->from_ms), at),
-					       base, w->end_ms);
-		free(at_from);
-		free(at_end);
-		free(at);
-	}
+	a = at_text(at_from);
+	b = at_text(at_to);
+	c = at_text(w->end_ms);
+	f->q_from = query_add_instant(l, k->name, xasprintf("%s[%lldms] @ %s", f->selector, edge, a), base, at_from);
+	f->q_to = query_add_instant(l, k->name, xasprintf("%s[%lldms] @ %s", f->selector, edge, b), base, at_to);
+	f->q_resets = query_add_instant(l, k->name,
+					xasprintf("resets(%s[%lldms] @ %s) + 0 * sum_over_time(%s[%lldms] @ %s)",
+						  f->selector, range, b, f->selector, range, b),
+					base, at_to);
+	f->q_count = query_add_instant(l, k->name,
+				       xasprintf("count_over_time(%s[%lldms] @ %s)", f->selector,
+						 (long long)(w->end_ms - w->from_ms), c),
+				       base, w->end_ms);
+	free(a);
+	free(b);
+	free(c);
 }
 
 static int compare_labels(const void *a, const void *b)
@@ -213,7 +209,6 @@ void fetch_more(struct fetch *f, const char *base, const struct kpi_window *w, i
 		}
 		free(sel);
 	}
-	f->nmore = l->n - f->q_more;
 	free(flag);
 	keys_free(rkeys, rs->n);
 	keys_free(fkeys, fs->n);

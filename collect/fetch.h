@@ -40,7 +40,7 @@ struct fetch {
 	int sparse;
 	size_t q_whole;                      /* whole: its query */
 	size_t q_from, q_to, q_resets, q_count;  /* sparse: round one */
-	size_t q_more, nmore;                /* sparse: round two, the chunks of series fetched whole */
+	size_t q_more;                       /* sparse: round two's first query, the chunks of series fetched whole */
 	size_t nchunks;                      /* chunks per series fetched whole */
 	size_t *whole;                       /* indexes into q_resets' series of those fetched whole */
 	size_t nwhole;
