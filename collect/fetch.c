@@ -147,6 +147,8 @@ void fetch_more(struct fetch *f, const char *base, const struct kpi_window *w, i
 	const struct series_set *rs, *fs, *ts;
 	char **rkeys, **fkeys, **tkeys, **hkeys = NULL;
 	unsigned char *flag;
+	char **sels;
+	size_t nr, nf, nt;
 	int64_t start = w->from_ms - margin_ms, end = w->end_ms + margin_ms;
 
 	if (!f->sparse)
@@ -179,22 +181,28 @@ void fetch_more(struct fetch *f, const char *base, const struct kpi_window *w, i
 		if (flag[i])
 			f->whole[f->nwhole++] = i;
 	f->nchunks = (size_t)((end - start + CHUNK_MS) / CHUNK_MS);
-	f->q_more = l->n;
+	/* the selectors first: adding queries moves l's items, which rs, fs and ts point into */
+	sels = xcalloc(f->nwhole + 1, sizeof(*sels));
 	for (size_t wi = 0; wi < f->nwhole; wi++) {
 		const struct series *r = &rs->items[f->whole[wi]];
 		const struct series *named = find_key(fs, fkeys, rkeys[f->whole[wi]]);
-		char *sel, *inner;
+		char *inner = exact_selector(r);
 
 		if (!named)
 			named = find_key(ts, tkeys, rkeys[f->whole[wi]]);
 		/* resets() dropped the metric name: take it from an edge sample, else the KPI's metric */
-		inner = exact_selector(r);
 		if (named && series_label(named, "__name__"))
-			sel = xasprintf("%s%s", series_label(named, "__name__"), inner);
+			sels[wi] = xasprintf("%s%s", series_label(named, "__name__"), inner);
 		else
-			sel = xasprintf("%s%s%s", f->k->metric, f->k->kind->metric_suffix ? f->k->kind->metric_suffix : "",
-					inner);
+			sels[wi] = xasprintf("%s%s%s", f->k->metric,
+					     f->k->kind->metric_suffix ? f->k->kind->metric_suffix : "", inner);
 		free(inner);
+	}
+	nr = rs->n;
+	nf = fs->n;
+	nt = ts->n;
+	f->q_more = l->n;
+	for (size_t wi = 0; wi < f->nwhole; wi++) {
 		for (size_t c = 0; c < f->nchunks; c++) {
 			int64_t s0 = start + (int64_t)c * CHUNK_MS, s1 = s0 + CHUNK_MS - 1;
 			char *at;
@@ -203,16 +211,17 @@ void fetch_more(struct fetch *f, const char *base, const struct kpi_window *w, i
 				s1 = end;
 			at = at_text(s1);
 			/* [s0, s1]: the next chunk starts 1 ms later, so none overlap */
-			query_add_instant(l, f->k->name, xasprintf("%s[%lldms] @ %s", sel, (long long)(s1 - s0), at),
-					  base, s1);
+			query_add_instant(l, f->k->name,
+					  xasprintf("%s[%lldms] @ %s", sels[wi], (long long)(s1 - s0), at), base, s1);
 			free(at);
 		}
-		free(sel);
+		free(sels[wi]);
 	}
+	free(sels);
 	free(flag);
-	keys_free(rkeys, rs->n);
-	keys_free(fkeys, fs->n);
-	keys_free(tkeys, ts->n);
+	keys_free(rkeys, nr);
+	keys_free(fkeys, nf);
+	keys_free(tkeys, nt);
 }
 
 /* Append s's samples to out, taking its labels when out has none; s is left empty. */
