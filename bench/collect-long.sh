@@ -203,6 +203,6 @@ if collect "$scratch/raw" 1; then
 		exit 1
 	fi
 else
-	echo "  raw collect (BENCHMON_COLLECT_RAW=1): failed: $(grep -m1 . "$scratch/collect.log")"
+	echo "  raw collect (BENCHMON_COLLECT_RAW=1) failed: $(grep -m1 'error:' "$scratch/collect.log" | cut -c1-160)"
 fi
 kpis_of "$scratch/sparse/kpis.csv" "$dir/expected.csv"
