@@ -18,6 +18,7 @@
 
 #include "collect/artifacts.h"
 #include "collect/edges.h"
+#include "collect/fetch.h"
 #include "collect/kpi.h"
 #include "collect/profile.h"
 #include "collect/query.h"
@@ -238,7 +239,11 @@ int collect_run(const struct session *s, const struct collect_options *o, struct
 	struct query_list ql = { 0 };
 	struct query *qs;
 	size_t up_q, count_q;
-	size_t *main_q = NULL, *fallback_q = NULL;
+	size_t *main_q = NULL, *fallback_q = NULL, more;
+	struct fetch *fetches = NULL;
+	struct series_set **data = NULL;
+	/* every sample of every counter, as before sparse fetching: kept for tests and bench/ to compare */
+	int allow_sparse = !getenv("BENCHMON_COLLECT_RAW") || strcmp(getenv("BENCHMON_COLLECT_RAW"), "1");
 	unsigned kinds;
 	char *manifest = xasprintf("%s/MANIFEST.json", o->out_dir);
 	int ret = -1;
@@ -265,6 +270,8 @@ int collect_run(const struct session *s, const struct collect_options *o, struct
 		goto out;
 	main_q = xcalloc(prof.n + 1, sizeof(size_t));
 	fallback_q = xcalloc(prof.n + 1, sizeof(size_t));
+	fetches = xcalloc(prof.n + 1, sizeof(*fetches));
+	data = xcalloc(prof.n + 1, sizeof(*data));
 	for (size_t i = 0; i < prof.n; i++) {
 		const struct kpi_def *k = &prof.kpis[i];
 
@@ -275,10 +282,7 @@ int collect_run(const struct session *s, const struct collect_options *o, struct
 				fallback_q[i] = query_add_range(&ql, k->name, kpi_expand(k->fallback_expr, s->id), src.url,
 								&w);
 		} else {
-			char *selector = kpi_selector(k, k->kind->metric_suffix, s->id);
-
-			main_q[i] = query_add_raw(&ql, k->name, selector, src.url, &w, 3 * s->scrape_interval_ms);
-			free(selector);
+			fetch_plan(&fetches[i], k, s->id, src.url, &w, 3 * s->scrape_interval_ms, allow_sparse, &ql);
 		}
 	}
 	up_q = query_add_range(&ql, "target health", xasprintf("up{" LABEL_SESSION "=\"%s\"}", s->id), src.url, &w);
@@ -289,11 +293,18 @@ int collect_run(const struct session *s, const struct collect_options *o, struct
 				  src.url, &w);
 	if (query_run(&ql, 0, &src.auth, query_timeout_ms(o)) < 0)
 		goto out;
-	qs = ql.items;
-	if (!qs[up_q].data.n) {
+	if (!ql.items[up_q].data.n) {
 		explain_no_data(s, &src, o);
 		goto out;
 	}
+	more = ql.n;
+	for (size_t i = 0; i < prof.n; i++)
+		fetch_more(&fetches[i], src.url, &w, 3 * s->scrape_interval_ms, &ql);
+	if (ql.n > more && query_run(&ql, more, &src.auth, query_timeout_ms(o)) < 0)
+		goto out;
+	qs = ql.items;
+	for (size_t i = 0; i < prof.n; i++)
+		data[i] = prof.kpis[i].kind->query == KPI_QUERY_RAW ? fetch_data(&fetches[i], &ql) : &qs[main_q[i]].data;
 	for (size_t i = 0; i < ql.n; i++)
 		for (size_t j = 0; j < qs[i].data.nwarnings; j++)
 			kpi_report_add_finding(&report, "warning", qs[i].kpi, 0, 0, "Prometheus warned about %s: %s",
@@ -304,7 +315,7 @@ int collect_run(const struct session *s, const struct collect_options *o, struct
 	for (size_t i = 0; i < prof.n; i++) {
 		if (prof.kpis[i].kind->query != KPI_QUERY_RANGE)
 			continue;
-		kpi_drop_stale(&qs[main_q[i]].data, &w, &qs[count_q].data);
+		kpi_drop_stale(data[i], &w, &qs[count_q].data);
 		if (fallback_q[i] != (size_t)-1)
 			kpi_drop_stale(&qs[fallback_q[i]].data, &w, &qs[count_q].data);
 	}
@@ -317,7 +328,7 @@ int collect_run(const struct session *s, const struct collect_options *o, struct
 		edges_report(&edges, &report);
 		for (size_t i = 0; i < prof.n; i++)
 			if (prof.kpis[i].kind->query == KPI_QUERY_RAW)
-				matched += edges_attach(&edges, &qs[main_q[i]].data);
+				matched += edges_attach(&edges, data[i]);
 	}
 	if (session_target_kinds(s, &qs[up_q].data, &kinds) < 0)
 		goto out;
@@ -332,7 +343,7 @@ int collect_run(const struct session *s, const struct collect_options *o, struct
 			free(why);
 			continue;
 		}
-		kpi_compute(k, &w, &qs[main_q[i]].data, fallback_q[i] != (size_t)-1 ? &qs[fallback_q[i]].data : NULL,
+		kpi_compute(k, &w, data[i], fallback_q[i] != (size_t)-1 ? &qs[fallback_q[i]].data : NULL,
 			    &report);
 		for (size_t j = first_finding; j < report.nfindings; j++)
 			report.findings[j].optional = k->optional;
@@ -364,6 +375,10 @@ int collect_run(const struct session *s, const struct collect_options *o, struct
 	ret = 0;
 out:
 	kpi_report_release(&report);
+	for (size_t i = 0; fetches && i < prof.n; i++)
+		fetch_release(&fetches[i]);
+	free(fetches);
+	free(data);
 	query_list_release(&ql);
 	free(main_q);
 	free(fallback_q);

@@ -240,6 +240,9 @@ struct counter_samples {
 	size_t n;
 	int has_edges, from_exact;   /* read at the window's edges by run: series.h */
 	double from_v, to_v;
+	int sparse;                  /* samples between gap_from and gap_to left out: series.h */
+	int64_t gap_from, gap_to;
+	size_t window_samples;
 };
 
 static void counter_samples_release(struct counter_samples *cs)
@@ -272,7 +275,7 @@ static void counter_prove(const struct counter_samples *cs, int64_t from, int64_
 			  double *possible)
 {
 	const int64_t *t = cs->t;
-	size_t n = cs->n;
+	size_t n = cs->n, lo = 0, hi, first = 0, last;
 
 	*sure = 0;
 	*possible = 0;
@@ -283,15 +286,34 @@ static void counter_prove(const struct counter_samples *cs, int64_t from, int64_
 	}
 	if (t[0] > from)
 		*possible += cs->c[0];
-	for (size_t i = 1; i < n; i++) {
-		double inc = cs->c[i] - cs->c[i - 1];
-
-		if (t[i] <= from || t[i - 1] >= to)
-			continue;
-		if (t[i - 1] >= from && t[i] <= to)
-			*sure += inc;
-		*possible += cs->reset && cs->reset[i] ? INFINITY : inc;
-	}
+	/*
+	 * Sums of increases between consecutive samples, taken as differences
+	 * of the reset-corrected counter: the same digits whether the samples
+	 * between are all there or left out (a sparse series).
+	 * Surely inside: between samples lo and hi, the first and last in [from, to].
+	 */
+	while (lo < n && t[lo] < from)
+		lo++;
+	hi = lo;
+	while (hi + 1 < n && t[hi + 1] <= to)
+		hi++;
+	if (lo < n && hi > lo)
+		*sure = cs->c[hi] - cs->c[lo];
+	/* possibly inside: increases (i-1, i] with t[i] > from and t[i-1] < to */
+	while (first < n && t[first] <= from)
+		first++;
+	first = first ? first : 1;
+	last = first;
+	while (last < n && t[last - 1] < to)
+		last++;
+	if (first >= last)
+		return;
+	for (size_t i = first; cs->reset && i < last; i++)
+		if (cs->reset[i]) {
+			*possible = INFINITY;
+			return;
+		}
+	*possible += cs->c[last - 1] - cs->c[first - 1];
 }
 
 /*
@@ -325,11 +347,16 @@ static int counter_edges(const struct counter_samples *cs, int64_t from, int64_t
 		else if (after == (size_t)-1 && i + 1 < n)
 			after = i + 1;
 	}
-	if (before == (size_t)-1 || after == (size_t)-1)
+	if (before == (size_t)-1 || after == (size_t)-1) {
 		total->possible = INFINITY;
-	else
-		for (size_t i = before + 1; i <= after; i++)
-			total->possible += cs->reset && cs->reset[i] ? INFINITY : cs->c[i] - cs->c[i - 1];
+		return 1;
+	}
+	for (size_t i = before + 1; cs->reset && i <= after; i++)
+		if (cs->reset[i]) {
+			total->possible = INFINITY;
+			return 1;
+		}
+	total->possible += cs->c[after] - cs->c[before];
 	return 1;
 }
 
@@ -349,8 +376,10 @@ static void counter_window(const struct counter_samples *cs, const struct kpi_wi
 
 	total->samples = 0;
 	total->edges = 0;
-	for (size_t i = 0; i < n; i++)
+	for (size_t i = 0; !cs->sparse && i < n; i++)
 		total->samples += t[i] >= w->from_ms && t[i] <= w->end_ms;
+	if (cs->sparse)
+		total->samples = cs->window_samples;
 	counter_prove(cs, w->from_ms, w->end_ms, &total->sure, &total->possible);
 	total->value = NAN;
 	if (counter_edges(cs, w->from_ms, w->end_ms, total)) {
@@ -367,6 +396,9 @@ static void counter_window(const struct counter_samples *cs, const struct kpi_wi
 		inc[i] = NAN;
 		/* only where samples exist on both sides of the step, or the step holds samples */
 		if (!i || n < 2 || b <= t[0] || a >= t[n - 1])
+			continue;
+		/* a sparse series says nothing of the steps that reach into its gap */
+		if (cs->sparse && a < cs->gap_to && b > cs->gap_from)
 			continue;
 		inc[i] = counter_walk(t, c, n, &at_b, b) - counter_walk(t, c, n, &at_a, a);
 	}
@@ -401,6 +433,10 @@ static void counter_load_samples(const struct kpi_def *k, const struct series *s
 	cs->from_exact = s->edge_from_exact;
 	cs->from_v = s->edge_from;
 	cs->to_v = s->edge_to;
+	cs->sparse = s->sparse;
+	cs->gap_from = s->gap_from;
+	cs->gap_to = s->gap_to;
+	cs->window_samples = s->window_samples;
 	for (size_t i = 0; i < s->n; i++) {
 		if (!isfinite(s->v[i])) {
 			bad++;
@@ -934,8 +970,11 @@ static void histogram_load(const struct kpi_def *k, const struct kpi_window *w, 
 		cs[b].reset = xcalloc(inf->n ? inf->n : 1, 1);
 		for (size_t i = 0; i < refs[b].s->n; i++) {
 			bad += !isfinite(refs[b].s->v[i]);
-			h->samples += refs[b].s->t_ms[i] >= w->from_ms && refs[b].s->t_ms[i] <= w->end_ms;
+			h->samples += !refs[b].s->sparse && refs[b].s->t_ms[i] >= w->from_ms &&
+				      refs[b].s->t_ms[i] <= w->end_ms;
 		}
+		if (refs[b].s->sparse)
+			h->samples += refs[b].s->window_samples;
 	}
 	/* the times every bucket has a finite sample at */
 	for (size_t i = 0; i < inf->n; i++) {
@@ -986,11 +1025,20 @@ static void histogram_load(const struct kpi_def *k, const struct kpi_window *w, 
 		cs[b].from_exact = sb->edge_from_exact;
 		cs[b].from_v = sb->edge_from;
 		cs[b].to_v = sb->edge_to;
+		/* a histogram is fetched sparse whole or not at all (collect/fetch.h) */
+		cs[b].sparse = sb->sparse;
+		cs[b].gap_from = sb->gap_from;
+		cs[b].gap_to = sb->gap_to;
+		cs[b].window_samples = sb->window_samples;
 		/* above bucket b: the +Inf bucket's readings less b's */
 		diff.has_edges = sb->has_edges && inf->has_edges;
 		diff.from_exact = sb->edge_from_exact && inf->edge_from_exact;
 		diff.from_v = inf->edge_from - sb->edge_from;
 		diff.to_v = inf->edge_to - sb->edge_to;
+		diff.sparse = sb->sparse;
+		diff.gap_from = sb->gap_from;
+		diff.gap_to = sb->gap_to;
+		diff.window_samples = sb->window_samples;
 		counter_window(&cs[b], w, &h->below[b], inc);
 		for (size_t s = 0; s < w->nsteps; s++)
 			h->counts[s * n + b] = inc[s];

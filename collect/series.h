@@ -29,6 +29,15 @@ struct series {
 	int has_edges;
 	int edge_from_exact;  /* 0: the counter at the window's start is at most edge_from */
 	double edge_from, edge_to;
+	/*
+	 * sparse: only the samples around the window's edges were fetched
+	 * (collect/fetch.h); those strictly between gap_from and gap_to were
+	 * left out, none of them a reset or NaN, and window_samples counts the
+	 * samples in the window all the same
+	 */
+	int sparse;
+	int64_t gap_from, gap_to;
+	size_t window_samples;
 };
 
 struct series_set {

@@ -1,0 +1,334 @@
+#include "collect/fetch.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "lib/strbuf.h"
+#include "lib/xmalloc.h"
+
+/* At 1 s scrapes, 7,200 samples per series and chunk: far below Prometheus's answer limits. */
+#define CHUNK_MS (2 * 3600 * 1000LL)
+
+static char *at_text(int64_t ms)
+{
+	return xasprintf("%lld.%03lld", (long long)(ms / 1000), (long long)(ms % 1000));
+}
+
+void fetch_plan(struct fetch *f, const struct kpi_def *k, const char *session, const char *base,
+		const struct kpi_window *w, int64_t margin_ms, int allow_sparse, struct query_list *l)
+{
+	int64_t at_from = w->from_ms + margin_ms, at_to = w->end_ms + margin_ms;
+	long long range = (long long)(at_to - (w->from_ms - margin_ms)), edge = (long long)(2 * margin_ms);
+	char *a, *b, *c;
+
+	memset(f, 0, sizeof(*f));
+	f->k = k;
+	f->selector = kpi_selector(k, k->kind->metric_suffix, session);
+	f->sparse = allow_sparse && !k->peak_ms && w->end_ms - w->from_ms > 8 * margin_ms;
+	if (!f->sparse) {
+		f->q_whole = query_add_raw(l, k->name, f->selector, base, w, margin_ms);
+		return;
+	}
+	a = at_text(at_from);
+	b = at_text(at_to);
+	c = at_text(w->end_ms);
+	f->q_from = query_add_instant(l, k->name, xasprintf("%s[%lldms] @ %s", f->selector, edge, a), base, at_from);
+	f->q_to = query_add_instant(l, k->name, xasprintf("%s[%lldms] @ %s", f->selector, edge, b), base, at_to);
+	f->q_resets = query_add_instant(l, k->name,
+					xasprintf("resets(%s[%lldms] @ %s) + 0 * sum_over_time(%s[%lldms] @ %s)",
+						  f->selector, range, b, f->selector, range, b),
+					base, at_to);
+	f->q_count = query_add_instant(l, k->name,
+				       xasprintf("count_over_time(%s[%lldms] @ %s)", f->selector,
+						 (long long)(w->end_ms - w->from_ms), c),
+				       base, w->end_ms);
+	free(a);
+	free(b);
+	free(c);
+}
+
+static int compare_labels(const void *a, const void *b)
+{
+	const struct label *x = a, *y = b;
+
+	return strcmp(x->name, y->name);
+}
+
+/* The series' identity across queries: its labels but __name__ (which functions drop) and skip. */
+static char *series_key(const struct series *s, const char *skip)
+{
+	struct label *ls = xcalloc(s->nlabels + 1, sizeof(*ls));
+	struct strbuf sb = STRBUF_INIT;
+	size_t n = 0;
+
+	for (size_t i = 0; i < s->nlabels; i++)
+		if (strcmp(s->labels[i].name, "__name__") && (!skip || strcmp(s->labels[i].name, skip)))
+			ls[n++] = s->labels[i];
+	qsort(ls, n, sizeof(*ls), compare_labels);
+	for (size_t i = 0; i < n; i++) {
+		strbuf_addstr(&sb, ls[i].name);
+		strbuf_addch(&sb, '\x01');
+		strbuf_addstr(&sb, ls[i].value);
+		strbuf_addch(&sb, '\x02');
+	}
+	free(ls);
+	return strbuf_detach(&sb, NULL);
+}
+
+/* The series of set whose key is key, or NULL; keys[i] is set's i-th series' key. */
+static const struct series *find_key(const struct series_set *set, char **keys, const char *key)
+{
+	for (size_t i = 0; i < set->n; i++)
+		if (!strcmp(keys[i], key))
+			return &set->items[i];
+	return NULL;
+}
+
+static char **set_keys(const struct series_set *set, const char *skip)
+{
+	char **keys = xcalloc(set->n + 1, sizeof(*keys));
+
+	for (size_t i = 0; i < set->n; i++)
+		keys[i] = series_key(&set->items[i], skip);
+	return keys;
+}
+
+static void keys_free(char **keys, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(keys[i]);
+	free(keys);
+}
+
+static size_t count_after(const struct series *s, int64_t t)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; s && i < s->n; i++)
+		n += s->t_ms[i] > t;
+	return n;
+}
+
+static size_t count_until(const struct series *s, int64_t t)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; s && i < s->n; i++)
+		n += s->t_ms[i] <= t;
+	return n;
+}
+
+/* The PromQL selector of exactly series s (labels as matchers, __name__ included). */
+static char *exact_selector(const struct series *s)
+{
+	struct strbuf sb = STRBUF_INIT;
+
+	strbuf_addch(&sb, '{');
+	for (size_t i = 0; i < s->nlabels; i++) {
+		strbuf_addf(&sb, "%s%s=\"", i ? "," : "", s->labels[i].name);
+		for (const char *p = s->labels[i].value; *p; p++) {
+			if (*p == '\\' || *p == '"')
+				strbuf_addch(&sb, '\\');
+			if (*p == '\n')
+				strbuf_addstr(&sb, "\\n");
+			else
+				strbuf_addch(&sb, *p);
+		}
+		strbuf_addch(&sb, '"');
+	}
+	strbuf_addch(&sb, '}');
+	return strbuf_detach(&sb, NULL);
+}
+
+void fetch_more(struct fetch *f, const char *base, const struct kpi_window *w, int64_t margin_ms,
+		struct query_list *l)
+{
+	const struct series_set *rs, *fs, *ts;
+	char **rkeys, **fkeys, **tkeys, **hkeys = NULL;
+	unsigned char *flag;
+	char **sels;
+	size_t nr, nf, nt;
+	int64_t start = w->from_ms - margin_ms, end = w->end_ms + margin_ms;
+
+	if (!f->sparse)
+		return;
+	rs = &l->items[f->q_resets].data;
+	fs = &l->items[f->q_from].data;
+	ts = &l->items[f->q_to].data;
+	rkeys = set_keys(rs, NULL);
+	fkeys = set_keys(fs, NULL);
+	tkeys = set_keys(ts, NULL);
+	flag = xcalloc(rs->n + 1, 1);
+	for (size_t i = 0; i < rs->n; i++) {
+		const struct series *a = find_key(fs, fkeys, rkeys[i]), *b = find_key(ts, tkeys, rkeys[i]);
+		double v = rs->items[i].n ? rs->items[i].v[0] : NAN;
+
+		/* the counter walks at the edges, the bounds and run's edge readings look this far in */
+		flag[i] = isnan(v) || v != 0 || count_after(a, w->from_ms) < 2 || count_until(b, w->end_ms) < 1;
+	}
+	if (f->k->kind->fields & KPI_FIELD_QUANTILES) {
+		/* a histogram's reset is found across its buckets: fetch all of them whole, or none */
+		hkeys = set_keys(rs, "le");
+		for (size_t i = 0; i < rs->n; i++)
+			for (size_t j = 0; flag[i] == 1 && j < rs->n; j++)
+				if (!flag[j] && !strcmp(hkeys[i], hkeys[j]))
+					flag[j] = 2;
+		keys_free(hkeys, rs->n);
+	}
+	f->whole = xcalloc(rs->n + 1, sizeof(size_t));
+	for (size_t i = 0; i < rs->n; i++)
+		if (flag[i])
+			f->whole[f->nwhole++] = i;
+	f->nchunks = (size_t)((end - start + CHUNK_MS) / CHUNK_MS);
+	/* the selectors first: adding queries moves l's items, which rs, fs and ts point into */
+	sels = xcalloc(f->nwhole + 1, sizeof(*sels));
+	for (size_t wi = 0; wi < f->nwhole; wi++) {
+		const struct series *r = &rs->items[f->whole[wi]];
+		const struct series *named = find_key(fs, fkeys, rkeys[f->whole[wi]]);
+		char *inner = exact_selector(r);
+
+		if (!named)
+			named = find_key(ts, tkeys, rkeys[f->whole[wi]]);
+		/* resets() dropped the metric name: take it from an edge sample, else the KPI's metric */
+		if (named && series_label(named, "__name__"))
+			sels[wi] = xasprintf("%s%s", series_label(named, "__name__"), inner);
+		else
+			sels[wi] = xasprintf("%s%s%s", f->k->metric,
+					     f->k->kind->metric_suffix ? f->k->kind->metric_suffix : "", inner);
+		free(inner);
+	}
+	nr = rs->n;
+	nf = fs->n;
+	nt = ts->n;
+	f->q_more = l->n;
+	for (size_t wi = 0; wi < f->nwhole; wi++) {
+		for (size_t c = 0; c < f->nchunks; c++) {
+			int64_t s0 = start + (int64_t)c * CHUNK_MS, s1 = s0 + CHUNK_MS - 1;
+			char *at;
+
+			if (s1 > end)
+				s1 = end;
+			at = at_text(s1);
+			/* [s0, s1]: the next chunk starts 1 ms later, so none overlap */
+			query_add_instant(l, f->k->name,
+					  xasprintf("%s[%lldms] @ %s", sels[wi], (long long)(s1 - s0), at), base, s1);
+			free(at);
+		}
+		free(sels[wi]);
+	}
+	free(sels);
+	free(flag);
+	keys_free(rkeys, nr);
+	keys_free(fkeys, nf);
+	keys_free(tkeys, nt);
+}
+
+/* Append s's samples to out, taking its labels when out has none; s is left empty. */
+static void take_samples(struct series *out, struct series *s)
+{
+	if (!s || !s->n)
+		return;
+	if (!out->nlabels) {
+		out->labels = s->labels;
+		out->nlabels = s->nlabels;
+		s->labels = NULL;
+		s->nlabels = 0;
+	}
+	out->t_ms = xrealloc(out->t_ms, (out->n + s->n) * sizeof(int64_t));
+	out->v = xrealloc(out->v, (out->n + s->n) * sizeof(double));
+	memcpy(out->t_ms + out->n, s->t_ms, s->n * sizeof(int64_t));
+	memcpy(out->v + out->n, s->v, s->n * sizeof(double));
+	out->n += s->n;
+	free(s->t_ms);
+	free(s->v);
+	s->t_ms = NULL;
+	s->v = NULL;
+	s->n = 0;
+}
+
+/* Prometheus's order of series: label by label, name then value. */
+static int compare_series(const void *a, const void *b)
+{
+	const struct series *x = a, *y = b;
+
+	for (size_t i = 0; i < x->nlabels && i < y->nlabels; i++) {
+		int c = strcmp(x->labels[i].name, y->labels[i].name);
+
+		if (c)
+			return c;
+		c = strcmp(x->labels[i].value, y->labels[i].value);
+		if (c)
+			return c;
+	}
+	return (x->nlabels > y->nlabels) - (x->nlabels < y->nlabels);
+}
+
+struct series_set *fetch_data(struct fetch *f, struct query_list *l)
+{
+	struct series_set *rs, *fs, *ts, *cs;
+	char **rkeys, **fkeys, **tkeys, **ckeys;
+	size_t wi = 0;
+
+	if (!f->sparse)
+		return &l->items[f->q_whole].data;
+	if (f->data.items)
+		return &f->data;
+	rs = &l->items[f->q_resets].data;
+	fs = &l->items[f->q_from].data;
+	ts = &l->items[f->q_to].data;
+	cs = &l->items[f->q_count].data;
+	rkeys = set_keys(rs, NULL);
+	fkeys = set_keys(fs, NULL);
+	tkeys = set_keys(ts, NULL);
+	ckeys = set_keys(cs, NULL);
+	f->data.items = xcalloc(rs->n + 1, sizeof(*f->data.items));
+	for (size_t i = 0; i < rs->n; i++) {
+		struct series *out = &f->data.items[f->data.n];
+
+		if (wi < f->nwhole && f->whole[wi] == i) {
+			for (size_t c = 0; c < f->nchunks; c++) {
+				struct series_set *chunk = &l->items[f->q_more + wi * f->nchunks + c].data;
+
+				for (size_t j = 0; j < chunk->n; j++)
+					take_samples(out, &chunk->items[j]);
+			}
+			wi++;
+		} else {
+			struct series *a = (struct series *)find_key(fs, fkeys, rkeys[i]);
+			struct series *b = (struct series *)find_key(ts, tkeys, rkeys[i]);
+			const struct series *n = find_key(cs, ckeys, rkeys[i]);
+
+			out->sparse = 1;
+			out->gap_from = a->t_ms[a->n - 1];
+			out->gap_to = b->t_ms[0];
+			out->window_samples = n && n->n && isfinite(n->v[0]) ? (size_t)n->v[0] : 0;
+			take_samples(out, a);
+			take_samples(out, b);
+		}
+		if (out->n) {
+			f->data.n++;
+			continue;
+		}
+		for (size_t j = 0; j < out->nlabels; j++) {
+			free(out->labels[j].name);
+			free(out->labels[j].value);
+		}
+		free(out->labels);
+		memset(out, 0, sizeof(*out));
+	}
+	qsort(f->data.items, f->data.n, sizeof(*f->data.items), compare_series);
+	keys_free(rkeys, rs->n);
+	keys_free(fkeys, fs->n);
+	keys_free(tkeys, ts->n);
+	keys_free(ckeys, cs->n);
+	return &f->data;
+}
+
+void fetch_release(struct fetch *f)
+{
+	free(f->selector);
+	free(f->whole);
+	series_set_release(&f->data);
+	memset(f, 0, sizeof(*f));
+}

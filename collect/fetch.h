@@ -1,0 +1,66 @@
+#ifndef BENCHMON_FETCH_H
+#define BENCHMON_FETCH_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "collect/kpi.h"
+#include "collect/profile.h"
+#include "collect/query.h"
+
+/*
+ * How the series of a KPI that reads raw samples (KPI_QUERY_RAW) are
+ * fetched, in O(series) rather than O(samples) where the numbers allow it.
+ *
+ * Whole: every sample over the window and margin_ms either side, one query.
+ *
+ * Sparse (a long window, and no peak, which needs every step): Prometheus
+ * does the per-series work, with queries anchored by the @ modifier:
+ *   sel[2 margin] @ (from + margin), sel[2 margin] @ (to + margin)
+ *       the samples around each edge
+ *   resets(sel[window + 2 margin] @ (to + margin))
+ *       + 0 * sum_over_time(...)   a series that reset, or holds a NaN or
+ *                                  an Inf, is NaN or non-zero
+ *   count_over_time(sel[window] @ to)   the samples in the window
+ * A series that reset or holds a non-finite value, that lacks samples
+ * around either edge, or (for a histogram) whose histogram has such a
+ * bucket, is then fetched whole, in time chunks that do not overlap and
+ * together cover what the whole query would. The others become sparse
+ * series (series.h), from which kpi_compute gives the same digits as from
+ * every sample (its sums are differences of the counter), except the steps
+ * of timeseries.csv inside the gap, which stay empty.
+ *
+ * The ranges follow Prometheus 2's selectors, closed at both ends, as the
+ * whole query does.
+ */
+
+struct fetch {
+	const struct kpi_def *k;
+	char *selector;
+	int sparse;
+	size_t q_whole;                      /* whole: its query */
+	size_t q_from, q_to, q_resets, q_count;  /* sparse: round one */
+	size_t q_more;                       /* sparse: round two's first query, the chunks of series fetched whole */
+	size_t nchunks;                      /* chunks per series fetched whole */
+	size_t *whole;                       /* indexes into q_resets' series of those fetched whole */
+	size_t nwhole;
+	struct series_set data;              /* sparse: the series kpi_compute gets */
+};
+
+/*
+ * Plan k's queries into l: sparse when allowed (allow_sparse, no peak, a
+ * window over 8 margins long), else whole.
+ */
+void fetch_plan(struct fetch *f, const struct kpi_def *k, const char *session, const char *base,
+		const struct kpi_window *w, int64_t margin_ms, int allow_sparse, struct query_list *l);
+
+/* After round one has run: add round two's queries to l (none when whole). */
+void fetch_more(struct fetch *f, const char *base, const struct kpi_window *w, int64_t margin_ms,
+		struct query_list *l);
+
+/* After round two has run: the KPI's series, valid until fetch_release or l changes. */
+struct series_set *fetch_data(struct fetch *f, struct query_list *l);
+
+void fetch_release(struct fetch *f);
+
+#endif
