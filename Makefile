@@ -24,7 +24,7 @@ LIB_OBJS = lib/xmalloc.o lib/strbuf.o lib/error.o lib/fsutil.o lib/jsonfile.o li
 	lib/csvfile.o lib/http.o lib/prom.o lib/sha256.o lib/auth.o
 SESSION_OBJS = session/validate.o session/session.o session/registry.o session/saves.o
 LIFECYCLE_OBJS = lifecycle/lifecycle.o lifecycle/launch-slurm.o lifecycle/launch-local.o
-RENDER_OBJS = render/render.o
+RENDER_OBJS = render/render.o render/rules.o
 COLLECT_OBJS = collect/collect.o collect/query.o collect/artifacts.o collect/kpi.o collect/profile.o collect/promjson.o collect/series.o \
 	collect/window.o collect/source.o collect/exposition.o collect/edges.o
 CLI_OBJS = cli/main.o cli/cmd.o cli/cmd-session-create.o cli/cmd-client-connect.o \
@@ -144,6 +144,8 @@ install: all
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(DATADIR)/templates/profiles
 	install -m 0755 benchmon $(DESTDIR)$(BINDIR)/benchmon
 	install -m 0644 templates/*.in $(DESTDIR)$(DATADIR)/templates/
+	install -d $(DESTDIR)$(DATADIR)/templates/rules
+	install -m 0644 templates/rules/*.yml.in $(DESTDIR)$(DATADIR)/templates/rules/
 	install -m 0644 templates/profiles/*.json $(DESTDIR)$(DATADIR)/templates/profiles/
 	install -m 0644 templates/grafana-dashboard.json $(DESTDIR)$(DATADIR)/templates/
 	install -d $(DESTDIR)$(PREFIX)/share/man/man1 $(DESTDIR)$(PREFIX)/share/bash-completion/completions \

@@ -19,6 +19,7 @@
 #include "lib/xmalloc.h"
 #include "session/jobstate.h"
 #include "render/render.h"
+#include "render/rules.h"
 #include "session/saves.h"
 
 #define POLL_MS 250
@@ -275,6 +276,7 @@ static int render_session(const struct session *s, int job_files)
 	struct http_auth auth = { 0 };
 	struct render_params p = { 0 };
 	char *glob = session_path(s, "targets/*.json"), *web = session_path(s, "web.yml"), *hash = NULL;
+	char *rules = session_path(s, "rules.yml");
 	size_t n = 0;
 	int have, ret = -1;
 
@@ -296,7 +298,8 @@ static int render_session(const struct session *s, int job_files)
 	p.listen = s->listen;
 	p.port = s->port;
 	p.web_config = web;
-	if (render_prometheus_config(&p) < 0)
+	p.rules_file = rules;
+	if (render_rules_file(s->dir, s->rules, s->scrape_interval_ms) < 0 || render_prometheus_config(&p) < 0)
 		goto out;
 	if (job_files) {
 		have = auth_load(s->dir, &auth);
@@ -314,6 +317,7 @@ out:
 	auth_dirs_free(dirs, n);
 	http_auth_release(&auth);
 	free(hash);
+	free(rules);
 	free(web);
 	free(glob);
 	return ret;

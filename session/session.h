@@ -41,6 +41,7 @@ struct session {
 	int64_t scrape_interval_ms;
 	int64_t retention_ms;
 	char *launcher;        /* "slurm" or "local" */
+	char *rules;           /* alert rule overrides, normalized JSON (render/rules.h), or NULL */
 	int64_t created_ms;
 };
 
