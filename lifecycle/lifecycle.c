@@ -299,7 +299,7 @@ static int render_session(const struct session *s, int job_files)
 	p.port = s->port;
 	p.web_config = web;
 	p.rules_file = rules;
-	if (render_rules_file(s->dir, s->rules, s->scrape_interval_ms) < 0 || render_prometheus_config(&p) < 0)
+	if (render_prometheus_config(&p) < 0 || render_rules_file(s->dir, s->rules, s->scrape_interval_ms) < 0)
 		goto out;
 	if (job_files) {
 		have = auth_load(s->dir, &auth);
