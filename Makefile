@@ -23,7 +23,7 @@ endif
 LIB_OBJS = lib/xmalloc.o lib/strbuf.o lib/error.o lib/fsutil.o lib/jsonfile.o lib/timeparse.o \
 	lib/csvfile.o lib/http.o lib/prom.o lib/sha256.o lib/auth.o
 SESSION_OBJS = session/validate.o session/session.o session/registry.o session/saves.o
-LIFECYCLE_OBJS = lifecycle/lifecycle.o lifecycle/launch-slurm.o lifecycle/launch-local.o
+LIFECYCLE_OBJS = lifecycle/lifecycle.o lifecycle/health.o lifecycle/launch-slurm.o lifecycle/launch-local.o
 RENDER_OBJS = render/render.o render/rules.o
 COLLECT_OBJS = collect/collect.o collect/query.o collect/artifacts.o collect/kpi.o collect/profile.o collect/promjson.o collect/series.o \
 	collect/window.o collect/source.o collect/exposition.o collect/edges.o

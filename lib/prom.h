@@ -2,6 +2,7 @@
 #define BENCHMON_PROM_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "lib/http.h"
 
@@ -39,5 +40,20 @@ struct prom_target {
 int prom_targets(const char *base_url, const struct http_auth *auth, const char *session,
 		 struct prom_target **targets, size_t *n, char **cause);
 void prom_targets_free(struct prom_target *targets, size_t n);
+
+/* One alert of the session's rules (render/rules.h), as /api/v1/alerts gives it. */
+struct prom_alert {
+	char *name;           /* alertname */
+	char *severity;       /* "warning", "critical"... or "" */
+	char *state;          /* "firing" or "pending" */
+	char *client_id, *kind, *service, *instance, *node, *gpu;  /* its series' labels, "" when absent */
+	char *summary;        /* its summary annotation, or "" */
+	int64_t active_ms;    /* since when its condition holds (activeAt), 0 when unknown */
+};
+
+/* The alerts, pending and firing, whose series carry this session's label. */
+int prom_alerts(const char *base_url, const struct http_auth *auth, const char *session,
+		struct prom_alert **alerts, size_t *n, char **cause);
+void prom_alerts_free(struct prom_alert *alerts, size_t n);
 
 #endif

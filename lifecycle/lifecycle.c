@@ -880,12 +880,19 @@ int lifecycle_status(const struct session *s, struct session_status *st)
 			st->problem = xasprintf("cannot read targets from Prometheus: %s", cause);
 		free(cause);
 		cause = NULL;
+		if (st->ready && prom_alerts(st->run.url, &auth, s->id, &st->alerts, &st->nalerts, &cause) < 0 &&
+		    !st->problem)
+			st->problem = xasprintf("cannot read alerts from Prometheus: %s", cause);
+		free(cause);
+		cause = NULL;
 		http_auth_release(&auth);
 	}
 	st->targets = xcalloc(st->registry.n + 1, sizeof(*st->targets));
 	for (size_t i = 0; i < st->registry.n; i++) {
 		st->targets[i].target = &st->registry.items[i];
 		st->targets[i].health = health_of(st, &st->registry.items[i], &st->targets[i].last_error);
+		st->targets[i].klass = health_classify(&st->registry.items[i], st->targets[i].health, st->alerts,
+						       st->nalerts);
 	}
 	return 0;
 }
@@ -900,5 +907,6 @@ void session_status_release(struct session_status *st)
 	target_list_release(&st->registry);
 	free(st->targets);
 	prom_targets_free(st->prom, st->nprom);
+	prom_alerts_free(st->alerts, st->nalerts);
 	memset(st, 0, sizeof(*st));
 }
