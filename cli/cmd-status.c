@@ -1,6 +1,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cjson/cJSON.h>
 
@@ -303,7 +304,7 @@ out:
 static int exec_status(struct cmd_args *args)
 {
 	const char *id = args_session(args);
-	int json = args_flag(args, "json"), watch = args_flag(args, "watch");
+	int json = args_flag(args, "json"), watch = args_flag(args, "watch"), clear;
 	int64_t every_ms = 2000;
 	struct session s;
 	char *cause = NULL;
@@ -325,10 +326,12 @@ static int exec_status(struct cmd_args *args)
 	if (session_load(id, &s) < 0)
 		return CMD_FAIL;
 	/* a session that should run but does not is worth a non-zero exit for scripts */
-	ret = report(&s, json, watch && !json);
+	/* redrawn in place on a terminal; into a file or a pipe, one report after another */
+	clear = watch && !json && isatty(STDOUT_FILENO);
+	ret = report(&s, json, clear);
 	while (watch) {
 		sleep_ms(every_ms);
-		ret = report(&s, json, !json);
+		ret = report(&s, json, clear);
 	}
 	session_release(&s);
 	return ret;
