@@ -130,6 +130,7 @@ lint:
 # figures and ratios, never pass/fail: registration, the response parser, collect vs direct queries
 bench: all bench/promjson-bench bench/synth-exporter
 	sh bench/registration.sh
+	bash bench/status.sh
 	bench/promjson-bench 500 10800 3
 	bash bench/collect.sh
 	bash bench/capacity.sh
