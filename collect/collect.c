@@ -17,6 +17,7 @@
 #include <cjson/cJSON.h>
 
 #include "collect/artifacts.h"
+#include "collect/health.h"
 #include "collect/edges.h"
 #include "collect/kpi.h"
 #include "collect/profile.h"
@@ -205,6 +206,7 @@ int collect_run(const struct session *s, const struct collect_options *o, struct
 	struct query_list ql = { 0 };
 	struct query *qs;
 	size_t up_q, count_q;
+	struct health_queries hq;
 	size_t *main_q = NULL, *fallback_q = NULL;
 	unsigned kinds;
 	char *manifest = xasprintf("%s/MANIFEST.json", o->out_dir);
@@ -253,6 +255,7 @@ int collect_run(const struct session *s, const struct collect_options *o, struct
 				  xasprintf("count_over_time(up{" LABEL_SESSION "=\"%s\"}[%lldms])", s->id,
 					    (long long)(w.step_ms - 1)),
 				  src.url, &w);
+	health_add_queries(&hq, &ql, s->id, src.url, &w);
 	if (query_run(&ql, 0, &src.auth, query_timeout_ms(o)) < 0)
 		goto out;
 	qs = ql.items;
@@ -304,12 +307,14 @@ int collect_run(const struct session *s, const struct collect_options *o, struct
 			report.findings[j].optional = k->optional;
 	}
 	kpi_check_targets(&w, &qs[up_q].data, &qs[count_q].data, s->scrape_interval_ms, s->id, s->created_ms, &report);
+	health_findings(&hq, &ql, &w, &qs[count_q].data, &report);
+	health_verdict(&report, &res->verdict);
 
 	{
 		const struct artifacts a = { .s = s, .o = o, .w = &w, .src = &src, .p = &prof, .queries = &ql,
 					     .up = &qs[up_q].data, .report = &report, .edges = &edges,
 					     .have_edges = have_edges, .edges_matched = matched,
-					     .timeout_ms = query_timeout_ms(o) };
+					     .timeout_ms = query_timeout_ms(o), .verdict = &res->verdict };
 
 		if (artifacts_write(&a) < 0)
 			goto out;
@@ -329,6 +334,8 @@ int collect_run(const struct session *s, const struct collect_options *o, struct
 	memset(&report, 0, sizeof(report));
 	ret = 0;
 out:
+	if (ret < 0)
+		verdict_release(&res->verdict);
 	kpi_report_release(&report);
 	query_list_release(&ql);
 	free(main_q);
@@ -345,6 +352,7 @@ void collect_result_release(struct collect_result *res)
 	free(res->manifest_path);
 	free(res->session);
 	free(res->run_id);
+	verdict_release(&res->verdict);
 	kpi_report_release(&res->report);
 	memset(res, 0, sizeof(*res));
 }

@@ -42,7 +42,7 @@ static int parse_scopes(const struct profile *p, const char *kpi, const cJSON *a
 		return 0;
 	}
 	if (!cJSON_IsArray(arr))
-		return kpi_error(p, kpi, "\"scopes\" must be a list of \"session\", \"service\", \"node\"");
+		return kpi_error(p, kpi, "\"scopes\" must be a list of \"session\", \"service\", \"node\", \"gpu\"");
 	cJSON_ArrayForEach(item, arr) {
 		const char *s = cJSON_IsString(item) ? item->valuestring : "";
 
@@ -52,8 +52,10 @@ static int parse_scopes(const struct profile *p, const char *kpi, const cJSON *a
 			*scopes |= KPI_SCOPE_SERVICE;
 		else if (!strcmp(s, "node"))
 			*scopes |= KPI_SCOPE_NODE;
+		else if (!strcmp(s, "gpu"))
+			*scopes |= KPI_SCOPE_GPU;
 		else
-			return kpi_error(p, kpi, "\"scopes\" may hold only \"session\", \"service\" and \"node\"");
+			return kpi_error(p, kpi, "\"scopes\" may hold only \"session\", \"service\", \"node\" and \"gpu\"");
 	}
 	return 0;
 }

@@ -38,6 +38,7 @@ struct kpi_kind;  /* collect/kpi.h: how a kind queries and computes; one table e
 #define KPI_SCOPE_SESSION 0x1
 #define KPI_SCOPE_SERVICE 0x2
 #define KPI_SCOPE_NODE 0x4
+#define KPI_SCOPE_GPU 0x8      /* "gpu=<node>/<gpu>": a DCGM series' node and gpu labels */
 
 struct kpi_quantile {
 	char *name;
