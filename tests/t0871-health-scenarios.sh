@@ -4,7 +4,7 @@
 # classes and the alerts with their GPU, and they clear when the GPUs recover.
 . "$(dirname "$0")/lib.sh"
 
-for bin in prometheus dcgm-exporter python3; do
+for bin in prometheus prometheus-node-exporter dcgm-exporter python3; do
 	command -v "$bin" >/dev/null || test_skip_all "$bin is not available"
 done
 . "$SRC_DIR/tests/slurm.sh"
@@ -63,6 +63,8 @@ test_expect_success 'status: counts first, the node its worst target, the down t
 '
 
 test_expect_success 'warnings: heat, power, throttling, memory, correctable ECC; the GPUs named, class degraded' '
+	date +%s.%N >from && sleep 1 &&
+	date +%s.%N >throttle-on &&
 	cat >scenario <<-\EOS &&
 	temp 0 82
 	power 1 420
@@ -86,11 +88,13 @@ test_expect_success 'warnings: heat, power, throttling, memory, correctable ECC;
 '
 
 test_expect_success 'criticals: heat, power, uncorrectable ECC, XID, a GPU gone; class critical' '
+	date +%s.%N >throttle-off &&
 	cat >scenario <<-\EOS &&
 	temp 0 90
 	power 1 460
 	ecc-dbe 2 1
 	xid 3 79
+	ecc-sbe 4 12
 	missing 4
 	EOS
 	wait_for 30 "firing >actual && grep -q THERMAL_CRITICAL:0 actual && grep -q POWER_CRITICAL:1 actual &&
@@ -111,9 +115,76 @@ test_expect_success 'criticals: heat, power, uncorrectable ECC, XID, a GPU gone;
 '
 
 test_expect_success 'recovered GPUs clear their alerts: healthy again' '
-	: >scenario &&
-	wait_for 30 "[ \"\$(firing)\" = TARGET_DOWN:- ]" &&
-	[ "$(class_of dcgm)" = healthy ]
+	echo "ecc-sbe 4 12" >scenario &&
+	wait_for 40 "[ \"\$(firing)\" = TARGET_DOWN:- ]" &&
+	[ "$(class_of dcgm)" = healthy ] &&
+	sleep 1 && date +%s.%N >to && sleep 2
+'
+
+# kpi FILE KPI SCOPE [COLUMN]: a column of kpis.csv (3 = value, 8 = status)
+kpi() {
+	awk -F, -v k="$2" -v s="$3" -v c="${4:-3}" '$1 == k && $2 == s { print $c }' "$1"
+}
+
+test_expect_success 'collect: each alert a finding with its GPU and duration; the verdict INVALID with reasons' '
+	test_expect_code 1 benchmon collect --from-iso "$(cat from)" --to-iso "$(cat to)" --out bad --strict >table 2>err &&
+	cat table && grep -q "verdict is INVALID, not VALID (--strict)" err &&
+	grep -q "^verdict: INVALID\$" table &&
+	grep -q "critical alert THERMAL_CRITICAL (critical) on $NODE GPU 0 for [0-9]* s of the [0-9]* s window" table &&
+	python3 - "$NODE" <<-\PY
+	import csv, json, sys
+	node = sys.argv[1]
+	m = json.load(open("bad/MANIFEST.json"))
+	assert m["verdict"]["verdict"] == "INVALID", m["verdict"]
+	kinds = {}
+	for f in m["findings"]:
+	    kinds.setdefault(f["kind"], []).append(f)
+	warned = {f["subject"] for f in kinds["warning_alert"]}
+	for want in ("THERMAL_WARNING gpu=%s/0", "POWER_SPIKE gpu=%s/1", "THROTTLING gpu=%s/2",
+	             "MEMORY_PRESSURE gpu=%s/3", "ECC_ERRORS_SPIKE gpu=%s/4"):
+	    assert want % node in warned, (want, warned)
+	crit = {f["subject"] for f in kinds["critical_alert"]}
+	for want in ("THERMAL_CRITICAL gpu=%s/0", "POWER_CRITICAL gpu=%s/1", "ECC_UNCORRECTABLE gpu=%s/2",
+	             "XID_ERROR gpu=%s/3", "GPU_MISSING gpu=%s/4", "TARGET_DOWN node=%s"):
+	    assert want % node in crit, (want, crit)
+	assert any("THERMAL_CRITICAL" in r for r in m["verdict"]["reasons"]), m["verdict"]
+	with open("bad/metrics_summary.csv") as f:
+	    rows = list(csv.reader(f))
+	header = rows[0]
+	assert header[header.index("latency_p99_ms") + 1] == "verdict", header
+	assert rows[1][header.index("verdict")] == "INVALID", rows[1]
+	PY
+'
+
+test_expect_success 'collect: XIDs, correctable ECC errors and the throttled share per GPU, against the scenario' '
+	[ "$(kpi bad/kpis.csv gpu_xid_errors "gpu=$NODE/3")" = 1 ] &&
+	[ "$(kpi bad/kpis.csv gpu_xid_errors "gpu=$NODE/0")" = 0 ] &&
+	[ "$(kpi bad/kpis.csv gpu_ecc_errors "gpu=$NODE/4")" = 12 ] &&
+	[ "$(kpi bad/kpis.csv gpu_ecc_errors "gpu=$NODE/0")" = 0 ] &&
+	[ "$(kpi bad/kpis.csv gpu_throttled_pct "gpu=$NODE/0")" = 0 ] &&
+	got=$(kpi bad/kpis.csv gpu_throttled_pct "gpu=$NODE/2") &&
+	python3 - "$got" "$(cat from)" "$(cat to)" "$(cat throttle-on)" "$(cat throttle-off)" <<-\PY
+	import sys
+	got, frm, to, on, off = map(float, sys.argv[1:])
+	want = 100 * (off - on) / (to - frm)
+	# the scrapes (1 s apart) see the change up to a scrape late at either end
+	slack = 100 * 2.0 / (to - frm)
+	assert abs(got - want) <= slack, (got, want, slack)
+	assert got > 10, got
+	PY
+'
+
+test_expect_success 'a window with every target healthy and no alert is VALID; --strict passes' '
+	start_node_exporter "$DEAD_PORT" &&
+	wait_for 30 "[ -z \"\$(firing)\" ] && [ \"\$(class_of node)\" = healthy ]" &&
+	sleep 2 && date +%s.%N >from2 && sleep 6 && date +%s.%N >to2 && sleep 2 &&
+	benchmon collect --from-iso "$(cat from2)" --to-iso "$(cat to2)" --out good --strict --json >good.json &&
+	python3 - <<-\PY
+	import json
+	d = json.load(open("good.json"))
+	assert d["verdict"] == {"verdict": "VALID", "reasons": []}, d["verdict"]
+	assert not [f for f in d["findings"] if not f["optional"]], d["findings"]
+	PY
 '
 
 test_expect_success 'status --watch redraws until interrupted' '
