@@ -81,13 +81,17 @@ static char *subject_scope(const struct series *s)
 	return xasprintf("target=%s", inst ? inst : "?");
 }
 
-/* Points of s with a value (a NaN is a point kpi_drop_stale left out). */
-static size_t points(const struct series *s, int64_t *first, int64_t *last, double *extreme, int high)
+/*
+ * Points of s with a value inside the window, (from, to]: the grid's first
+ * point may lie before from. A NaN is a point kpi_drop_stale left out.
+ */
+static size_t points(const struct series *s, const struct kpi_window *w, int64_t *first, int64_t *last,
+		     double *extreme, int high)
 {
 	size_t n = 0;
 
 	for (size_t i = 0; i < s->n; i++) {
-		if (isnan(s->v[i]))
+		if (isnan(s->v[i]) || s->t_ms[i] <= w->from_ms)
 			continue;
 		if (!n++)
 			*first = s->t_ms[i], *extreme = s->v[i];
@@ -109,7 +113,7 @@ void health_findings(const struct health_queries *hq, struct query_list *l, cons
 		const char *name = series_label(s, "alertname"), *sev = series_label(s, LABEL_SEVERITY);
 		int64_t first = 0, last = 0;
 		double dummy;
-		size_t n = points(s, &first, &last, &dummy, 1);
+		size_t n = points(s, w, &first, &last, &dummy, 1);
 		char *text, *scope, *subject;
 
 		if (!n || !name)
@@ -133,12 +137,12 @@ void health_findings(const struct health_queries *hq, struct query_list *l, cons
 			const struct series *s = &set->items[i];
 			int64_t first = 0, last = 0;
 			double lo = 0, hi = 0;
-			size_t n = points(s, &first, &last, &lo, 0);
+			size_t n = points(s, w, &first, &last, &lo, 0);
 			char *text, *scope;
 
 			if (!n)
 				continue;
-			points(s, &first, &last, &hi, 1);
+			points(s, w, &first, &last, &hi, 1);
 			text = subject_text(s);
 			scope = subject_scope(s);
 			kpi_report_add_finding(report, FINDING_OUT_OF_RANGE, scope, first, last,
@@ -169,7 +173,7 @@ void health_verdict(const struct kpi_report *r, struct verdict *v)
 
 			invalid |= critical;
 			suspect |= !critical;
-			add_reason(v, xasprintf("%s alert %s", critical ? "critical" : "warning", f->message));
+			add_reason(v, xstrdup(f->message));
 		} else if (!f->optional) {
 			suspect = 1;
 			add_reason(v, xasprintf("%s finding on %s: %s", f->kind, f->subject, f->message));
@@ -177,13 +181,16 @@ void health_verdict(const struct kpi_report *r, struct verdict *v)
 	}
 	for (size_t i = 0; i < r->nresults; i++) {
 		const struct kpi_result *res = &r->results[i];
+		const char *slash = strrchr(res->scope, '/');
 
-		if (strcmp(res->kpi, HEALTH_THROTTLE_KPI) || strncmp(res->scope, "gpu=", 4) || !res->has_value ||
-		    res->value <= HEALTH_THROTTLE_INVALID_PCT)
+		if (strcmp(res->kpi, HEALTH_THROTTLE_KPI) || strncmp(res->scope, "gpu=", 4) || !slash ||
+		    !res->has_value || res->value <= HEALTH_THROTTLE_INVALID_PCT)
 			continue;
 		invalid = 1;
-		add_reason(v, xasprintf("GPU %s throttled by hardware %.1f%% of the window (above %.0f%%)",
-					res->scope + 4, res->value, HEALTH_THROTTLE_INVALID_PCT));
+		/* scope "gpu=<node>/<gpu>" */
+		add_reason(v, xasprintf("GPU %s of %.*s throttled by hardware %.1f%% of the window (above %.0f%%)",
+					slash + 1, (int)(slash - res->scope - 4), res->scope + 4, res->value,
+					HEALTH_THROTTLE_INVALID_PCT));
 	}
 	v->verdict = invalid ? "INVALID" : suspect ? "SUSPECT" : "VALID";
 }

@@ -130,7 +130,7 @@ test_expect_success 'collect: each alert a finding with its GPU and duration; th
 	test_expect_code 1 benchmon collect --from-iso "$(cat from)" --to-iso "$(cat to)" --out bad --strict >table 2>err &&
 	cat table && grep -q "verdict is INVALID, not VALID (--strict)" err &&
 	grep -q "^verdict: INVALID\$" table &&
-	grep -q "critical alert THERMAL_CRITICAL (critical) on $NODE GPU 0 for [0-9]* s of the [0-9]* s window" table &&
+	grep -q "^  THERMAL_CRITICAL (critical) on $NODE GPU 0 for [0-9]* s of the [0-9]* s window\$" table &&
 	python3 - "$NODE" <<-\PY
 	import csv, json, sys
 	node = sys.argv[1]
@@ -148,6 +148,10 @@ test_expect_success 'collect: each alert a finding with its GPU and duration; th
 	             "XID_ERROR gpu=%s/3", "GPU_MISSING gpu=%s/4", "TARGET_DOWN node=%s"):
 	    assert want % node in crit, (want, crit)
 	assert any("THERMAL_CRITICAL" in r for r in m["verdict"]["reasons"]), m["verdict"]
+	for f in kinds["warning_alert"] + kinds["critical_alert"]:
+	    words = f["message"].split()
+	    assert int(words[-5]) <= int(words[-2]), f
+	assert "GPU 2 of %s throttled by hardware" % node in " ".join(m["verdict"]["reasons"]), m["verdict"]
 	with open("bad/metrics_summary.csv") as f:
 	    rows = list(csv.reader(f))
 	header = rows[0]
