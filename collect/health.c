@@ -102,6 +102,17 @@ static size_t points(const struct series *s, const struct kpi_window *w, int64_t
 	return n;
 }
 
+/* How long s fired inside the window: each point stands for the step before it, cut at from. */
+static int64_t firing_ms(const struct series *s, const struct kpi_window *w)
+{
+	int64_t total = 0;
+
+	for (size_t i = 0; i < s->n; i++)
+		if (!isnan(s->v[i]) && s->t_ms[i] > w->from_ms)
+			total += s->t_ms[i] - w->from_ms < w->step_ms ? s->t_ms[i] - w->from_ms : w->step_ms;
+	return total;
+}
+
 void health_findings(const struct health_queries *hq, struct query_list *l, const struct kpi_window *w,
 		     const struct series_set *counts, struct kpi_report *report)
 {
@@ -124,7 +135,7 @@ void health_findings(const struct health_queries *hq, struct query_list *l, cons
 		/* each point of the grid stands for the step before it */
 		kpi_report_add_finding(report, sev && !strcmp(sev, "critical") ? FINDING_CRITICAL : FINDING_WARNING,
 				       subject, first, last, "%s (%s) on %s for %.0f s of the %.0f s window", name, sev ? sev : "no severity",
-				       text, (double)n * (double)w->step_ms / 1000.0, window_s);
+				       text, (double)firing_ms(s, w) / 1000.0, window_s);
 		free(subject);
 		free(scope);
 		free(text);

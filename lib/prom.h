@@ -51,9 +51,21 @@ struct prom_alert {
 	int64_t active_ms;    /* since when its condition holds (activeAt), 0 when unknown */
 };
 
-/* The alerts, pending and firing, whose series carry this session's label. */
-int prom_alerts(const char *base_url, const struct http_auth *auth, const char *session,
-		struct prom_alert **alerts, size_t *n, char **cause);
 void prom_alerts_free(struct prom_alert *alerts, size_t n);
+
+/*
+ * The session's active targets (as prom_targets) and its alerts, pending and
+ * firing (those whose series carry the session's label), asked for at once.
+ * On failure, targets_cause or alerts_cause says which failed and why; what
+ * did arrive is kept. The caller frees the lists and the causes.
+ */
+struct prom_health {
+	struct prom_target *targets;
+	size_t ntargets;
+	struct prom_alert *alerts;
+	size_t nalerts;
+	char *targets_cause, *alerts_cause;
+};
+int prom_health(const char *base_url, const struct http_auth *auth, const char *session, struct prom_health *h);
 
 #endif

@@ -875,16 +875,21 @@ int lifecycle_status(const struct session *s, struct session_status *st)
 			st->problem = xasprintf("Prometheus at %s does not answer: %s", st->run.url, cause);
 		free(cause);
 		cause = NULL;
-		if (st->ready && prom_targets(st->run.url, &auth, s->id, &st->prom, &st->nprom, &cause) < 0 &&
-		    !st->problem)
-			st->problem = xasprintf("cannot read targets from Prometheus: %s", cause);
-		free(cause);
-		cause = NULL;
-		if (st->ready && prom_alerts(st->run.url, &auth, s->id, &st->alerts, &st->nalerts, &cause) < 0 &&
-		    !st->problem)
-			st->problem = xasprintf("cannot read alerts from Prometheus: %s", cause);
-		free(cause);
-		cause = NULL;
+		if (st->ready) {
+			struct prom_health h;
+
+			prom_health(st->run.url, &auth, s->id, &h);
+			if (h.targets_cause && !st->problem)
+				st->problem = xasprintf("cannot read targets from Prometheus: %s", h.targets_cause);
+			if (h.alerts_cause && !st->problem)
+				st->problem = xasprintf("cannot read alerts from Prometheus: %s", h.alerts_cause);
+			st->prom = h.targets;
+			st->nprom = h.ntargets;
+			st->alerts = h.alerts;
+			st->nalerts = h.nalerts;
+			free(h.targets_cause);
+			free(h.alerts_cause);
+		}
 		http_auth_release(&auth);
 	}
 	st->targets = xcalloc(st->registry.n + 1, sizeof(*st->targets));

@@ -150,7 +150,7 @@ test_expect_success 'collect: each alert a finding with its GPU and duration; th
 	assert any("THERMAL_CRITICAL" in r for r in m["verdict"]["reasons"]), m["verdict"]
 	for f in kinds["warning_alert"] + kinds["critical_alert"]:
 	    words = f["message"].split()
-	    assert int(words[-5]) <= int(words[-2]), f
+	    assert int(words[-7]) <= int(words[-3]), f
 	assert "GPU 2 of %s throttled by hardware" % node in " ".join(m["verdict"]["reasons"]), m["verdict"]
 	with open("bad/metrics_summary.csv") as f:
 	    rows = list(csv.reader(f))
