@@ -44,7 +44,8 @@ UNIT_test-kpi = $(FUZZ_profile)
 UNIT_test-kpi-property = $(UNIT_test-kpi)
 UNIT_test-registry = session/registry.o session/session.o lib/auth.o session/validate.o lib/sha256.o lib/jsonfile.o lib/fsutil.o \
 	lib/timeparse.o lib/strbuf.o lib/xmalloc.o lib/error.o
-UNIT_TESTS += tests/unit/test-fsutil tests/unit/test-exposition
+UNIT_TESTS += tests/unit/test-fsutil tests/unit/test-exposition tests/unit/test-health
+UNIT_test-health = render/rules.o collect/health.o collect/query.o collect/promjson.o lib/http.o $(FUZZ_profile)
 UNIT_test-exposition = collect/exposition.o lib/strbuf.o lib/xmalloc.o
 UNIT_test-fsutil = lib/fsutil.o lib/strbuf.o lib/xmalloc.o lib/error.o
 
