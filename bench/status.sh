@@ -91,7 +91,7 @@ timeit() {
 curl_both() {
 	local url=http://127.0.0.1:$prom
 	printf 'user = "benchmon:%s"\n' "$(cat "$BENCHMON_HOME/sessions/st/prometheus.password")" |
-		curl -sf -K - --parallel "$url/api/v1/targets?state=active" "$url/api/v1/alerts" -o /dev/null -o /dev/null
+		curl -sf -K - --parallel "$url/api/v1/targets?state=active" "$url/api/v1/alerts" -o /dev/null -o /dev/null 2>/dev/null
 }
 read -r best median < <(timeit "$benchmon" status --session st)
 echo "status:               best ${best} ms, median ${median} ms over $runs runs (target < 1000 ms)"
