@@ -14,6 +14,7 @@
  *   sessions/<id>/run.json       Prometheus's state, replaced by start/stop/status
  *   sessions/<id>/targets/       the target registry (see registry.h)
  *   sessions/<id>/prometheus.yml, web.yml, job.sh   rendered at start
+ *   sessions/<id>/rules.yml      the alert rules, rendered by session-create and at start (render/rules.h)
  *   sessions/<id>/logs/          the Prometheus job's output
  *   sessions/<id>/prometheus.json  written by the current job: where it serves, how it stands
  *   sessions/<id>/tsdb/<job>/    each job's saved TSDB (see saves.h), never overwritten
