@@ -196,8 +196,9 @@ static int exec_collect(struct cmd_args *args)
 	if (ret == CMD_OK) {
 		collect_print(&res, o.out_dir, args_flag(args, "json"));
 		if (args_flag(args, "strict") && strcmp(res.verdict.verdict, "VALID")) {
-			error("the window's verdict is %s, not VALID (--strict): %zu reason%s", res.verdict.verdict,
-			      res.verdict.nreasons, res.verdict.nreasons == 1 ? "" : "s");
+			error("the window's verdict is %s, not VALID (--strict): %zu reason%s among its alerts, "
+			      "throttling and data-quality findings", res.verdict.verdict, res.verdict.nreasons,
+			      res.verdict.nreasons == 1 ? "" : "s");
 			ret = CMD_FAIL;
 		}
 		collect_result_release(&res);

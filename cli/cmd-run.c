@@ -425,8 +425,9 @@ static int exec_run(struct cmd_args *args)
 	collect_print(&res, out, args_flag(args, "json"));
 	ret = CMD_OK;
 	if (args_flag(args, "strict") && strcmp(res.verdict.verdict, "VALID") && status == 0) {
-		error("the window's verdict is %s, not VALID (--strict): %zu reason%s", res.verdict.verdict,
-		      res.verdict.nreasons, res.verdict.nreasons == 1 ? "" : "s");
+		error("the window's verdict is %s, not VALID (--strict): %zu reason%s among its alerts, "
+		      "throttling and data-quality findings", res.verdict.verdict, res.verdict.nreasons,
+		      res.verdict.nreasons == 1 ? "" : "s");
 		ret = CMD_FAIL;
 	}
 	collect_result_release(&res);
