@@ -179,7 +179,9 @@ test_expect_success 'collect: XIDs, correctable ECC errors and the throttled sha
 '
 
 test_expect_success 'a window with every target healthy and no alert is VALID; --strict passes' '
-	start_node_exporter "$DEAD_PORT" &&
+	prometheus-node-exporter --web.listen-address="127.0.0.1:$DEAD_PORT" >ne.log 2>&1 &
+	test_cleanup "kill $!"
+	echo $! >ne.pid &&
 	wait_for 30 "[ -z \"\$(firing)\" ] && [ \"\$(class_of node)\" = healthy ]" &&
 	sleep 2 && date +%s.%N >from2 && sleep 6 && date +%s.%N >to2 && sleep 2 &&
 	benchmon collect --from-iso "$(cat from2)" --to-iso "$(cat to2)" --out good --json >good.json &&
@@ -230,6 +232,19 @@ test_expect_success 'samples outside physical ranges are findings, left out of t
 	want = sum(3 * (29 + 3 * i) for i in range(1, 5)) / 4
 	assert abs(kpis[("gpu_power_avg_w", "session")] - want) < 1e-9, (kpis[("gpu_power_avg_w", "session")], want)
 	PY
+'
+
+test_expect_success 'a target going down and up again and again is flapping: degraded while up' '
+	for round in 1 2; do
+		kill "$(cat ne.pid)" &&
+		wait_for 30 "[ \"\$(class_of node)\" = unreachable ]" || return 1
+		prometheus-node-exporter --web.listen-address="127.0.0.1:$DEAD_PORT" >ne.log 2>&1 &
+		test_cleanup "kill $!"
+		echo $! >ne.pid &&
+		wait_for 30 "[ \"\$(class_of node)\" != unreachable ]" || return 1
+	done &&
+	wait_for 30 "firing | grep -qx TARGET_FLAPPING:-" &&
+	[ "$(class_of node)" = degraded ]
 '
 
 test_expect_success 'stop' '
