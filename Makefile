@@ -23,11 +23,11 @@ endif
 LIB_OBJS = lib/xmalloc.o lib/strbuf.o lib/error.o lib/fsutil.o lib/jsonfile.o lib/timeparse.o \
 	lib/csvfile.o lib/http.o lib/prom.o lib/sha256.o lib/auth.o
 SESSION_OBJS = session/validate.o session/session.o session/registry.o session/saves.o
-LIFECYCLE_OBJS = lifecycle/lifecycle.o lifecycle/launch-slurm.o lifecycle/launch-local.o
-RENDER_OBJS = render/render.o
+LIFECYCLE_OBJS = lifecycle/lifecycle.o lifecycle/health.o lifecycle/launch-slurm.o lifecycle/launch-local.o
+RENDER_OBJS = render/render.o render/rules.o
 REPORT_OBJS = report/run.o report/report.o report/chart.o report/pdf.o
 RESULTS_OBJS = results/runs.o results/compare.o results/reference.o
-COLLECT_OBJS = collect/collect.o collect/query.o collect/fetch.o collect/artifacts.o collect/kpi.o collect/profile.o collect/promjson.o collect/series.o \
+COLLECT_OBJS = collect/collect.o collect/query.o collect/fetch.o collect/artifacts.o collect/health.o collect/kpi.o collect/profile.o collect/promjson.o collect/series.o \
 	collect/window.o collect/source.o collect/exposition.o collect/edges.o
 CLI_OBJS = cli/main.o cli/cmd.o cli/cmd-session-create.o cli/cmd-client-connect.o \
 	cli/cmd-service-register.o cli/cmd-start.o cli/cmd-status.o cli/cmd-stop.o \
@@ -47,8 +47,9 @@ UNIT_test-kpi = $(FUZZ_profile)
 UNIT_test-kpi-property = $(UNIT_test-kpi)
 UNIT_test-registry = session/registry.o session/session.o lib/auth.o session/validate.o lib/sha256.o lib/jsonfile.o lib/fsutil.o \
 	lib/timeparse.o lib/strbuf.o lib/xmalloc.o lib/error.o
-UNIT_TESTS += tests/unit/test-fsutil tests/unit/test-exposition tests/unit/test-chart
+UNIT_TESTS += tests/unit/test-fsutil tests/unit/test-exposition tests/unit/test-chart tests/unit/test-health
 UNIT_test-chart = report/chart.o lib/strbuf.o lib/xmalloc.o
+UNIT_test-health = render/rules.o collect/health.o collect/query.o collect/promjson.o lib/http.o $(FUZZ_profile)
 UNIT_test-exposition = collect/exposition.o lib/strbuf.o lib/xmalloc.o
 UNIT_test-fsutil = lib/fsutil.o lib/strbuf.o lib/xmalloc.o lib/error.o
 UNIT_TESTS += tests/unit/test-compare
@@ -138,6 +139,7 @@ lint:
 # report of a 3-hour run
 bench: all bench/promjson-bench bench/synth-exporter
 	sh bench/registration.sh
+	bash bench/status.sh
 	bench/promjson-bench 500 10800 3
 	bash bench/collect.sh
 	bash bench/capacity.sh
@@ -155,6 +157,8 @@ install: all
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(DATADIR)/templates/profiles
 	install -m 0755 benchmon $(DESTDIR)$(BINDIR)/benchmon
 	install -m 0644 templates/*.in $(DESTDIR)$(DATADIR)/templates/
+	install -d $(DESTDIR)$(DATADIR)/templates/rules
+	install -m 0644 templates/rules/*.yml.in $(DESTDIR)$(DATADIR)/templates/rules/
 	install -m 0644 templates/profiles/*.json $(DESTDIR)$(DATADIR)/templates/profiles/
 	install -m 0644 templates/grafana-dashboard.json $(DESTDIR)$(DATADIR)/templates/
 	install -d $(DESTDIR)$(PREFIX)/share/man/man1 $(DESTDIR)$(PREFIX)/share/bash-completion/completions \

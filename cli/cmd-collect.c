@@ -31,7 +31,7 @@ static const struct cmd_opt opts[] = {
 	{ "step", "DURATION", "resolution of the queries (default: the scrape interval; raised to stay under 11,000 points)" },
 	{ "timeout", "DURATION", "give up on a query Prometheus has not answered in this long (default: 2m, at most 24h; a bare number is seconds)" },
 	{ "label", "KEY=VALUE...", "a label of the run, in MANIFEST.json and metrics_summary.csv, e.g. concurrency=8 (repeatable; default with --window: the run's)" },
-	{ "strict", NULL, "exit 1 when there is a data-quality finding, but for those about optional KPIs (for CI gating)" },
+	{ "strict", NULL, "exit 1 unless the window's verdict is VALID: no alert fired, no data-quality finding but for optional KPIs (for CI gating)" },
 	{ "json", NULL, "print the KPIs and findings as JSON instead of a table" },
 	{ NULL, NULL, NULL },
 };
@@ -90,6 +90,9 @@ static void print_table(const struct collect_result *res, const char *out_dir)
 		for (size_t i = 0; i < r->nfindings; i++)
 			printf("  %-16s %s\n", r->findings[i].kind, r->findings[i].message);
 	}
+	printf("\nverdict: %s\n", res->verdict.verdict);
+	for (size_t i = 0; i < res->verdict.nreasons; i++)
+		printf("  %s\n", res->verdict.reasons[i]);
 	printf("\nartifacts in %s: metrics_summary.csv kpis.csv timeseries.csv MANIFEST.json\n", out_dir);
 }
 
@@ -108,6 +111,7 @@ static void print_json(const struct collect_result *res)
 	cJSON_AddStringToObject(root, "manifest", res->manifest_path);
 	cJSON_AddItemToObject(root, "kpis", collect_kpis_json(&res->report));
 	cJSON_AddItemToObject(root, "findings", collect_findings_json(&res->report));
+	cJSON_AddItemToObject(root, "verdict", collect_verdict_json(&res->verdict));
 	text = cJSON_Print(root);
 	printf("%s\n", text);
 	cJSON_free(text);
@@ -206,8 +210,10 @@ static int exec_collect(struct cmd_args *args)
 	ret = collect_run(&s, &o, &res) < 0 ? CMD_FAIL : CMD_OK;
 	if (ret == CMD_OK) {
 		collect_print(&res, o.out_dir, args_flag(args, "json"));
-		if (args_flag(args, "strict") && res.nstrict) {
-			error("%zu data-quality finding%s (--strict)", res.nstrict, res.nstrict == 1 ? "" : "s");
+		if (args_flag(args, "strict") && strcmp(res.verdict.verdict, "VALID")) {
+			error("the window's verdict is %s, not VALID (--strict): %zu reason%s among its alerts, "
+			      "throttling and data-quality findings", res.verdict.verdict, res.verdict.nreasons,
+			      res.verdict.nreasons == 1 ? "" : "s");
 			ret = CMD_FAIL;
 		}
 		collect_result_release(&res);

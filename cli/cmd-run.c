@@ -29,7 +29,7 @@ static const struct cmd_opt opts[] = {
 	{ "cooldown", "DURATION", "keep the window open DURATION after the command ends (default 0s)" },
 	{ "profile", "NAME|FILE", "query profile for the KPIs (default: default)" },
 	{ "label", "KEY=VALUE...", "a label of the run, in MANIFEST.json and metrics_summary.csv, e.g. concurrency=8 (repeatable)" },
-	{ "strict", NULL, "exit 1 when the command succeeded but collect has data-quality findings (optional KPIs' aside)" },
+	{ "strict", NULL, "exit 1 when the command succeeded but the window's verdict is not VALID (an alert fired, or data-quality findings, optional KPIs' aside)" },
 	{ "json", NULL, "print the KPIs as JSON, alone on stdout: the command's stdout goes to stderr" },
 	{ "force", NULL, "replace the artifacts of an earlier run in --out" },
 	{ NULL, NULL, NULL },
@@ -437,8 +437,10 @@ static int exec_run(struct cmd_args *args)
 	}
 	collect_print(&res, out, args_flag(args, "json"));
 	ret = CMD_OK;
-	if (args_flag(args, "strict") && res.nstrict && status == 0) {
-		error("%zu data-quality finding%s (--strict)", res.nstrict, res.nstrict == 1 ? "" : "s");
+	if (args_flag(args, "strict") && strcmp(res.verdict.verdict, "VALID") && status == 0) {
+		error("the window's verdict is %s, not VALID (--strict): %zu reason%s among its alerts, "
+		      "throttling and data-quality findings", res.verdict.verdict, res.verdict.nreasons,
+		      res.verdict.nreasons == 1 ? "" : "s");
 		ret = CMD_FAIL;
 	}
 	collect_result_release(&res);

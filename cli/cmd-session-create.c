@@ -4,9 +4,12 @@
 
 #include "cli/cmd.h"
 #include "lib/error.h"
+#include "lib/fsutil.h"
+#include "lib/strbuf.h"
 #include "lib/timeparse.h"
 #include "lib/xmalloc.h"
 #include "lifecycle/launcher.h"
+#include "render/rules.h"
 #include "session/session.h"
 #include "session/validate.h"
 
@@ -18,6 +21,7 @@ static const struct cmd_opt opts[] = {
 	{ "scrape-interval", "DURATION", "how often targets are scraped (default 5s; e.g. 1s, 500ms)" },
 	{ "retention", "DURATION", "how long Prometheus keeps data (default 6h; a bare number is hours)" },
 	{ "launcher", "slurm|local", "run Prometheus as a Slurm job, or as a local process (default: slurm when a Slurm configuration is found)" },
+	{ "rules", "FILE", "JSON overriding alert rules' thresholds and durations, or disabling rules (see below)" },
 	{ "json", NULL, "print the new session as JSON" },
 	{ "enable-node", NULL, "accepted for compatibility; exporters are given to client-connect" },
 	{ "enable-dcgm", NULL, "accepted for compatibility; exporters are given to client-connect" },
@@ -30,6 +34,7 @@ static int exec_session_create(struct cmd_args *args)
 	const char *run_id = args_get(args, "run-id");
 	const char *v;
 	struct session s = { 0 };
+	struct strbuf text = STRBUF_INIT, rendered = STRBUF_INIT;
 	char *cause = NULL;
 	int ret = CMD_USAGE;
 
@@ -83,12 +88,32 @@ static int exec_session_create(struct cmd_args *args)
 		s.launcher = xstrdup(conf ? "slurm" : "local");
 		free(conf);
 	}
+	if ((v = args_get(args, "rules"))) {
+		char *why = NULL;
+
+		if (read_file(v, &text, 1 << 20, 0) < 0) {
+			cause = xasprintf("cannot read --rules '%s'", v);
+			goto usage;
+		}
+		if (rules_overrides_parse(text.buf, &s.rules, &why) < 0) {
+			cause = xasprintf("invalid --rules '%s': %s", v, why);
+			free(why);
+			goto usage;
+		}
+	}
+	ret = CMD_FAIL;
+	/* rendered before the session exists, so a template that fails changes nothing */
+	if (render_rules(s.rules, s.scrape_interval_ms, &rendered) < 0)
+		goto out;
 	/* under Slurm, clients on other nodes must reach Prometheus; a local one serves this machine only */
 	if (!s.listen)
 		s.listen = xstrdup(strcmp(s.launcher, "slurm") ? "127.0.0.1" : "auto");
-	ret = CMD_FAIL;
 	if (session_create(&s) < 0)
 		goto out;
+	if (render_rules_file(s.dir, s.rules, s.scrape_interval_ms) < 0) {
+		session_remove(&s);
+		goto out;
+	}
 	if (args_flag(args, "json")) {
 		ret = print_session_json(&s) < 0 ? CMD_FAIL : CMD_OK;
 		goto out;
@@ -102,6 +127,8 @@ usage:
 	ret = cmd_usage_error(e, "%s", cause);
 out:
 	free(cause);
+	strbuf_release(&rendered);
+	strbuf_release(&text);
 	session_release(&s);
 	return ret;
 }
@@ -109,13 +136,23 @@ out:
 const struct cmd_entry cmd_session_create_entry = {
 	.name = "session-create",
 	.summary = "create a monitoring session",
-	.usage = "--run-id ID [--prom-host H] [--port N] [--scrape-interval 1s] [--retention 6|6h] [--launcher slurm|local]",
+	.usage = "--run-id ID [--prom-host H] [--port N] [--scrape-interval 1s] [--retention 6|6h] [--launcher slurm|local] [--rules FILE]",
 	.description = "Create a monitoring session: a directory under $BENCHMON_HOME/sessions holding\n"
 		       "the session's settings, its target registry and, later, its Prometheus state.\n"
 		       "It also makes the password Prometheus's HTTP API will require, kept in the\n"
 		       "session's prometheus.password (0600) and never printed.\n"
-		       "Nothing is started yet; register targets, then run 'benchmon start'.",
+		       "Nothing is started yet; register targets, then run 'benchmon start'.\n"
+		       "\n"
+		       "Prometheus evaluates the session's alert rules (templates/rules/, rendered\n"
+		       "into the session's rules.yml). --rules FILE overrides their defaults: a JSON\n"
+		       "object naming rules, each with any of \"threshold\" (a number), \"for\" (a\n"
+		       "duration) and \"enabled\" (false leaves the rule out). The rules:\n"
+		       "  THERMAL_WARNING THERMAL_CRITICAL POWER_SPIKE POWER_CRITICAL ECC_ERRORS_SPIKE\n"
+		       "  ECC_UNCORRECTABLE THROTTLING MEMORY_PRESSURE XID_ERROR GPU_MISSING\n"
+		       "  TARGET_DOWN TARGET_STALE SCRAPE_SLOW TARGET_FLAPPING",
 	.opts = opts,
-	.example = "  benchmon session-create --run-id bench01 --port 9090 --scrape-interval 1s",
+	.example = "  benchmon session-create --run-id bench01 --port 9090 --scrape-interval 1s\n"
+		   "  echo '{\"THERMAL_WARNING\": {\"threshold\": 75}, \"XID_ERROR\": {\"enabled\": false}}' >h100.json\n"
+		   "  benchmon session-create --run-id bench02 --rules h100.json",
 	.exec = exec_session_create,
 };

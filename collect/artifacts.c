@@ -106,7 +106,7 @@ static int is_mvp_column(const char *kpi)
 }
 
 static void summary_csv(const struct collect_options *o, const struct session *s, const struct kpi_report *r,
-			struct strbuf *sb)
+			const struct verdict *v, struct strbuf *sb)
 {
 	const char **header = xcalloc(r->nresults + 16, sizeof(char *));
 	char **cells = xcalloc(r->nresults + 16, sizeof(char *));
@@ -122,6 +122,7 @@ static void summary_csv(const struct collect_options *o, const struct session *s
 		header[n] = mvp_columns[i];
 		cells[n++] = res && res->has_value ? number_text(res->value) : xstrdup("");
 	}
+	header[n] = "verdict", cells[n++] = xstrdup(v->verdict);
 	for (size_t i = 0; i < r->nresults; i++) {
 		const struct kpi_result *res = &r->results[i];
 
@@ -321,6 +322,17 @@ cJSON *collect_findings_json(const struct kpi_report *r)
 	return arr;
 }
 
+cJSON *collect_verdict_json(const struct verdict *v)
+{
+	cJSON *o = cJSON_CreateObject(), *reasons;
+
+	cJSON_AddStringToObject(o, "verdict", v->verdict);
+	reasons = cJSON_AddArrayToObject(o, "reasons");
+	for (size_t i = 0; i < v->nreasons; i++)
+		cJSON_AddItemToArray(reasons, cJSON_CreateString(v->reasons[i]));
+	return o;
+}
+
 /* List a file the caller wrote into out_dir in the manifest, hashed from disk. */
 static int add_extra_file(const char *dir, const char *name, cJSON *files)
 {
@@ -412,6 +424,7 @@ static cJSON *manifest_json(const struct artifacts *a)
 		cJSON_AddItemToObject(root, "run", run_json(o->run));
 	cJSON_AddItemToObject(root, "kpis", collect_kpis_json(a->report));
 	cJSON_AddItemToObject(root, "findings", collect_findings_json(a->report));
+	cJSON_AddItemToObject(root, "verdict", collect_verdict_json(a->verdict));
 	return root;
 }
 
@@ -452,7 +465,7 @@ int artifacts_write(const struct artifacts *a)
 	cJSON *files = cJSON_CreateArray(), *root = NULL;
 	int ret = -1;
 
-	summary_csv(o, a->s, a->report, &sb);
+	summary_csv(o, a->s, a->report, a->verdict, &sb);
 	if (write_artifact(o->out_dir, "metrics_summary.csv", &sb, files) < 0)
 		goto out;
 	strbuf_reset(&sb);

@@ -5,6 +5,7 @@
 
 #include "collect/collect.h"
 #include "collect/edges.h"
+#include "collect/health.h"
 #include "collect/kpi.h"
 #include "collect/profile.h"
 #include "collect/query.h"
@@ -29,6 +30,7 @@ struct artifacts {
 	int have_edges;
 	size_t edges_matched;              /* series the edge readings were attached to */
 	long timeout_ms;                   /* the query timeout in force */
+	const struct verdict *verdict;     /* the window's (collect/health.h) */
 };
 
 /* Write metrics_summary.csv, kpis.csv, timeseries.csv and then MANIFEST.json. Returns 0 or -1 after error(). */

@@ -17,6 +17,7 @@
 #include <cjson/cJSON.h>
 
 #include "collect/artifacts.h"
+#include "collect/health.h"
 #include "collect/edges.h"
 #include "collect/fetch.h"
 #include "collect/kpi.h"
@@ -244,6 +245,7 @@ int collect_run(const struct session *s, const struct collect_options *o, struct
 	struct series_set **data = NULL;
 	/* every sample of every counter, as before sparse fetching: kept for tests and bench/ to compare */
 	int allow_sparse = !getenv("BENCHMON_COLLECT_RAW") || strcmp(getenv("BENCHMON_COLLECT_RAW"), "1");
+	struct health_queries hq;
 	unsigned kinds;
 	char *manifest = xasprintf("%s/MANIFEST.json", o->out_dir);
 	int ret = -1;
@@ -291,6 +293,7 @@ int collect_run(const struct session *s, const struct collect_options *o, struct
 				  xasprintf("count_over_time(up{" LABEL_SESSION "=\"%s\"}[%lldms])", s->id,
 					    (long long)(w.step_ms - 1)),
 				  src.url, &w);
+	health_add_queries(&hq, &ql, s->id, src.url, &w);
 	if (query_run(&ql, 0, &src.auth, query_timeout_ms(o)) < 0)
 		goto out;
 	if (!ql.items[up_q].data.n) {
@@ -349,12 +352,14 @@ int collect_run(const struct session *s, const struct collect_options *o, struct
 			report.findings[j].optional = k->optional;
 	}
 	kpi_check_targets(&w, &qs[up_q].data, &qs[count_q].data, s->scrape_interval_ms, s->id, s->created_ms, &report);
+	health_findings(&hq, &ql, &w, &qs[count_q].data, &report);
+	health_verdict(&report, &res->verdict);
 
 	{
 		const struct artifacts a = { .s = s, .o = o, .w = &w, .src = &src, .p = &prof, .queries = &ql,
 					     .up = &qs[up_q].data, .report = &report, .edges = &edges,
 					     .have_edges = have_edges, .edges_matched = matched,
-					     .timeout_ms = query_timeout_ms(o) };
+					     .timeout_ms = query_timeout_ms(o), .verdict = &res->verdict };
 
 		if (artifacts_write(&a) < 0)
 			goto out;
@@ -374,6 +379,8 @@ int collect_run(const struct session *s, const struct collect_options *o, struct
 	memset(&report, 0, sizeof(report));
 	ret = 0;
 out:
+	if (ret < 0)
+		verdict_release(&res->verdict);
 	kpi_report_release(&report);
 	for (size_t i = 0; fetches && i < prof.n; i++)
 		fetch_release(&fetches[i]);
@@ -394,6 +401,7 @@ void collect_result_release(struct collect_result *res)
 	free(res->manifest_path);
 	free(res->session);
 	free(res->run_id);
+	verdict_release(&res->verdict);
 	kpi_report_release(&res->report);
 	memset(res, 0, sizeof(*res));
 }

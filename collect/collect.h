@@ -5,6 +5,7 @@
 
 #include <cjson/cJSON.h>
 
+#include "collect/health.h"
 #include "collect/kpi.h"
 #include "collect/window.h"
 #include "results/runs.h"
@@ -15,8 +16,8 @@
  * (live) or, after stop, from the saved TSDB copy served by a temporary
  * local Prometheus, into artifacts in out_dir:
  *
- *   metrics_summary.csv  the MVP's columns first, then every session-wide KPI, the
- *                        number of findings, then one column per run label
+ *   metrics_summary.csv  the MVP's columns first, the verdict, then every session-wide
+ *                        KPI, the number of findings, then one column per run label
  *   kpis.csv             kpi, scope, value, unit, lower, upper, samples, status, method
  *   timeseries.csv       every KPI's per-step values, for plotting
  *   MANIFEST.json        written last: window, Prometheus, job, targets, the
@@ -60,6 +61,7 @@ struct collect_result {
 	int64_t from_ms, to_ms;
 	char *manifest_path;
 	struct kpi_report report;  /* the results and findings, for printing */
+	struct verdict verdict;    /* VALID, SUSPECT or INVALID, with reasons (collect/health.h) */
 };
 
 int collect_run(const struct session *s, const struct collect_options *o, struct collect_result *res);
@@ -81,5 +83,8 @@ void collect_result_release(struct collect_result *res);
  */
 cJSON *collect_kpis_json(const struct kpi_report *r);
 cJSON *collect_findings_json(const struct kpi_report *r);
+
+/* The verdict as MANIFEST.json and --json give it: verdict and reasons. */
+cJSON *collect_verdict_json(const struct verdict *v);
 
 #endif

@@ -1330,6 +1330,54 @@ static const char *quantile_names(const struct kpi_def *k, size_t i)
 	return i < k->nquantiles ? k->quantiles[i].name : NULL;
 }
 
+/*
+ * How many times a gauge holding the last event's code (DCGM_FI_DEV_XID_ERRORS)
+ * changed to a non-zero code at a scrape in (from, to]. Two events between
+ * scrapes, or a repeat of the code already shown, leave no trace: lower is
+ * the count seen, upper unbounded.
+ */
+static void compute_changes(const struct kpi_def *k, const struct kpi_window *w, const struct series_set *set,
+			    struct kpi_report *r)
+{
+	struct groups g;
+
+	make_groups(k, set, &g);
+	for (size_t gi = 0; gi < g.n; gi++) {
+		const struct group *grp = &g.items[gi];
+		struct kpi_result *res = add_result(r, k->name, grp->scope, k->unit, w->nsteps);
+		double count = 0;
+
+		for (size_t j = 0; j < grp->n; j++) {
+			const struct series *s = &set->items[grp->idx[j]];
+
+			for (size_t i = 0; i < s->n; i++) {
+				if (s->t_ms[i] <= w->from_ms || s->t_ms[i] > w->end_ms || isnan(s->v[i]))
+					continue;
+				res->samples++;
+				if (s->v[i] != 0 && (i == 0 || s->v[i] != s->v[i - 1])) {
+					count++;
+					if (w->step_ms > 0 && s->t_ms[i] >= w->start_ms) {
+						size_t step = (size_t)((s->t_ms[i] - w->start_ms + w->step_ms - 1) / w->step_ms);
+
+						if (step < w->nsteps)
+							res->steps[step] = isnan(res->steps[step]) ? 1 : res->steps[step] + 1;
+					}
+				}
+			}
+		}
+		res->method = "sampled";
+		if (!res->samples) {
+			no_data(res, "no sample of %s inside the window", k->metric);
+			continue;
+		}
+		set_value(res, count * k->scale);
+		res->has_bounds = 1;
+		res->lower = count * k->scale;
+		res->upper = INFINITY;
+	}
+	groups_release(&g);
+}
+
 static const struct kpi_kind kinds[] = {
 	{ "counter_rate", KPI_QUERY_RAW, NULL, KPI_FIELD_PEAK, compute_rate, name_and_peak },
 	{ "counter_increase", KPI_QUERY_RAW, NULL, 0, compute_increase, name_and_peak },
@@ -1337,6 +1385,7 @@ static const struct kpi_kind kinds[] = {
 	{ "histogram_quantiles", KPI_QUERY_RAW, "_bucket", KPI_FIELD_QUANTILES, compute_histogram, quantile_names },
 	{ "avg", KPI_QUERY_RANGE, NULL, 0, compute_avg, name_and_peak },
 	{ "max", KPI_QUERY_RANGE, NULL, 0, compute_max, name_and_peak },
+	{ "gauge_changes", KPI_QUERY_RAW, NULL, 0, compute_changes, name_and_peak },
 };
 
 const struct kpi_kind *kpi_kind_find(const char *name)

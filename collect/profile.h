@@ -20,11 +20,14 @@
  *                        window, each with the bucket bounds that hold it
  *   avg, max             mean or maximum of every point of "expr" in the window;
  *                        "fallback_expr" is used when expr has no data or is all zero
+ *   gauge_changes        how many scrapes in the window found a gauge holding the
+ *                        last event's code changed to a non-zero one (XIDs)
  *
  * The kinds are the table in collect/kpi.c (kpi_kind_find). Counter kinds
  * select metric{session="S",<matchers>}; expressions write
  * __SESSION__ where the session matcher goes. Scopes are "session" (all
- * series), "service" and "node" (grouped by that label).
+ * series), "service" and "node" (grouped by that label), and "gpu" (grouped
+ * by node and gpu, "gpu=<node>/<gpu>").
  *
  * "exporter" ("node", "dcgm" or "service", the target kinds of
  * session/registry.h) names the kind of target a KPI's metrics come from: in

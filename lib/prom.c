@@ -8,6 +8,7 @@
 #include "lib/auth.h"
 #include "lib/http.h"
 #include "lib/jsonfile.h"
+#include "lib/timeparse.h"
 #include "lib/xmalloc.h"
 #include "session/labels.h"
 
@@ -95,25 +96,19 @@ out:
 	return ret;
 }
 
-int prom_targets(const char *base_url, const struct http_auth *auth, const char *session,
-		 struct prom_target **targets, size_t *n, char **cause)
+/* The session's targets in an answer of /api/v1/targets. */
+static int parse_targets(const char *url, const struct http_response *resp, const char *session,
+			 struct prom_target **targets, size_t *n, char **cause)
 {
-	char *url = xasprintf("%s/api/v1/targets?state=active", base_url);
-	struct http_response resp;
 	cJSON *root = NULL, *item;
 	const cJSON *active;
 	int ret = -1;
 
-	*targets = NULL;
-	*n = 0;
-	http_response_init(&resp);
-	if (http_request("GET", url, auth, NULL, 10000, &resp, cause) < 0)
-		goto out;
-	if (resp.status != 200) {
-		*cause = refusal(url, &resp);
+	if (resp->status != 200) {
+		*cause = refusal(url, resp);
 		goto out;
 	}
-	root = cJSON_ParseWithLength(resp.body.buf, resp.body.len);
+	root = cJSON_ParseWithLength(resp->body.buf, resp->body.len);
 	active = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(root, "data"), "activeTargets");
 	if (!cJSON_IsArray(active)) {
 		*cause = xasprintf("%s: unexpected response (no data.activeTargets)", url);
@@ -138,6 +133,21 @@ int prom_targets(const char *base_url, const struct http_auth *auth, const char 
 	ret = 0;
 out:
 	cJSON_Delete(root);
+	return ret;
+}
+
+int prom_targets(const char *base_url, const struct http_auth *auth, const char *session,
+		 struct prom_target **targets, size_t *n, char **cause)
+{
+	char *url = xasprintf("%s/api/v1/targets?state=active", base_url);
+	struct http_response resp;
+	int ret = -1;
+
+	*targets = NULL;
+	*n = 0;
+	http_response_init(&resp);
+	if (http_request("GET", url, auth, NULL, 10000, &resp, cause) == 0)
+		ret = parse_targets(url, &resp, session, targets, n, cause);
 	http_response_release(&resp);
 	free(url);
 	return ret;
@@ -181,4 +191,106 @@ out:
 	http_response_release(&resp);
 	free(url);
 	return ret;
+}
+
+static char *label_dup(const cJSON *labels, const char *name)
+{
+	const char *v = json_string(labels, name);
+
+	return xstrdup(v ? v : "");
+}
+
+/* The session's alerts in an answer of /api/v1/alerts. */
+static int parse_alerts(const char *url, const struct http_response *resp, const char *session,
+			struct prom_alert **alerts, size_t *n, char **cause)
+{
+	cJSON *root = NULL, *item;
+	const cJSON *list;
+	int ret = -1;
+
+	if (resp->status != 200) {
+		*cause = refusal(url, resp);
+		goto out;
+	}
+	root = cJSON_ParseWithLength(resp->body.buf, resp->body.len);
+	list = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(root, "data"), "alerts");
+	if (!cJSON_IsArray(list)) {
+		*cause = xasprintf("%s: unexpected response (no data.alerts)", url);
+		goto out;
+	}
+	*alerts = xcalloc((size_t)cJSON_GetArraySize(list) + 1, sizeof(**alerts));
+	cJSON_ArrayForEach(item, list) {
+		const cJSON *labels = cJSON_GetObjectItemCaseSensitive(item, "labels");
+		const cJSON *ann = cJSON_GetObjectItemCaseSensitive(item, "annotations");
+		const char *sess = json_string(labels, LABEL_SESSION), *at = json_string(item, "activeAt");
+		struct prom_alert *a;
+		char *why = NULL;
+
+		if (!sess || strcmp(sess, session))
+			continue;
+		a = &(*alerts)[(*n)++];
+		a->name = label_dup(labels, "alertname");
+		a->severity = label_dup(labels, LABEL_SEVERITY);
+		a->state = xstrdup(json_string(item, "state") ? json_string(item, "state") : "");
+		a->client_id = label_dup(labels, LABEL_CLIENT_ID);
+		a->kind = label_dup(labels, LABEL_KIND);
+		a->service = label_dup(labels, LABEL_SERVICE);
+		a->instance = label_dup(labels, "instance");
+		a->node = label_dup(labels, LABEL_NODE);
+		a->gpu = label_dup(labels, LABEL_GPU);
+		a->summary = label_dup(ann, "summary");
+		if (!at || parse_time_ms(at, &a->active_ms, &why) < 0)
+			a->active_ms = 0;
+		free(why);
+	}
+	ret = 0;
+out:
+	cJSON_Delete(root);
+	return ret;
+}
+
+int prom_health(const char *base_url, const struct http_auth *auth, const char *session, struct prom_health *h)
+{
+	char *urls[2] = { xasprintf("%s/api/v1/targets?state=active", base_url),
+			  xasprintf("%s/api/v1/alerts", base_url) };
+	struct http_response resps[2];
+	char *causes[2] = { NULL, NULL };
+	int ret = 0;
+
+	memset(h, 0, sizeof(*h));
+	http_response_init(&resps[0]);
+	http_response_init(&resps[1]);
+	http_get_many((const char *const *)urls, 2, auth, 10000, resps, causes, NULL, NULL);
+	h->targets_cause = causes[0];
+	h->alerts_cause = causes[1];
+	if (!causes[0] && parse_targets(urls[0], &resps[0], session, &h->targets, &h->ntargets, &h->targets_cause) < 0)
+		ret = -1;
+	if (!causes[1] && parse_alerts(urls[1], &resps[1], session, &h->alerts, &h->nalerts, &h->alerts_cause) < 0)
+		ret = -1;
+	if (causes[0] || causes[1])
+		ret = -1;
+	for (int i = 0; i < 2; i++) {
+		http_response_release(&resps[i]);
+		free(urls[i]);
+	}
+	return ret;
+}
+
+void prom_alerts_free(struct prom_alert *alerts, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		struct prom_alert *a = &alerts[i];
+
+		free(a->name);
+		free(a->severity);
+		free(a->state);
+		free(a->client_id);
+		free(a->kind);
+		free(a->service);
+		free(a->instance);
+		free(a->node);
+		free(a->gpu);
+		free(a->summary);
+	}
+	free(alerts);
 }

@@ -2,6 +2,7 @@
 #define BENCHMON_PROM_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "lib/http.h"
 
@@ -39,5 +40,32 @@ struct prom_target {
 int prom_targets(const char *base_url, const struct http_auth *auth, const char *session,
 		 struct prom_target **targets, size_t *n, char **cause);
 void prom_targets_free(struct prom_target *targets, size_t n);
+
+/* One alert of the session's rules (render/rules.h), as /api/v1/alerts gives it. */
+struct prom_alert {
+	char *name;           /* alertname */
+	char *severity;       /* "warning", "critical"... or "" */
+	char *state;          /* "firing" or "pending" */
+	char *client_id, *kind, *service, *instance, *node, *gpu;  /* its series' labels, "" when absent */
+	char *summary;        /* its summary annotation, or "" */
+	int64_t active_ms;    /* since when its condition holds (activeAt), 0 when unknown */
+};
+
+void prom_alerts_free(struct prom_alert *alerts, size_t n);
+
+/*
+ * The session's active targets (as prom_targets) and its alerts, pending and
+ * firing (those whose series carry the session's label), asked for at once.
+ * On failure, targets_cause or alerts_cause says which failed and why; what
+ * did arrive is kept. The caller frees the lists and the causes.
+ */
+struct prom_health {
+	struct prom_target *targets;
+	size_t ntargets;
+	struct prom_alert *alerts;
+	size_t nalerts;
+	char *targets_cause, *alerts_cause;
+};
+int prom_health(const char *base_url, const struct http_auth *auth, const char *session, struct prom_health *h);
 
 #endif

@@ -19,6 +19,7 @@
 #include "lib/xmalloc.h"
 #include "session/jobstate.h"
 #include "render/render.h"
+#include "render/rules.h"
 #include "session/saves.h"
 
 #define POLL_MS 250
@@ -275,6 +276,7 @@ static int render_session(const struct session *s, int job_files)
 	struct http_auth auth = { 0 };
 	struct render_params p = { 0 };
 	char *glob = session_path(s, "targets/*.json"), *web = session_path(s, "web.yml"), *hash = NULL;
+	char *rules = session_path(s, "rules.yml");
 	size_t n = 0;
 	int have, ret = -1;
 
@@ -296,7 +298,8 @@ static int render_session(const struct session *s, int job_files)
 	p.listen = s->listen;
 	p.port = s->port;
 	p.web_config = web;
-	if (render_prometheus_config(&p) < 0)
+	p.rules_file = rules;
+	if (render_prometheus_config(&p) < 0 || render_rules_file(s->dir, s->rules, s->scrape_interval_ms) < 0)
 		goto out;
 	if (job_files) {
 		have = auth_load(s->dir, &auth);
@@ -314,6 +317,7 @@ out:
 	auth_dirs_free(dirs, n);
 	http_auth_release(&auth);
 	free(hash);
+	free(rules);
 	free(web);
 	free(glob);
 	return ret;
@@ -871,17 +875,29 @@ int lifecycle_status(const struct session *s, struct session_status *st)
 			st->problem = xasprintf("Prometheus at %s does not answer: %s", st->run.url, cause);
 		free(cause);
 		cause = NULL;
-		if (st->ready && prom_targets(st->run.url, &auth, s->id, &st->prom, &st->nprom, &cause) < 0 &&
-		    !st->problem)
-			st->problem = xasprintf("cannot read targets from Prometheus: %s", cause);
-		free(cause);
-		cause = NULL;
+		if (st->ready) {
+			struct prom_health h;
+
+			prom_health(st->run.url, &auth, s->id, &h);
+			if (h.targets_cause && !st->problem)
+				st->problem = xasprintf("cannot read targets from Prometheus: %s", h.targets_cause);
+			if (h.alerts_cause && !st->problem)
+				st->problem = xasprintf("cannot read alerts from Prometheus: %s", h.alerts_cause);
+			st->prom = h.targets;
+			st->nprom = h.ntargets;
+			st->alerts = h.alerts;
+			st->nalerts = h.nalerts;
+			free(h.targets_cause);
+			free(h.alerts_cause);
+		}
 		http_auth_release(&auth);
 	}
 	st->targets = xcalloc(st->registry.n + 1, sizeof(*st->targets));
 	for (size_t i = 0; i < st->registry.n; i++) {
 		st->targets[i].target = &st->registry.items[i];
 		st->targets[i].health = health_of(st, &st->registry.items[i], &st->targets[i].last_error);
+		st->targets[i].klass = health_classify(&st->registry.items[i], st->targets[i].health, st->alerts,
+						       st->nalerts);
 	}
 	return 0;
 }
@@ -896,5 +912,6 @@ void session_status_release(struct session_status *st)
 	target_list_release(&st->registry);
 	free(st->targets);
 	prom_targets_free(st->prom, st->nprom);
+	prom_alerts_free(st->alerts, st->nalerts);
 	memset(st, 0, sizeof(*st));
 }

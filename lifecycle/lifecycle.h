@@ -6,6 +6,7 @@
 #include <stdint.h>
 
 #include "lib/prom.h"
+#include "lifecycle/health.h"
 #include "lifecycle/launcher.h"
 #include "session/registry.h"
 #include "session/saves.h"
@@ -65,6 +66,7 @@ struct target_status {
 	const struct target *target;  /* points into registry */
 	const char *health;           /* "up", "down" or "unknown" */
 	const char *last_error;       /* "" when none */
+	enum health_class klass;      /* from health and the firing alerts (health.h) */
 };
 
 struct session_status {
@@ -80,6 +82,8 @@ struct session_status {
 	struct target_status *targets;   /* registry.n entries */
 	struct prom_target *prom;     /* what Prometheus reported, owned here */
 	size_t nprom;
+	struct prom_alert *alerts;    /* the session's alerts, pending and firing, owned here */
+	size_t nalerts;
 };
 
 /*

@@ -158,18 +158,24 @@ int render_prometheus_config(const struct render_params *p)
 		{ "TARGETS_GLOB", glob_q },
 		{ "AUTH_JOBS", "" },
 		{ "LABEL_KIND", LABEL_KIND },
+		{ "RULE_FILES", "" },
 		{ NULL, NULL },
 	};
+	char *rules_q = p->rules_file ? yaml_quote(p->rules_file) : NULL;
+	char *rule_files = rules_q ? xasprintf("rule_files:\n  - %s\n", rules_q) : xstrdup("");
 	int ret = -1;
 
 	auth_jobs(p, interval, &auth);
 	vars[4].value = auth.buf;
+	vars[6].value = rule_files;
 	if (render_template("prometheus.yml.in", vars, &out) < 0)
 		goto out;
 	ret = write_file_atomic(path, out.buf, out.len, 0600);
 out:
 	strbuf_release(&auth);
 	strbuf_release(&out);
+	free(rule_files);
+	free(rules_q);
 	free(path);
 	free(glob_q);
 	free(timeout);

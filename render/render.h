@@ -57,6 +57,7 @@ struct render_params {
 	const char *listen;          /* address Prometheus binds to; "auto": the node's own (job.sh) */
 	int port;
 	const char *web_config;      /* path of the web config that job.sh gives Prometheus */
+	const char *rules_file;      /* the alerting rules (rules.h), or NULL for none */
 };
 
 /* Write dir/prometheus.yml (atomically, 0600). */

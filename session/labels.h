@@ -15,7 +15,11 @@
 #define LABEL_KIND "kind"
 #define LABEL_SERVICE "service"
 
-/* The label dcgm-exporter puts on each GPU's series: its index on the node (KPIs per GPU). */
+/*
+ * The labels of the alerts the session's rules raise (templates/rules/):
+ * their severity, and the GPU a DCGM exporter's series names.
+ */
+#define LABEL_SEVERITY "severity"
 #define LABEL_GPU "gpu"
 
 #endif

@@ -79,6 +79,8 @@ static cJSON *session_to_json(const struct session *s)
 	cJSON_AddNumberToObject(root, "retention_ms", (double)s->retention_ms);
 	cJSON_AddStringToObject(root, "launcher", s->launcher);
 	cJSON_AddNumberToObject(root, "created_ms", (double)s->created_ms);
+	if (s->rules)
+		cJSON_AddItemToObject(root, "rules", cJSON_Parse(s->rules));
 	return root;
 }
 
@@ -170,6 +172,8 @@ int session_load(const char *id, struct session *s)
 	s->scrape_interval_ms = json_int(root, "scrape_interval_ms", 0);
 	s->retention_ms = json_int(root, "retention_ms", 0);
 	s->created_ms = json_int(root, "created_ms", 0);
+	if (cJSON_IsObject(cJSON_GetObjectItemCaseSensitive(root, "rules")))
+		s->rules = cJSON_PrintUnformatted(cJSON_GetObjectItemCaseSensitive(root, "rules"));
 	if (!s->listen || !s->launcher || s->port < 1 || s->port > 65535 || s->scrape_interval_ms <= 0 ||
 	    s->retention_ms <= 0) {
 		error("'%s' lacks a required field (corrupted?); %s", path, hint);
@@ -192,6 +196,7 @@ void session_release(struct session *s)
 	free(s->prom_host);
 	free(s->listen);
 	free(s->launcher);
+	free(s->rules);
 	memset(s, 0, sizeof(*s));
 }
 

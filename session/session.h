@@ -14,6 +14,7 @@
  *   sessions/<id>/run.json       Prometheus's state, replaced by start/stop/status
  *   sessions/<id>/targets/       the target registry (see registry.h)
  *   sessions/<id>/prometheus.yml, web.yml, job.sh   rendered at start
+ *   sessions/<id>/rules.yml      the alert rules, rendered by session-create and at start (render/rules.h)
  *   sessions/<id>/logs/          the Prometheus job's output
  *   sessions/<id>/prometheus.json  written by the current job: where it serves, how it stands
  *   sessions/<id>/tsdb/<job>/    each job's saved TSDB (see saves.h), never overwritten
@@ -41,6 +42,7 @@ struct session {
 	int64_t scrape_interval_ms;
 	int64_t retention_ms;
 	char *launcher;        /* "slurm" or "local" */
+	char *rules;           /* alert rule overrides, normalized JSON (render/rules.h), or NULL */
 	int64_t created_ms;
 };
 

@@ -57,7 +57,7 @@ test_expect_success 'the job script passes bash -n and keeps the TSDB off the se
 
 test_expect_success 'a broken template is reported, not rendered' '
 	mkdir -p tmpl/templates &&
-	cp "$SRC_DIR/templates/"*.in tmpl/templates/ &&
+	cp -r "$SRC_DIR/templates/"*.in "$SRC_DIR/templates/rules" tmpl/templates/ &&
 	echo "x: @NOSUCH@" >>tmpl/templates/prometheus.yml.in &&
 	test_expect_code 1 env BENCHMON_DATADIR="$TEST_DIR/tmpl" benchmon start --session r1 --dry-run 2>err &&
 	grep -q "unknown placeholder" err
