@@ -844,6 +844,7 @@ int exporters_node_task(const struct session *s)
 			continue;
 		if (sig != SIGCHLD) {
 			stop_exporters(ex);
+			write_node_file(s, name, token, "stopped", NULL, ex, dcgm_note);
 			ret = 0;
 			break;
 		}
