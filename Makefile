@@ -108,6 +108,12 @@ demo:
 	@$(MAKE) --no-print-directory all $(FIXTURES)
 	@bash scripts/demo.sh
 
+# the same across nodes: a 4-node cluster on this machine, exporters on a job's nodes, Prometheus on another
+demo-cluster:
+	@sh scripts/install-deps.sh
+	@$(MAKE) --no-print-directory all $(FIXTURES)
+	@bash scripts/demo-cluster.sh
+
 # replay every fuzz corpus through a plain build of its target (no clang needed)
 fuzz-smoke: $(FUZZ_REPLAYS)
 	@sh tests/fuzz/smoke.sh $(FUZZ_TARGETS)
@@ -156,5 +162,5 @@ clean:
 	rm -f tests/fuzz/*.o tests/fuzz/*.d $(FUZZ_REPLAYS) tests/fuzz/libfuzzer-* bench/*.o bench/*.d bench/promjson-bench bench/synth-exporter
 	rm -f benchmon .datadir-stamp $(OBJS) $(OBJS:.o=.d) tests/unit/*.o tests/unit/*.d $(UNIT_TESTS) $(FIXTURES)
 
-.PHONY: all deps check check-long check-valgrind demo fuzz fuzz-smoke lint bench install clean FORCE
+.PHONY: all deps check check-long check-valgrind demo demo-cluster fuzz fuzz-smoke lint bench install clean FORCE
 -include $(OBJS:.o=.d) $(wildcard tests/unit/*.d tests/fuzz/*.d)

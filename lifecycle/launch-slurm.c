@@ -1,5 +1,7 @@
 /*
- * The Slurm launcher: the one file that calls libslurm. The library is
+ * The Slurm launcher, and what else benchmon asks of Slurm (lifecycle/slurm.h:
+ * host lists, node addresses, the exporters' job step): the one file that
+ * calls libslurm. The library is
  * loaded with dlopen on first use, so the commands that never talk to Slurm
  * (registrations, above all) do not pay for loading it.
  */

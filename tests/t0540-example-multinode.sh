@@ -1,7 +1,7 @@
 #!/bin/bash
 # examples/multinode-job.sbatch runs as a real 3-node batch job on the 4-node cluster:
 # exporters on every node through 'benchmon exporters', a service on two nodes,
-# Prometheus as a job of its own, the load from the third node inside 'benchmon run'.
+# Prometheus as a job of its own on the fourth node, the load from the third node inside 'benchmon run'.
 . "$(dirname "$0")/lib.sh"
 SLURM_NODES=4
 . "$SRC_DIR/tests/slurm.sh"
@@ -15,8 +15,8 @@ PROM_PORT=$(free_port 20210)
 test_expect_success 'the multi-node example job runs to completion under Slurm' '
 	SERVICE_PORT=$SVC_PORT OUT="$TEST_DIR/results" \
 	BENCH_CMD="wrk -t1 -c4 -d6s \"\$URL1\" & wrk -t1 -c4 -d6s \"\$URL2\"; wait" \
-	BENCHMON_SESSION_FLAGS="--port $PROM_PORT" \
-		sbatch --wait --export=ALL --output="$TEST_DIR/job.out" --chdir="$TEST_DIR" \
+	BENCHMON_SESSION_FLAGS="--port $PROM_PORT" BENCHMON_START_FLAGS="--nodelist n4" \
+		sbatch --wait --nodelist="n[1-3]" --export=ALL --output="$TEST_DIR/job.out" --chdir="$TEST_DIR" \
 		"$SRC_DIR/examples/multinode-job.sbatch" >submit.out;
 	status=$?
 	cat "$TEST_DIR/job.out"
@@ -60,7 +60,8 @@ test_expect_success 'benchmon run collected the window: throughput, and CPU and 
 	[ "$(awk -F, "\$1 == \"gpu_util_avg_pct\" && \$2 ~ /^node=n/ && \$8 == \"ok\"" results/kpis.csv | wc -l)" = 3 ]
 '
 
-test_expect_success 'Prometheus stopped with its TSDB kept; no step, exporter or service is left' '
+test_expect_success 'Prometheus ran on n4 and stopped with its TSDB kept; no step, exporter or service is left' '
+	grep -q "\"node\":[[:space:]]*\"n4\"" "$session/run.json" &&
 	ls -d "$session"/tsdb/*/wal >saves && [ "$(wc -l <saves)" = 1 ] &&
 	wait_for 30 "[ -z \"\$(squeue --noheader)\" ]" &&
 	wait_for 20 "[ -z \"\$(ss -Htln \"sport = :$SVC_PORT\")\" ]" &&
