@@ -28,9 +28,35 @@ test_expect_success 'an allocation of the four nodes and a session' '
 '
 job=$(cat "$TEST_DIR/jobid")
 
+test_expect_success 'a node whose node_exporter cannot start is named with the reason; the others run' '
+	mkdir -p failing-bin &&
+	cat >failing-bin/prometheus-node-exporter <<-\EOF &&
+	#!/bin/sh
+	[ "$(hostname)" != n4 ] || { echo "cannot open /proc/stat: simulated" >&2; exit 3; }
+	exec /usr/bin/prometheus-node-exporter "$@"
+	EOF
+	chmod +x failing-bin/prometheus-node-exporter &&
+	PATH="$TEST_DIR/failing-bin:$PATH" test_expect_code 1 benchmon exporters start --job "$job" --nodes "n[3-4]" --json >f.json 2>f.err &&
+	cat f.err &&
+	grep -q "1 of 2 nodes did not start" f.err &&
+	python3 - <<-PY &&
+	import json
+	d = json.load(open("f.json"))
+	s = {n["node"]: n for n in d["nodes"]}
+	assert sorted(s) == ["n3", "n4"] and d["failed"] == 1, d
+	assert s["n3"]["state"] == "running" and s["n3"]["node_exporter"].startswith("127.0.1.3:"), s
+	assert s["n4"]["state"] == "failed", s
+	assert s["n4"]["error"] == "node_exporter exited with status 3: cannot open /proc/stat: simulated", s
+	PY
+	benchmon exporters stop >/dev/null &&
+	benchmon exporters status --json | grep -q "\"step_running\":[[:space:]]*false"
+'
+
 test_expect_success 'exporters start from outside the allocation: node_exporter on every node, at its NodeAddr' '
 	test_cleanup "BENCHMON_SESSION=mn benchmon exporters stop" &&
+	t0=$(date +%s%N) &&
 	benchmon exporters start --job "$job" --json >start.json &&
+	echo "exporters start took $((($(date +%s%N) - t0) / 1000000)) ms" &&
 	python3 - <<-PY
 	import json
 	d = json.load(open("start.json"))
