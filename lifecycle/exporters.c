@@ -399,13 +399,13 @@ int exporters_start(const struct session *s, const struct exporters_options *opt
 		struct exporters_node *n = &r->nodes[i];
 
 		if (!strcmp(n->state, "no report")) {
-			char *tail = log_tail(log);
+			char *tail = log_tail(log), *waited = format_duration_ms(opts->wait_ms);
 
 			n->error = srun_done ? xasprintf("the step ended before this node reported: %s (%s)",
 							 tail ? tail : "no output", rel_log)
-					     : xasprintf("no report within %s (see %s)",
-							 format_duration_ms(opts->wait_ms), rel_log);
+					     : xasprintf("no report within %s (see %s)", waited, rel_log);
 			free(tail);
+			free(waited);
 		}
 		if (strcmp(n->state, "running"))
 			r->failed++;
