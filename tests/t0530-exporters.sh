@@ -145,12 +145,17 @@ test_expect_success 'exporters status from outside shows the four running and an
 	PY
 '
 
-test_expect_success 'collect gives a node scope for each of the four nodes' '
-	sleep 3 &&
-	on_login_node benchmon collect --last 15s --out c1 --run-id c1 >c1.log 2>&1 || { cat c1.log; exit 1; } &&
+# node_scopes: collect the last 15 s; every node has a CPU KPI of its own (once there are two scrapes of each)
+node_scopes() {
+	rm -rf c1 &&
+	on_login_node benchmon collect --last 15s --out c1 --run-id c1 >c1.log 2>&1 &&
 	awk -F, "\$1 == \"cpu_util_avg_pct\" && \$2 ~ /^node=/ { print \$2, \$8 }" c1/kpis.csv | sort >actual &&
 	printf "node=n1 ok\nnode=n2 ok\nnode=n3 ok\nnode=n4 ok\n" >expect &&
 	test_cmp expect actual
+}
+
+test_expect_success 'collect gives a node scope for each of the four nodes' '
+	wait_for 60 node_scopes || { cat c1.log actual; exit 1; }
 '
 
 # the registration tests use a session of their own, which Prometheus does not scrape
@@ -197,6 +202,18 @@ test_expect_success 'registrations from four nodes at once, pids repeating: none
 	PY
 '
 
+# n4_down_alone: collect the last 3 s; the one target down is n4's node exporter
+n4_down_alone() {
+	rm -rf c2
+	on_login_node benchmon collect --last 3s --out c2 --run-id c2 --json >c2.json 2>c2.err
+	python3 - <<-PY
+	import json
+	d = json.load(open("c2.json"))
+	down = sorted(x["subject"].split(" at ")[0] for x in d["findings"] if x["kind"] == "target_down")
+	assert down == ["node exporter of client n4"], d["findings"]
+	PY
+}
+
 test_expect_success 'an exporter killed on n4: a finding for n4, the other nodes fine' '
 	a4=$(sed -n 4p addrs) &&
 	pid=$(listener_pid "$a4") && [ -n "$pid" ] &&
@@ -210,14 +227,7 @@ test_expect_success 'an exporter killed on n4: a finding for n4, the other nodes
 	assert all(s["n%d" % k]["state"] == "running" and s["n%d" % k]["node_exporter_up"] for k in (1, 2, 3)), s
 	assert d["failed"] == 1, d
 	PY
-	sleep 4 &&
-	on_login_node benchmon collect --last 3s --out c2 --run-id c2 --json >c2.json 2>c2.err;
-	python3 - <<-PY
-	import json
-	d = json.load(open("c2.json"))
-	down = sorted(x["subject"].split(" at ")[0] for x in d["findings"] if x["kind"] == "target_down")
-	assert down == ["node exporter of client n4"], d["findings"]
-	PY
+	wait_for 60 n4_down_alone || { cat c2.json; exit 1; }
 '
 
 test_expect_success 'exporters stop ends the step; no exporter is left on any node' '
