@@ -13,6 +13,7 @@
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cjson/cJSON.h>
@@ -621,7 +622,8 @@ static int pick_port(const char *address, int *port)
 }
 
 struct running_exporter {
-	pid_t pid;
+	pid_t pid;      /* while it runs, else -1 */
+	int ready;      /* it answered /metrics once */
 	char *address;  /* host:port */
 	char *log;
 };
@@ -701,6 +703,7 @@ static int spawn_exporter(const struct session *s, enum exporter_kind kind, cons
 			http_response_release(&resp);
 			free(why);
 			if (ok) {
+				ex->ready = 1;
 				free(url);
 				return 0;
 			}
@@ -736,8 +739,8 @@ static int write_node_file(const struct session *s, const char *node, int64_t to
 	cJSON_AddNumberToObject(root, "token", (double)token);
 	cJSON_AddStringToObject(root, "state", state);
 	json_add_string_or_null(root, "error", why);
-	json_add_string_or_null(root, "node_exporter", ex[EXP_NODE].pid > 0 ? ex[EXP_NODE].address : NULL);
-	json_add_string_or_null(root, "dcgm_exporter", ex[EXP_DCGM].pid > 0 ? ex[EXP_DCGM].address : NULL);
+	json_add_string_or_null(root, "node_exporter", ex[EXP_NODE].ready ? ex[EXP_NODE].address : NULL);
+	json_add_string_or_null(root, "dcgm_exporter", ex[EXP_DCGM].ready ? ex[EXP_DCGM].address : NULL);
 	json_add_string_or_null(root, "dcgm_note", dcgm_note);
 	json_add_string_or_null(root, "step", step);
 	json_add_time(root, "updated", now_ms());
@@ -746,6 +749,20 @@ static int write_node_file(const struct session *s, const char *node, int64_t to
 	free(path);
 	free(step);
 	return ret;
+}
+
+/* Does a signal that ends the task (one of waited but SIGCHLD) come within 2 s? */
+static int step_stopping(const sigset_t *waited)
+{
+	struct timespec wait = { .tv_sec = 2 };
+	sigset_t stop = *waited;
+	int sig;
+
+	sigdelset(&stop, SIGCHLD);
+	do
+		sig = sigtimedwait(&stop, NULL, &wait);
+	while (sig < 0 && errno == EINTR);
+	return sig > 0;
 }
 
 static void stop_exporters(struct running_exporter *ex)
@@ -837,7 +854,7 @@ int exporters_node_task(const struct session *s)
 		goto out;
 	for (;;) {
 		siginfo_t si;
-		int sig = sigwaitinfo(&waited, &si), status;
+		int sig = sigwaitinfo(&waited, &si), status = 0;
 		pid_t pid;
 
 		if (sig < 0)
@@ -859,6 +876,13 @@ int exporters_node_task(const struct session *s)
 							: xasprintf("%s was killed by signal %d", exporter_kinds[k].name,
 								    WTERMSIG(status));
 			}
+		}
+		if (why && WIFSIGNALED(status) && WTERMSIG(status) == SIGTERM && step_stopping(&waited)) {
+			/* the step's end signals every process of it: the exporter only heard first */
+			stop_exporters(ex);
+			write_node_file(s, name, token, "stopped", NULL, ex, dcgm_note);
+			ret = 0;
+			break;
 		}
 		if (why) {
 			stop_exporters(ex);
