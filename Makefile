@@ -23,7 +23,7 @@ endif
 LIB_OBJS = lib/xmalloc.o lib/strbuf.o lib/error.o lib/fsutil.o lib/jsonfile.o lib/timeparse.o \
 	lib/csvfile.o lib/http.o lib/prom.o lib/sha256.o lib/auth.o
 SESSION_OBJS = session/validate.o session/session.o session/registry.o session/saves.o
-LIFECYCLE_OBJS = lifecycle/lifecycle.o lifecycle/health.o lifecycle/launch-slurm.o lifecycle/launch-local.o
+LIFECYCLE_OBJS = lifecycle/lifecycle.o lifecycle/health.o lifecycle/launch-slurm.o lifecycle/launch-local.o lifecycle/exporters.o
 RENDER_OBJS = render/render.o render/rules.o
 REPORT_OBJS = report/run.o report/report.o report/chart.o report/pdf.o
 RESULTS_OBJS = results/runs.o results/compare.o results/reference.o
@@ -32,7 +32,7 @@ COLLECT_OBJS = collect/collect.o collect/query.o collect/fetch.o collect/artifac
 CLI_OBJS = cli/main.o cli/cmd.o cli/cmd-session-create.o cli/cmd-client-connect.o \
 	cli/cmd-service-register.o cli/cmd-start.o cli/cmd-status.o cli/cmd-stop.o \
 	cli/cmd-delete.o cli/cmd-sessions.o cli/cmd-reload.o cli/cmd-collect.o cli/cmd-run.o cli/cmd-report.o \
-	cli/cmd-runs.o cli/cmd-compare.o cli/cmd-gate.o
+	cli/cmd-runs.o cli/cmd-compare.o cli/cmd-gate.o cli/cmd-exporters.o
 OBJS = $(LIB_OBJS) $(SESSION_OBJS) $(LIFECYCLE_OBJS) $(RENDER_OBJS) $(REPORT_OBJS) $(COLLECT_OBJS) $(RESULTS_OBJS) $(CLI_OBJS)
 
 FIXTURES = tests/fixtures/load-target tests/fixtures/dcgm-exporter
@@ -116,6 +116,12 @@ demo:
 	@$(MAKE) --no-print-directory all $(FIXTURES)
 	@bash scripts/demo.sh
 
+# the same across nodes: a 4-node cluster on this machine, exporters on a job's nodes, Prometheus on another
+demo-cluster:
+	@sh scripts/install-deps.sh
+	@$(MAKE) --no-print-directory all $(FIXTURES)
+	@bash scripts/demo-cluster.sh
+
 # replay every fuzz corpus through a plain build of its target (no clang needed)
 fuzz-smoke: $(FUZZ_REPLAYS)
 	@sh tests/fuzz/smoke.sh $(FUZZ_TARGETS)
@@ -171,5 +177,5 @@ clean:
 	rm -f tests/fuzz/*.o tests/fuzz/*.d $(FUZZ_REPLAYS) tests/fuzz/libfuzzer-* bench/*.o bench/*.d bench/promjson-bench bench/synth-exporter
 	rm -f benchmon .datadir-stamp $(OBJS) $(OBJS:.o=.d) tests/unit/*.o tests/unit/*.d $(UNIT_TESTS) $(FIXTURES)
 
-.PHONY: all deps check check-long check-valgrind demo fuzz fuzz-smoke lint bench install clean FORCE
+.PHONY: all deps check check-long check-valgrind demo demo-cluster fuzz fuzz-smoke lint bench install clean FORCE
 -include $(OBJS:.o=.d) $(wildcard tests/unit/*.d tests/fuzz/*.d)

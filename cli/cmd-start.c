@@ -1,5 +1,6 @@
 #include <signal.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "cli/cmd.h"
 #include "lib/timeparse.h"
@@ -11,6 +12,8 @@ static const struct cmd_opt opts[] = {
 	{ "partition", "P", "Slurm partition for the Prometheus job (default: the cluster's default)" },
 	{ "time-limit", "HH:MM:SS", "Slurm time limit of the job (also MM or D-HH:MM:SS)" },
 	{ "account", "A", "Slurm account to charge" },
+	{ "nodelist", "LIST", "run Prometheus on one of these nodes (a Slurm host list such as n[3-4])" },
+	{ "exclude", "LIST", "never run Prometheus on these nodes (a Slurm host list)" },
 	{ "wait", "SECONDS", "how long to wait for Prometheus to be ready, queueing included (default 300)" },
 	{ "save-before-limit", "DURATION", "have Slurm warn the job this long before its time limit, when it saves its TSDB and ends (default: a fifth of the limit, 1 to 5 minutes)" },
 	{ "wait-targets", NULL, "then wait, within --wait, until every registered target was scraped once (the default)" },
@@ -43,6 +46,11 @@ static int exec_start(struct cmd_args *args)
 	o.partition = args_get(args, "partition");
 	o.account = args_get(args, "account");
 	o.time_limit = args_get(args, "time-limit");
+	o.nodelist = args_get(args, "nodelist");
+	o.exclude = args_get(args, "exclude");
+	if ((o.nodelist && (!*o.nodelist || strcspn(o.nodelist, " \t\n'\"") != strlen(o.nodelist))) ||
+	    (o.exclude && (!*o.exclude || strcspn(o.exclude, " \t\n'\"") != strlen(o.exclude))))
+		return cmd_usage_error(args->entry, "--%s: invalid Slurm host list", o.exclude ? "exclude" : "nodelist");
 	o.wait_ms = 300 * 1000;
 	o.dry_run = args_flag(args, "dry-run");
 	o.wait_targets = !args_flag(args, "no-wait-targets");
@@ -86,7 +94,8 @@ static int exec_start(struct cmd_args *args)
 const struct cmd_entry cmd_start_entry = {
 	.name = "start",
 	.summary = "run the session's Prometheus (as a Slurm job) and wait until it is ready",
-	.usage = "--session ID [--partition P] [--time-limit HH:MM:SS] [--account A] [--wait SECONDS] "
+	.usage = "--session ID [--partition P] [--time-limit HH:MM:SS] [--account A] [--nodelist LIST] [--exclude LIST] "
+		 "[--wait SECONDS] "
 		 "[--save-before-limit DURATION] [--no-wait-targets]",
 	.description = "Render prometheus.yml and the job script, submit Prometheus as a Slurm batch job\n"
 		       "(or a local process with the local launcher) on whatever node Slurm picks, and\n"

@@ -148,6 +148,7 @@ static void print_json(const struct session *s, const struct session_status *st)
 		cJSON_AddStringToObject(o, "kind", target_kind_name(t->kind));
 		json_add_string_or_null(o, "name", t->name);
 		cJSON_AddStringToObject(o, "node", t->node);
+		json_add_string_or_null(o, "node_address", t->node_address);
 		cJSON_AddStringToObject(o, "address", t->address);
 		cJSON_AddStringToObject(o, "url", t->url);
 		cJSON_AddStringToObject(o, "health", st->targets[i].health);

@@ -29,6 +29,7 @@ const struct cmd_entry *const cmd_table[] = {
 	&cmd_runs_entry,
 	&cmd_compare_entry,
 	&cmd_gate_entry,
+	&cmd_exporters_entry,
 	&cmd_help_entry,
 	NULL,
 };

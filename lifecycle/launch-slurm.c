@@ -1,13 +1,17 @@
 /*
- * The Slurm launcher: the one file that calls libslurm. The library is
+ * The Slurm launcher, and what else benchmon asks of Slurm (lifecycle/slurm.h:
+ * host lists, node addresses, the exporters' job step): the one file that
+ * calls libslurm. The library is
  * loaded with dlopen on first use, so the commands that never talk to Slurm
  * (registrations, above all) do not pay for loading it.
  */
 #include "lifecycle/launcher.h"
+#include "lifecycle/slurm.h"
 
 #include <ctype.h>
 #include <dlfcn.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -51,6 +55,14 @@ static struct {
 	__typeof__(&slurm_free_partition_info_msg) free_partition_info_msg;
 	__typeof__(&slurm_load_ctl_conf) load_ctl_conf;
 	__typeof__(&slurm_free_ctl_conf) free_ctl_conf;
+	__typeof__(&slurm_hostlist_create) hostlist_create;
+	__typeof__(&slurm_hostlist_shift) hostlist_shift;
+	__typeof__(&slurm_hostlist_destroy) hostlist_destroy;
+	__typeof__(&slurm_load_node_single) load_node_single;
+	__typeof__(&slurm_free_node_info_msg) free_node_info_msg;
+	__typeof__(&slurm_get_job_steps) get_job_steps;
+	__typeof__(&slurm_free_job_step_info_response_msg) free_job_step_info_response_msg;
+	__typeof__(&slurm_kill_job_step) kill_job_step;
 } lib;
 
 #define STRINGIFY2(x) #x
@@ -92,6 +104,14 @@ static int slurm_load_library(void)
 	RESOLVE(free_partition_info_msg);
 	RESOLVE(load_ctl_conf);
 	RESOLVE(free_ctl_conf);
+	RESOLVE(hostlist_create);
+	RESOLVE(hostlist_shift);
+	RESOLVE(hostlist_destroy);
+	RESOLVE(load_node_single);
+	RESOLVE(free_node_info_msg);
+	RESOLVE(get_job_steps);
+	RESOLVE(free_job_step_info_response_msg);
+	RESOLVE(kill_job_step);
 #undef RESOLVE
 	if (missing) {
 		error("libslurm lacks %s, which benchmon needs", missing);
@@ -292,6 +312,8 @@ static int slurm_submit(const struct session *s, const struct launch_request *re
 	desc.group_id = getgid();
 	desc.min_nodes = 1;
 	desc.max_nodes = 1;
+	desc.req_nodes = (char *)req->nodelist;
+	desc.exc_nodes = (char *)req->exclude;
 	desc.num_tasks = 1;
 	if (req->time_limit && parse_time_limit(req->time_limit, &desc.time_limit) < 0)
 		goto out;
@@ -499,6 +521,200 @@ const struct launcher launcher_slurm = {
 	.job_from_tag = slurm_job_from_tag,
 	.is_ours = slurm_is_ours,
 };
+
+int slurm_hostlist_expand(const char *list, char ***names, size_t *n)
+{
+	hostlist_t hl;
+	char *host;
+	size_t alloc = 0;
+
+	*names = NULL;
+	*n = 0;
+	if (slurm_ensure_init() < 0)
+		return -1;
+	hl = lib.hostlist_create(list);
+	if (!hl)
+		return error("invalid Slurm host list '%s'", list);
+	while ((host = lib.hostlist_shift(hl))) {
+		if (*n + 1 >= alloc) {
+			alloc = alloc ? alloc * 2 : 8;
+			*names = xrealloc(*names, alloc * sizeof(char *));
+		}
+		(*names)[(*n)++] = xstrdup(host);
+		free(host);
+	}
+	lib.hostlist_destroy(hl);
+	if (!*n)
+		return error("Slurm host list '%s' names no node", list);
+	return 0;
+}
+
+void slurm_names_free(char **names, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(names[i]);
+	free(names);
+}
+
+int slurm_job_nodelist(const char *job_id, char **nodelist)
+{
+	job_info_msg_t *msg = NULL;
+	uint32_t id;
+	int ret = -1;
+
+	*nodelist = NULL;
+	if (slurm_ensure_init() < 0)
+		return -1;
+	if (parse_job_id(job_id, &id) < 0)
+		return -1;
+	if (lib.load_job(&msg, id, SHOW_ALL) != SLURM_SUCCESS)
+		return error("cannot query Slurm job %s: %s", job_id, slurm_error_text());
+	if (msg->record_count < 1 || (msg->job_array[0].job_state & JOB_STATE_BASE) != JOB_RUNNING)
+		error("Slurm job %s is not running", job_id);
+	else if (!msg->job_array[0].nodes || !*msg->job_array[0].nodes)
+		error("Slurm job %s has no nodes", job_id);
+	else {
+		*nodelist = xstrdup(msg->job_array[0].nodes);
+		ret = 0;
+	}
+	lib.free_job_info_msg(msg);
+	return ret;
+}
+
+int slurm_node_address(const char *name, char **address)
+{
+	node_info_msg_t *msg = NULL;
+	int ret = -1;
+
+	*address = NULL;
+	if (slurm_ensure_init() < 0)
+		return -1;
+	if (lib.load_node_single(&msg, (char *)name, SHOW_ALL) != SLURM_SUCCESS)
+		return error("cannot ask Slurm for node '%s': %s", name, slurm_error_text());
+	if (msg->record_count < 1 || !msg->node_array[0].name) {
+		error("Slurm knows no node '%s'", name);
+	} else {
+		const char *addr = msg->node_array[0].node_addr;
+
+		*address = xstrdup(addr && *addr ? addr : name);
+		ret = 0;
+	}
+	lib.free_node_info_msg(msg);
+	return ret;
+}
+
+/*
+ * libslurm 22.05 exports slurm_step_launch but no longer declares
+ * slurm_step_ctx_create, which makes the context it needs: a step can only
+ * be built through srun's own code. So the step's client is srun itself,
+ * which also serves the step's I/O and messages for as long as it runs.
+ */
+int slurm_step_spawn(const struct step_request *req, pid_t *pid)
+{
+	char *jobid = xasprintf("--jobid=%s", req->job_id);
+	char *nodelist = xasprintf("--nodelist=%s", req->nodelist);
+	char *nodes = xasprintf("--nodes=%zu", req->nnodes);
+	char *ntasks = xasprintf("--ntasks=%zu", req->nnodes);
+	char *name = xasprintf("--job-name=%s", req->step_name);
+	const char *fixed[] = { "srun", jobid, nodelist, nodes, ntasks, "--ntasks-per-node=1", name,
+				/* share the allocation with the job's other steps */
+				"--overlap",
+				/* a node or a task that fails ends only itself */
+				"--no-kill", "--kill-on-bad-exit=0", "--wait=0", "--quiet" };
+	size_t nfixed = sizeof(fixed) / sizeof(fixed[0]), nargv = 0;
+	char **argv;
+	int log_fd, ret = -1;
+	pid_t child;
+
+	while (req->argv[nargv])
+		nargv++;
+	argv = xcalloc(nfixed + nargv + 1, sizeof(char *));
+	for (size_t i = 0; i < nfixed; i++)
+		argv[i] = (char *)fixed[i];
+	for (size_t i = 0; i < nargv; i++)
+		argv[nfixed + i] = req->argv[i];
+	log_fd = open(req->log_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+	if (log_fd < 0) {
+		error("cannot open '%s': %s", req->log_path, strerror(errno));
+		goto out;
+	}
+	child = fork();
+	if (child < 0) {
+		error("cannot fork: %s", strerror(errno));
+		goto out;
+	}
+	if (child == 0) {
+		int null_fd = open("/dev/null", O_RDONLY);
+
+		setsid();
+		if (null_fd >= 0)
+			dup2(null_fd, STDIN_FILENO);
+		dup2(log_fd, STDOUT_FILENO);
+		dup2(log_fd, STDERR_FILENO);
+		for (size_t i = 0; req->env && req->env[i]; i++)
+			putenv(req->env[i]);
+		execvp("srun", argv);
+		dprintf(log_fd, "benchmon: cannot run srun: %s\n", strerror(errno));
+		_exit(127);
+	}
+	*pid = child;
+	ret = 0;
+out:
+	if (log_fd >= 0)
+		close(log_fd);
+	free(argv);
+	free(jobid);
+	free(nodelist);
+	free(nodes);
+	free(ntasks);
+	free(name);
+	return ret;
+}
+
+int slurm_step_find(const char *job_id, const char *step_name, uint32_t *step_id, int *running)
+{
+	job_step_info_response_msg_t *msg = NULL;
+	uint32_t id;
+	int found = 0;
+
+	if (slurm_ensure_init() < 0 || parse_job_id(job_id, &id) < 0)
+		return -1;
+	if (lib.get_job_steps(0, id, NO_VAL, &msg, SHOW_ALL) != SLURM_SUCCESS) {
+		int err = lib.get_errno();
+
+		if (err == ESLURM_INVALID_JOB_ID || err == ESLURM_ALREADY_DONE)
+			return 0;
+		return error("cannot list the steps of Slurm job %s: %s", job_id, lib.strerror(err));
+	}
+	for (uint32_t i = 0; msg && i < msg->job_step_count; i++) {
+		const job_step_info_t *st = &msg->job_steps[i];
+
+		if (st->name && !strcmp(st->name, step_name) && st->user_id == getuid()) {
+			*step_id = st->step_id.step_id;
+			*running = (st->state & JOB_STATE_BASE) == JOB_RUNNING;
+			found = 1;
+		}
+	}
+	if (msg)
+		lib.free_job_step_info_response_msg(msg);
+	return found;
+}
+
+int slurm_step_signal(const char *job_id, uint32_t step_id, int signal)
+{
+	uint32_t id;
+
+	if (slurm_ensure_init() < 0 || parse_job_id(job_id, &id) < 0)
+		return -1;
+	if (lib.kill_job_step(id, step_id, (uint16_t)signal) != SLURM_SUCCESS) {
+		int err = lib.get_errno();
+
+		if (err == ESLURM_ALREADY_DONE || err == ESLURM_INVALID_JOB_ID)
+			return 0;
+		return error("cannot signal step %s.%u: %s", job_id, step_id, lib.strerror(err));
+	}
+	return 0;
+}
 
 static const struct launcher *const launchers[] = { &launcher_slurm, &launcher_local };
 

@@ -35,13 +35,15 @@ struct launch_request {
 	const char *partition;   /* or NULL */
 	const char *account;     /* or NULL */
 	const char *time_limit;  /* "HH:MM:SS", "MM", "D-HH:MM:SS" or NULL */
+	const char *nodelist;    /* Slurm host list the job runs on one node of, or NULL */
+	const char *exclude;     /* Slurm host list the job never runs on, or NULL */
 	const char *workdir;
 	int64_t save_before_limit_ms;  /* when to save before the time limit; 0: the launcher's default */
 };
 
 struct launcher {
 	const char *name;
-	/* Does it take --partition, --account and --time-limit? */
+	/* Does it take --partition, --account, --time-limit, --nodelist and --exclude? */
 	int takes_slurm_options;
 	/*
 	 * Start the job; *job_id and *log_path (with the id filled in) are set,

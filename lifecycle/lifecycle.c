@@ -429,9 +429,11 @@ int lifecycle_start(const struct session *s, const struct start_options *opts)
 		error("session '%s' names an unknown launcher '%s'", s->id, s->launcher);
 		goto out;
 	}
-	if (!l->takes_slurm_options && (opts->partition || opts->account || opts->time_limit)) {
+	if (!l->takes_slurm_options &&
+	    (opts->partition || opts->account || opts->time_limit || opts->nodelist || opts->exclude)) {
 		error("%s applies to the Slurm launcher; session '%s' runs Prometheus with the %s launcher",
-		      opts->partition ? "--partition" : opts->account ? "--account" : "--time-limit", s->id, l->name);
+		      opts->partition ? "--partition" : opts->account ? "--account" : opts->time_limit ? "--time-limit"
+		      : opts->nodelist ? "--nodelist" : "--exclude", s->id, l->name);
 		goto out;
 	}
 	if (opts->dry_run) {
@@ -456,6 +458,8 @@ int lifecycle_start(const struct session *s, const struct start_options *opts)
 	req.partition = opts->partition;
 	req.account = opts->account;
 	req.time_limit = opts->time_limit;
+	req.nodelist = opts->nodelist;
+	req.exclude = opts->exclude;
 	req.workdir = s->dir;
 	req.save_before_limit_ms = opts->save_before_limit_ms;
 	/* the run before this one is history now, its saved TSDB kept in tsdb/<job>/ */

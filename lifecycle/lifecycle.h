@@ -24,6 +24,8 @@ struct start_options {
 	const char *partition;
 	const char *account;
 	const char *time_limit;
+	const char *nodelist;     /* Slurm host lists: where the job may run, and where not; or NULL */
+	const char *exclude;
 	int64_t wait_ms;          /* how long to wait for /-/ready */
 	int64_t save_before_limit_ms;  /* 0: the launcher's choice */
 	int dry_run;              /* render the files and stop there */

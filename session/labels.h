@@ -22,4 +22,10 @@
 #define LABEL_SEVERITY "severity"
 #define LABEL_GPU "gpu"
 
+/*
+ * Meta labels: kept in the registry's files for benchmon, dropped by
+ * Prometheus after relabelling, so never on a series.
+ */
+#define LABEL_META_NODE_ADDRESS "__benchmon_node_address"  /* the node's address, when its name may not resolve */
+
 #endif

@@ -63,7 +63,7 @@ static void add_group(cJSON *groups, const char *address, cJSON *labels)
 int registry_put_client(const struct session *s, const struct client *c)
 {
 	int64_t now = now_ms();
-	cJSON *groups = cJSON_CreateArray();
+	cJSON *groups = cJSON_CreateArray(), *group;
 	char *path = xasprintf("%s/targets/client+%s.json", s->dir, c->client_id);
 	int ret;
 
@@ -74,14 +74,22 @@ int registry_put_client(const struct session *s, const struct client *c)
 	if (!c->node_exporter && !c->dcgm_exporter)
 		/* a group without targets records the client and its node, and scrapes nothing */
 		add_group(groups, NULL, common_labels(s, c->client_id, c->node, "client", now));
+	cJSON_ArrayForEach(group, groups)
+		if (c->node_address)
+			cJSON_AddStringToObject(cJSON_GetObjectItemCaseSensitive(group, "labels"),
+						LABEL_META_NODE_ADDRESS, c->node_address);
 	ret = json_write_file(path, groups, 0);
 	cJSON_Delete(groups);
 	free(path);
 	return ret;
 }
 
-/* The node of a connected client: 0 found, 1 not connected, -1 error. */
-static int client_node(const struct session *s, const char *client_id, char **node)
+/*
+ * The node of a connected client, and where a service of it on loopback is
+ * reached from other nodes (*reach: the node's recorded address, else its
+ * name): 0 found, 1 not connected, -1 error.
+ */
+static int client_node(const struct session *s, const char *client_id, char **node, char **reach)
 {
 	char *path = xasprintf("%s/targets/client+%s.json", s->dir, client_id);
 	cJSON *groups = NULL, *first;
@@ -92,8 +100,11 @@ static int client_node(const struct session *s, const char *client_id, char **no
 		goto out;
 	first = cJSON_GetArrayItem(groups, 0);
 	*node = json_strdup(cJSON_GetObjectItemCaseSensitive(first, "labels"), LABEL_NODE);
+	*reach = json_strdup(cJSON_GetObjectItemCaseSensitive(first, "labels"), LABEL_META_NODE_ADDRESS);
 	if (!*node)
 		ret = error("'%s' names no node (corrupted?); connect the client again", path);
+	else if (!*reach)
+		*reach = xstrdup(*node);
 out:
 	cJSON_Delete(groups);
 	free(path);
@@ -130,17 +141,18 @@ static int compare_by_client(const void *a, const void *b, void *svcs)
 }
 
 /*
- * The node of every service's client, each client file read once: rows are
- * visited in client order. nodes[i] points into *owned (one string per
+ * The node of every service's client, and where its loopback endpoints are
+ * reached from (client_node), each client file read once: rows are visited
+ * in client order. nodes[i] and reach[i] point into *owned (two strings per
  * client), which the caller frees with free_strings.
  */
 static int lookup_nodes(const struct session *s, const struct service *svcs, size_t n, const char **nodes,
-			char ***owned, size_t *nowned, size_t *bad_index, char **cause)
+			const char **reach, char ***owned, size_t *nowned, size_t *bad_index, char **cause)
 {
 	size_t *order = xcalloc(n + 1, sizeof(size_t));
 	int ret = -1;
 
-	*owned = xcalloc(n + 1, sizeof(char *));
+	*owned = xcalloc(2 * n + 1, sizeof(char *));
 	*nowned = 0;
 	for (size_t i = 0; i < n; i++)
 		order[i] = i;
@@ -149,8 +161,8 @@ static int lookup_nodes(const struct session *s, const struct service *svcs, siz
 		const struct service *svc = &svcs[order[i]];
 
 		if (!i || strcmp(svc->client_id, svcs[order[i - 1]].client_id)) {
-			char *node = NULL;
-			int found = client_node(s, svc->client_id, &node);
+			char *node = NULL, *node_reach = NULL;
+			int found = client_node(s, svc->client_id, &node, &node_reach);
 
 			if (found != 0) {
 				*bad_index = order[i];
@@ -159,11 +171,15 @@ static int lookup_nodes(const struct session *s, const struct service *svcs, siz
 							   svc->client_id, s->id);
 				else
 					*cause = xasprintf("cannot read client '%s'", svc->client_id);
+				free(node);
+				free(node_reach);
 				goto out;
 			}
 			(*owned)[(*nowned)++] = node;
+			(*owned)[(*nowned)++] = node_reach;
 		}
-		nodes[order[i]] = (*owned)[*nowned - 1];
+		nodes[order[i]] = (*owned)[*nowned - 2];
+		reach[order[i]] = (*owned)[*nowned - 1];
 	}
 	ret = 0;
 out:
@@ -384,6 +400,7 @@ int registry_put_services(const struct session *s, const struct service *svcs, s
 	cJSON **groups = xcalloc(n + 1, sizeof(cJSON *));
 	char **paths = xcalloc(n + 1, sizeof(char *));
 	const char **nodes = xcalloc(n + 1, sizeof(char *));
+	const char **reach = xcalloc(n + 1, sizeof(char *));
 	char **owned = NULL, *dir = NULL;
 	size_t nowned = 0, written = 0;
 	int ret = -1;
@@ -396,7 +413,7 @@ int registry_put_services(const struct session *s, const struct service *svcs, s
 		    validate_id("service name", svcs[i].name, cause) < 0)
 			goto out;
 	}
-	if (lookup_nodes(s, svcs, n, nodes, &owned, &nowned, bad_index, cause) < 0)
+	if (lookup_nodes(s, svcs, n, nodes, reach, &owned, &nowned, bad_index, cause) < 0)
 		goto out;
 	for (size_t i = 0; i < n; i++) {
 		struct endpoint ep;
@@ -405,7 +422,7 @@ int registry_put_services(const struct session *s, const struct service *svcs, s
 		if (endpoint_parse(svcs[i].endpoint, &ep, cause) < 0)
 			goto out;
 		if (remote && host_is_loopback(ep.host) && !host_is_loopback(nodes[i])) {
-			endpoint_set_host(&ep, nodes[i]);
+			endpoint_set_host(&ep, reach[i]);
 			(*rewritten)++;
 		}
 		groups[i] = service_group(s, &svcs[i], nodes[i], &ep, now);
@@ -437,6 +454,7 @@ int registry_put_services(const struct session *s, const struct service *svcs, s
 out:
 	free_strings(owned, nowned);
 	free(nodes);
+	free(reach);
 	for (size_t i = 0; i < n; i++)
 		cJSON_Delete(groups[i]);
 	free(groups);
@@ -482,6 +500,7 @@ static void target_release(struct target *t)
 	free(t->node);
 	free(t->name);
 	free(t->address);
+	free(t->node_address);
 	free(t->url);
 	free(t->stamp);
 	free(t->token_file);
@@ -534,6 +553,7 @@ static int load_file(const char *path, struct target_list *list, size_t *alloc)
 			t.node = xstrdup(node);
 			t.name = json_strdup(labels, LABEL_SERVICE);
 			t.address = xstrdup(address->valuestring);
+			t.node_address = json_strdup(labels, LABEL_META_NODE_ADDRESS);
 			t.url = t.kind == TARGET_SERVICE ? group_url(labels, t.address)
 							 : xasprintf("http://%s/metrics", t.address);
 			t.registered_ms = ms ? strtoll(ms, NULL, 10) : 0;

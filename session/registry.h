@@ -58,6 +58,7 @@ struct client {
 	char *node;
 	char *node_exporter;   /* "host:port" or NULL */
 	char *dcgm_exporter;   /* "host:port" or NULL */
+	char *node_address;    /* the node's address (Slurm's NodeAddr where its name does not resolve), or NULL */
 };
 
 struct service {
@@ -91,6 +92,7 @@ struct target {
 	char *node;
 	char *name;            /* service name; NULL for exporters */
 	char *address;         /* host:port, as Prometheus's __address__ */
+	char *node_address;    /* the node's address its client recorded, or NULL */
 	char *url;             /* the full scrape URL */
 	int64_t registered_ms;
 	char *stamp;           /* a service registration's stamp (above), or "" */
@@ -115,8 +117,8 @@ int registry_put_client(const struct session *s, const struct client *c);
  * file of its own (above), in targets/, or, for a single service with a
  * token_file, in that token's auth directory.
  * When Prometheus may run elsewhere (session_prometheus_is_remote), an
- * endpoint on loopback is registered under its client's node instead, and
- * *rewritten counts those.
+ * endpoint on loopback is registered under its client's node instead (the
+ * node's address when the client recorded one), and *rewritten counts those.
  */
 int registry_put_services(const struct session *s, const struct service *svcs, size_t n,
 			  size_t *rewritten, size_t *bad_index, char **cause);

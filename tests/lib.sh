@@ -42,6 +42,8 @@ if [ "${VALGRIND:-}" = 1 ]; then
 	export PATH="$TEST_DIR/valgrind-bin:$PATH"
 fi
 export NO_COLOR=1
+# under SANITIZE=1: leaks inside libslurm itself are not benchmon's
+export LSAN_OPTIONS="suppressions=$SRC_DIR/tests/lsan.supp${LSAN_OPTIONS:+:$LSAN_OPTIONS}"
 unset SLURM_CONF SLURM_JOB_ID
 
 test_count=0

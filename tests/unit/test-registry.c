@@ -638,6 +638,44 @@ static void test_put_client_replaces(void **state)
 	target_list_release(&list);
 }
 
+/*
+ * A client that recorded its node's address (benchmon exporters, where node
+ * names may not resolve): the address is kept beside the name, and a service
+ * of it on loopback is registered at that address when Prometheus may run
+ * on another node; one without an address gets the node's name.
+ */
+static void test_loopback_service_rewritten_to_node_address(void **state)
+{
+	struct fixture *f = *state;
+	struct client c = { .client_id = "n2", .node = "n2", .node_exporter = "10.1.0.2:9100",
+			    .node_address = "10.1.0.2" };
+	struct target_list list;
+	const struct target *t;
+
+	free(f->s.launcher);
+	free(f->s.listen);
+	f->s.launcher = strdup("slurm");
+	f->s.listen = strdup("auto");
+	assert_int_equal(registry_put_client(&f->s, &c), 0);
+	put_client(&f->s, "c3", "n3", NULL, NULL);
+	put_service(&f->s, "n2", "web", "http://127.0.0.1:8000/metrics");
+	put_service(&f->s, "c3", "db", "http://localhost:8001/metrics");
+	assert_int_equal(registry_load(&f->s, &list), 0);
+	t = find_service(&list, "n2", "web");
+	assert_non_null(t);
+	assert_string_equal(t->node, "n2");
+	assert_string_equal(t->address, "10.1.0.2:8000");
+	assert_string_equal(t->url, "http://10.1.0.2:8000/metrics");
+	t = find_service(&list, "c3", "db");
+	assert_non_null(t);
+	assert_string_equal(t->address, "n3:8001");
+	assert_null(t->node_address);
+	for (size_t i = 0; i < list.n; i++)
+		if (list.items[i].kind == TARGET_NODE)
+			assert_string_equal(list.items[i].node_address, "10.1.0.2");
+	target_list_release(&list);
+}
+
 static void test_put_single_service(void **state)
 {
 	struct fixture *f = *state;
@@ -1267,6 +1305,7 @@ int main(void)
 		T(test_put_client_with_exporters),
 		T(test_put_client_without_exporters),
 		T(test_put_client_replaces),
+		T(test_loopback_service_rewritten_to_node_address),
 		T(test_put_single_service),
 		T(test_service_file_is_file_sd),
 		T(test_put_batch_writes_a_file_per_service),
