@@ -53,41 +53,6 @@ static int services_from_csv(const char *path, struct csv_rows *csv, struct serv
 	return 0;
 }
 
-/* The checks registry_put_services makes, done early so bad flags are usage errors. */
-static int check_service(const struct service *svc, char **cause)
-{
-	struct endpoint ep;
-
-	if (validate_id("client id", svc->client_id, cause) < 0 ||
-	    validate_id("service name", svc->name, cause) < 0 || endpoint_parse(svc->endpoint, &ep, cause) < 0)
-		return -1;
-	endpoint_release(&ep);
-	return 0;
-}
-
-/*
- * A token file is referenced by path in prometheus.yml, so the path must be
- * absolute and plain, and the file must exist: Prometheus would otherwise
- * fail the reload.
- */
-static int check_token_file(const char *path, char **cause)
-{
-	struct stat st;
-	char *q = quote_for_message(path);
-	int ret = -1;
-
-	if (path[0] != '/')
-		*cause = xasprintf("invalid --bearer-token-file '%s': must be an absolute path", q);
-	else if (strlen(path) > 1024 || strpbrk(path, "\n\r\t\"\\"))
-		*cause = xasprintf("invalid --bearer-token-file '%s': too long, or has quotes or control characters", q);
-	else if (stat(path, &st) < 0 || !S_ISREG(st.st_mode) || access(path, R_OK) < 0)
-		*cause = xasprintf("invalid --bearer-token-file '%s': not a readable file", q);
-	else
-		ret = 0;
-	free(q);
-	return ret;
-}
-
 /* The --json answer: the services as given, and how many moved off loopback to their node's name. */
 static void print_registered_json(const struct session *s, const struct service *svcs, size_t n, size_t rewritten)
 {
@@ -113,7 +78,7 @@ static int exec_service_register(struct cmd_args *args)
 {
 	const struct cmd_entry *e = args->entry;
 	const char *id = args_session(args);
-	const char *file = args_get(args, "from-file");
+	const char *file = args_get(args, "from-file"), *field;
 	struct service one = { 0 }, *svcs = &one;
 	struct csv_rows csv = { 0 };
 	struct session s = { 0 };
@@ -139,7 +104,8 @@ static int exec_service_register(struct cmd_args *args)
 		if (!one.endpoint)
 			return cmd_usage_error(e, "missing --endpoint");
 		one.token_file = (char *)args_get(args, "bearer-token-file");
-		if (check_service(&one, &cause) < 0 || (one.token_file && check_token_file(one.token_file, &cause) < 0)) {
+		if (registry_check_service(&one, &cause, &field) < 0 ||
+		    (one.token_file && registry_check_token_file(one.token_file, &cause) < 0)) {
 			ret = cmd_usage_error(e, "%s", cause);
 			free(cause);
 			return ret;

@@ -3,10 +3,25 @@
 #include <stdarg.h>
 #include <stdio.h>
 
+#include "lib/strbuf.h"
+
 int progress_quiet;
+
+static _Thread_local struct strbuf *captured;
+
+void error_capture(struct strbuf *sb)
+{
+	captured = sb;
+}
 
 static void report(const char *prefix, const char *fmt, va_list ap)
 {
+	if (captured) {
+		if (captured->len)
+			strbuf_addstr(captured, "; ");
+		strbuf_vaddf(captured, fmt, ap);
+		return;
+	}
 	fputs(prefix, stderr);
 	vfprintf(stderr, fmt, ap);
 	fputc('\n', stderr);
