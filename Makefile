@@ -11,9 +11,10 @@ WARNINGS = -std=c11 -Wall -Wextra -Wshadow -Wmissing-prototypes -Wstrict-prototy
 # the libslurm ABI we link against (its soname), checked against slurm_api_version() at run time
 SLURM_API_MAJOR := $(shell objdump -p $$($(CC) -print-file-name=libslurm.so) 2>/dev/null | sed -n 's/.*SONAME *libslurm\.so\.\([0-9]*\).*/\1/p')
 CPPFLAGS_ALL = -I. -D_GNU_SOURCE -DBENCHMON_SLURM_API_MAJOR=$(or $(SLURM_API_MAJOR),0) -DBENCHMON_VERSION='"$(VERSION)"' -DBENCHMON_DATADIR='"$(DATADIR)"' $(CPPFLAGS)
-# libcurl and libslurm are loaded at run time (dlopen) by lib/http.c and lifecycle/launch-slurm.c,
+# libcurl, libslurm and libmicrohttpd are loaded at run time (dlopen) by lib/http.c,
+# lifecycle/launch-slurm.c and lib/httpd.c,
 # so the commands that need neither start fast
-LIBS = -lcjson -lcsv -lcrypt -ldl -lm
+LIBS = -lcjson -lcsv -lcrypt -ldl -lm -lpthread
 
 ifeq ($(SANITIZE),1)
 CFLAGS += -fsanitize=address,undefined -fno-omit-frame-pointer
@@ -21,16 +22,17 @@ LDFLAGS += -fsanitize=address,undefined
 endif
 
 LIB_OBJS = lib/xmalloc.o lib/strbuf.o lib/error.o lib/fsutil.o lib/jsonfile.o lib/timeparse.o \
-	lib/csvfile.o lib/http.o lib/prom.o lib/sha256.o lib/auth.o
-SESSION_OBJS = session/validate.o session/session.o session/registry.o session/saves.o
+	lib/csvfile.o lib/http.o lib/prom.o lib/sha256.o lib/auth.o lib/httpd.o
+SESSION_OBJS = session/validate.o session/session.o session/registry.o session/saves.o session/api.o
 LIFECYCLE_OBJS = lifecycle/lifecycle.o lifecycle/launch-slurm.o lifecycle/launch-local.o
+SERVE_OBJS = serve/serve.o serve/body.o
 RENDER_OBJS = render/render.o
 COLLECT_OBJS = collect/collect.o collect/query.o collect/artifacts.o collect/kpi.o collect/profile.o collect/promjson.o collect/series.o \
 	collect/window.o collect/source.o collect/exposition.o collect/edges.o
 CLI_OBJS = cli/main.o cli/cmd.o cli/cmd-session-create.o cli/cmd-client-connect.o \
 	cli/cmd-service-register.o cli/cmd-start.o cli/cmd-status.o cli/cmd-stop.o \
-	cli/cmd-delete.o cli/cmd-sessions.o cli/cmd-reload.o cli/cmd-collect.o cli/cmd-run.o
-OBJS = $(LIB_OBJS) $(SESSION_OBJS) $(LIFECYCLE_OBJS) $(RENDER_OBJS) $(COLLECT_OBJS) $(CLI_OBJS)
+	cli/cmd-delete.o cli/cmd-sessions.o cli/cmd-reload.o cli/cmd-collect.o cli/cmd-run.o cli/cmd-serve.o
+OBJS = $(LIB_OBJS) $(SESSION_OBJS) $(LIFECYCLE_OBJS) $(RENDER_OBJS) $(COLLECT_OBJS) $(SERVE_OBJS) $(CLI_OBJS)
 
 FIXTURES = tests/fixtures/load-target tests/fixtures/dcgm-exporter
 UNIT_TESTS = tests/unit/test-validate tests/unit/test-timeparse tests/unit/test-render tests/unit/test-registry \

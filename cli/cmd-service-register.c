@@ -127,22 +127,19 @@ static int exec_service_register(struct cmd_args *args)
 		goto out;
 	}
 	if (one.token_file && new_auth) {
-		struct session_run run;
+		int rc;
 
 		/*
 		 * A new token file needs a scrape job of its own: reload a running
 		 * Prometheus. libcurl is loaded only here, so that plain
 		 * registrations stay fast (the command is not CMD_NEEDS_HTTP).
 		 */
-		if (session_run_load(&s, &run) == 0 && run.state == RUN_RUNNING) {
-			if (http_global_init() < 0 || lifecycle_reload(&s) < 0)
-				warning("registered, but Prometheus was not reloaded; run 'benchmon reload --session %s'",
-					s.id);
-			else
-				progress("Prometheus reloaded with a scrape job for %s", one.token_file);
-			http_global_cleanup();
-		}
-		session_run_release(&run);
+		rc = http_global_init() < 0 ? -1 : lifecycle_reload_if_running(&s);
+		if (rc < 0)
+			warning("registered, but Prometheus was not reloaded; run 'benchmon reload --session %s'", s.id);
+		else if (rc > 0)
+			progress("Prometheus reloaded with a scrape job for %s", one.token_file);
+		http_global_cleanup();
 	}
 	if (rewritten)
 		progress("note: %zu endpoint%s on 127.0.0.1/localhost registered under %s client's node name, "

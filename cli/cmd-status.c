@@ -19,75 +19,9 @@ static const struct cmd_opt opts[] = {
 	{ NULL, NULL, NULL },
 };
 
-static const char *job_state_text(const struct session_status *st)
-{
-	if (st->have_job)
-		return st->job.state_name;
-	return NULL;
-}
-
-static void add_time(cJSON *obj, const char *key, int64_t ms)
-{
-	char *text = ms ? format_time_ms(ms) : NULL;
-
-	json_add_string_or_null(obj, key, text);
-	free(text);
-}
-
 static void print_json(const struct session *s, const struct session_status *st)
 {
-	cJSON *root = cJSON_CreateObject(), *targets, *saves;
-	char *text;
-
-	cJSON_AddStringToObject(root, "session", s->id);
-	cJSON_AddStringToObject(root, "launcher", s->launcher);
-	cJSON_AddStringToObject(root, "state", run_state_name(st->state));
-	json_add_string_or_null(root, "job_id", st->run.job_id);
-	json_add_string_or_null(root, "job_state", job_state_text(st));
-	json_add_string_or_null(root, "node", st->have_job && st->job.node ? st->job.node : st->run.node);
-	json_add_string_or_null(root, "prometheus_url", st->run.url);
-	cJSON_AddBoolToObject(root, "ready", st->ready);
-	json_add_string_or_null(root, "error", st->problem ? st->problem : st->run.last_error);
-	json_add_string_or_null(root, "problem", st->problem ? st->problem : st->run.last_error);
-	json_add_string_or_null(root, "log", st->run.log_path);
-	json_add_string_or_null(root, "tsdb_copy", st->run.tsdb_copy);
-	json_add_string_or_null(root, "note", st->note);
-	cJSON_AddNumberToObject(root, "tsdb_bytes", (double)st->saves.bytes);
-	saves = cJSON_AddArrayToObject(root, "tsdb_saves");
-	for (size_t i = 0; i < st->saves.n; i++) {
-		const struct tsdb_save *v = &st->saves.items[i];
-		cJSON *o = cJSON_CreateObject();
-
-		cJSON_AddStringToObject(o, "job", v->job);
-		json_add_string_or_null(o, "host", v->host);
-		cJSON_AddStringToObject(o, "path", v->path);
-		json_add_string_or_null(o, "why", v->why);
-		add_time(o, "from", v->started_ms);
-		add_time(o, "to", v->ended_ms);
-		cJSON_AddNumberToObject(o, "bytes", (double)v->bytes);
-		cJSON_AddItemToArray(saves, o);
-	}
-	cJSON_AddNumberToObject(root, "clients", (double)st->registry.nclients);
-	targets = cJSON_AddArrayToObject(root, "targets");
-	for (size_t i = 0; i < st->registry.n; i++) {
-		const struct target *t = st->targets[i].target;
-		cJSON *o = cJSON_CreateObject();
-
-		cJSON_AddStringToObject(o, "client_id", t->client_id);
-		cJSON_AddStringToObject(o, "kind", target_kind_name(t->kind));
-		json_add_string_or_null(o, "name", t->name);
-		cJSON_AddStringToObject(o, "node", t->node);
-		cJSON_AddStringToObject(o, "address", t->address);
-		cJSON_AddStringToObject(o, "url", t->url);
-		cJSON_AddStringToObject(o, "health", st->targets[i].health);
-		json_add_string_or_null(o, "error", *st->targets[i].last_error ? st->targets[i].last_error : NULL);
-		cJSON_AddStringToObject(o, "last_error", st->targets[i].last_error);
-		cJSON_AddItemToArray(targets, o);
-	}
-	text = cJSON_Print(root);
-	printf("%s\n", text);
-	cJSON_free(text);
-	cJSON_Delete(root);
+	print_json_object(lifecycle_status_json(s, st));
 }
 
 static void print_table(const struct session *s, const struct session_status *st)
@@ -121,6 +55,13 @@ static void print_table(const struct session *s, const struct session_status *st
 		}
 		free(size);
 	}
+	if (st->api.url && st->api.alive)
+		printf("api         %s (pid %ld on %s)\n", st->api.url, st->api.pid, st->api.host);
+	for (size_t i = 0; i < st->nheartbeats; i++)
+		if (heartbeat_is_stale(&st->heartbeats[i], st->now_ms))
+			printf("stale       client %s: no heartbeat for %lld s (timeout %lld s)\n",
+			       st->heartbeats[i].client_id, (long long)((st->now_ms - st->heartbeats[i].at_ms) / 1000),
+			       (long long)st->heartbeats[i].timeout_s);
 	if (st->note)
 		printf("note        %s\n", st->note);
 	if (st->problem || (st->state == RUN_FAILED && st->run.last_error))

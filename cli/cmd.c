@@ -25,6 +25,7 @@ const struct cmd_entry *const cmd_table[] = {
 	&cmd_delete_entry,
 	&cmd_sessions_entry,
 	&cmd_reload_entry,
+	&cmd_serve_entry,
 	&cmd_help_entry,
 	NULL,
 };

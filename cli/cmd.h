@@ -112,6 +112,7 @@ extern const struct cmd_entry cmd_stop_entry;
 extern const struct cmd_entry cmd_delete_entry;
 extern const struct cmd_entry cmd_sessions_entry;
 extern const struct cmd_entry cmd_reload_entry;
+extern const struct cmd_entry cmd_serve_entry;
 extern const struct cmd_entry cmd_help_entry;
 
 #endif

@@ -819,6 +819,17 @@ out:
 	return ret;
 }
 
+int lifecycle_reload_if_running(const struct session *s)
+{
+	struct session_run run;
+	int ret = 0;
+
+	if (session_run_load(s, &run) == 0 && run.state == RUN_RUNNING)
+		ret = lifecycle_reload(s) < 0 ? -1 : 1;
+	session_run_release(&run);
+	return ret;
+}
+
 static const char *health_of(const struct session_status *st, const struct target *t, const char **last_error)
 {
 	const struct prom_target *p = find_prom_target(st->prom, st->nprom, t);
@@ -878,6 +889,10 @@ int lifecycle_status(const struct session *s, struct session_status *st)
 		cause = NULL;
 		http_auth_release(&auth);
 	}
+	st->now_ms = now_ms();
+	registry_heartbeats(s, &st->heartbeats, &st->nheartbeats);
+	if (session_api_load(s, &st->api) < 0)
+		session_api_release(&st->api);
 	st->targets = xcalloc(st->registry.n + 1, sizeof(*st->targets));
 	for (size_t i = 0; i < st->registry.n; i++) {
 		st->targets[i].target = &st->registry.items[i];
@@ -896,5 +911,100 @@ void session_status_release(struct session_status *st)
 	target_list_release(&st->registry);
 	free(st->targets);
 	prom_targets_free(st->prom, st->nprom);
+	heartbeats_free(st->heartbeats, st->nheartbeats);
+	session_api_release(&st->api);
 	memset(st, 0, sizeof(*st));
 }
+
+/* key: the time, or null when unknown (0) */
+static void json_add_time_or_null(cJSON *obj, const char *key, int64_t ms)
+{
+	if (ms)
+		json_add_time(obj, key, ms);
+	else
+		cJSON_AddNullToObject(obj, key);
+}
+
+/* Has client_id a heartbeat that is stale? */
+static int client_is_stale(const struct session_status *st, const char *client_id)
+{
+	for (size_t i = 0; i < st->nheartbeats; i++)
+		if (!strcmp(st->heartbeats[i].client_id, client_id))
+			return heartbeat_is_stale(&st->heartbeats[i], st->now_ms);
+	return 0;
+}
+
+static const char *job_state_text(const struct session_status *st)
+{
+	if (st->have_job)
+		return st->job.state_name;
+	return NULL;
+}
+
+cJSON *lifecycle_status_json(const struct session *s, const struct session_status *st)
+{
+	cJSON *root = cJSON_CreateObject(), *targets, *saves, *stale;
+
+	cJSON_AddStringToObject(root, "session", s->id);
+	cJSON_AddStringToObject(root, "launcher", s->launcher);
+	cJSON_AddStringToObject(root, "state", run_state_name(st->state));
+	json_add_string_or_null(root, "job_id", st->run.job_id);
+	json_add_string_or_null(root, "job_state", job_state_text(st));
+	json_add_string_or_null(root, "node", st->have_job && st->job.node ? st->job.node : st->run.node);
+	json_add_string_or_null(root, "prometheus_url", st->run.url);
+	cJSON_AddBoolToObject(root, "ready", st->ready);
+	json_add_string_or_null(root, "error", st->problem ? st->problem : st->run.last_error);
+	json_add_string_or_null(root, "problem", st->problem ? st->problem : st->run.last_error);
+	json_add_string_or_null(root, "log", st->run.log_path);
+	json_add_string_or_null(root, "tsdb_copy", st->run.tsdb_copy);
+	json_add_string_or_null(root, "note", st->note);
+	cJSON_AddNumberToObject(root, "tsdb_bytes", (double)st->saves.bytes);
+	saves = cJSON_AddArrayToObject(root, "tsdb_saves");
+	for (size_t i = 0; i < st->saves.n; i++) {
+		const struct tsdb_save *v = &st->saves.items[i];
+		cJSON *o = cJSON_CreateObject();
+
+		cJSON_AddStringToObject(o, "job", v->job);
+		json_add_string_or_null(o, "host", v->host);
+		cJSON_AddStringToObject(o, "path", v->path);
+		json_add_string_or_null(o, "why", v->why);
+		json_add_time_or_null(o, "from", v->started_ms);
+		json_add_time_or_null(o, "to", v->ended_ms);
+		cJSON_AddNumberToObject(o, "bytes", (double)v->bytes);
+		cJSON_AddItemToArray(saves, o);
+	}
+	json_add_string_or_null(root, "api_url", st->api.alive ? st->api.url : NULL);
+	cJSON_AddNumberToObject(root, "clients", (double)st->registry.nclients);
+	stale = cJSON_AddArrayToObject(root, "stale_clients");
+	for (size_t i = 0; i < st->nheartbeats; i++) {
+		const struct heartbeat *hb = &st->heartbeats[i];
+		cJSON *o;
+
+		if (!heartbeat_is_stale(hb, st->now_ms))
+			continue;
+		o = cJSON_CreateObject();
+		cJSON_AddStringToObject(o, "client_id", hb->client_id);
+		json_add_time_or_null(o, "last_heartbeat", hb->at_ms);
+		cJSON_AddNumberToObject(o, "timeout_s", (double)hb->timeout_s);
+		cJSON_AddItemToArray(stale, o);
+	}
+	targets = cJSON_AddArrayToObject(root, "targets");
+	for (size_t i = 0; i < st->registry.n; i++) {
+		const struct target *t = st->targets[i].target;
+		cJSON *o = cJSON_CreateObject();
+
+		cJSON_AddStringToObject(o, "client_id", t->client_id);
+		cJSON_AddStringToObject(o, "kind", target_kind_name(t->kind));
+		json_add_string_or_null(o, "name", t->name);
+		cJSON_AddStringToObject(o, "node", t->node);
+		cJSON_AddStringToObject(o, "address", t->address);
+		cJSON_AddStringToObject(o, "url", t->url);
+		cJSON_AddStringToObject(o, "health", st->targets[i].health);
+		json_add_string_or_null(o, "error", *st->targets[i].last_error ? st->targets[i].last_error : NULL);
+		cJSON_AddStringToObject(o, "last_error", st->targets[i].last_error);
+		cJSON_AddBoolToObject(o, "stale", client_is_stale(st, t->client_id));
+		cJSON_AddItemToArray(targets, o);
+	}
+	return root;
+}
+

@@ -8,6 +8,7 @@
 #include "lib/prom.h"
 #include "lifecycle/launcher.h"
 #include "session/registry.h"
+#include "session/api.h"
 #include "session/saves.h"
 #include "session/session.h"
 
@@ -61,6 +62,9 @@ int lifecycle_force_remove(const char *id);
 /* Re-render prometheus.yml and have the running Prometheus reload it. */
 int lifecycle_reload(const struct session *s);
 
+/* Reload when the session's Prometheus runs: 1 reloaded, 0 not running, -1 failed. */
+int lifecycle_reload_if_running(const struct session *s);
+
 struct target_status {
 	const struct target *target;  /* points into registry */
 	const char *health;           /* "up", "down" or "unknown" */
@@ -80,6 +84,10 @@ struct session_status {
 	struct target_status *targets;   /* registry.n entries */
 	struct prom_target *prom;     /* what Prometheus reported, owned here */
 	size_t nprom;
+	struct heartbeat *heartbeats; /* clients' heartbeats (registry.h) */
+	size_t nheartbeats;
+	int64_t now_ms;               /* when the status was taken, for staleness */
+	struct session_api api;       /* where benchmon serve listens, if it does */
 };
 
 /*
@@ -92,5 +100,9 @@ struct session_status {
  */
 int lifecycle_status(const struct session *s, struct session_status *st);
 void session_status_release(struct session_status *st);
+
+struct cJSON;
+/* The status as one JSON object, what 'status --json' prints and GET /v1/status answers. Caller frees. */
+struct cJSON *lifecycle_status_json(const struct session *s, const struct session_status *st);
 
 #endif
