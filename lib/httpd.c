@@ -144,6 +144,43 @@ static enum MHD_Result send_reply(struct MHD_Connection *conn, struct httpd_repl
 	return ret;
 }
 
+static int hex_value(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+/*
+ * Percent-decode a path in place, leaving "%00" as it is: a NUL would
+ * silently cut an id short ("c1%00x" read as "c1"), while '%' is refused
+ * by every id check.
+ */
+static size_t unescape(void *cls, struct MHD_Connection *conn, char *s)
+{
+	char *out = s;
+
+	(void)cls;
+	(void)conn;
+	for (const char *in = s; *in; ) {
+		int hi = in[0] == '%' ? hex_value(in[1]) : -1;
+		int lo = hi >= 0 ? hex_value(in[2]) : -1;
+
+		if (lo >= 0 && (hi || lo)) {
+			*out++ = (char)(hi * 16 + lo);
+			in += 3;
+		} else {
+			*out++ = *in++;
+		}
+	}
+	*out = '\0';
+	return (size_t)(out - s);
+}
+
 static enum MHD_Result too_large(struct MHD_Connection *conn, size_t max)
 {
 	struct httpd_reply reply = { .status = 413 };
@@ -246,6 +283,7 @@ int httpd_start(const struct httpd_options *opts, httpd_handler_fn handler, void
 		d->daemon = mhd.start_daemon(flags, 0, NULL, NULL, on_request, d,
 					     MHD_OPTION_SOCK_ADDR, ai->ai_addr,
 					     MHD_OPTION_NOTIFY_COMPLETED, on_completed, d,
+					     MHD_OPTION_UNESCAPE_CALLBACK, unescape, NULL,
 					     MHD_OPTION_CONNECTION_LIMIT, opts->connection_limit,
 					     MHD_OPTION_CONNECTION_TIMEOUT, opts->timeout_s,
 					     MHD_OPTION_THREAD_STACK_SIZE, (size_t)(256 << 10),
@@ -257,6 +295,7 @@ int httpd_start(const struct httpd_options *opts, httpd_handler_fn handler, void
 		d->daemon = mhd.start_daemon(flags, 0, NULL, NULL, on_request, d,
 					     MHD_OPTION_SOCK_ADDR, ai->ai_addr,
 					     MHD_OPTION_NOTIFY_COMPLETED, on_completed, d,
+					     MHD_OPTION_UNESCAPE_CALLBACK, unescape, NULL,
 					     MHD_OPTION_CONNECTION_LIMIT, opts->connection_limit,
 					     MHD_OPTION_CONNECTION_TIMEOUT, opts->timeout_s,
 					     MHD_OPTION_THREAD_STACK_SIZE, (size_t)(256 << 10),
