@@ -51,11 +51,12 @@ UNIT_test-exposition = collect/exposition.o lib/strbuf.o lib/xmalloc.o
 UNIT_test-fsutil = lib/fsutil.o lib/strbuf.o lib/xmalloc.o lib/error.o
 
 # fuzz targets (tests/fuzz/fuzz-<name>.c), replayed over their corpora without libFuzzer
-FUZZ_TARGETS = timeparse endpoint promjson profile registry exposition
+FUZZ_TARGETS = timeparse endpoint promjson profile registry exposition serve-body
 FUZZ_REPLAYS = $(FUZZ_TARGETS:%=tests/fuzz/replay-%)
 FUZZ_timeparse = lib/timeparse.o lib/xmalloc.o
 FUZZ_endpoint = session/validate.o lib/strbuf.o lib/xmalloc.o lib/error.o
 FUZZ_exposition = collect/exposition.o lib/strbuf.o lib/xmalloc.o
+FUZZ_serve-body = serve/body.o lib/xmalloc.o
 FUZZ_promjson = collect/promjson.o collect/series.o lib/strbuf.o lib/xmalloc.o lib/error.o
 FUZZ_profile = collect/profile.o collect/kpi.o collect/series.o render/render.o session/session.o lib/auth.o session/registry.o session/validate.o \
 	lib/sha256.o lib/jsonfile.o lib/fsutil.o lib/timeparse.o \
@@ -80,7 +81,7 @@ tests/unit/test-%: tests/unit/test-%.o $(LIB_OBJS) $(SESSION_OBJS) $(RENDER_OBJS
 	$(CC) $(LDFLAGS) -o $@ $< $(UNIT_test-$*) $(LIBS) -lcmocka
 
 .PRECIOUS: tests/fuzz/%.o
-tests/fuzz/replay-%: tests/fuzz/fuzz-%.o tests/fuzz/replay.o $(LIB_OBJS) $(SESSION_OBJS) $(RENDER_OBJS) $(COLLECT_OBJS)
+tests/fuzz/replay-%: tests/fuzz/fuzz-%.o tests/fuzz/replay.o $(LIB_OBJS) $(SESSION_OBJS) $(RENDER_OBJS) $(COLLECT_OBJS) $(SERVE_OBJS)
 	$(CC) $(LDFLAGS) -o $@ $< tests/fuzz/replay.o $(FUZZ_$*) $(LIBS)
 
 tests/fixtures/%: tests/fixtures/%.c
@@ -129,12 +130,14 @@ lint:
 	@! grep -nE '\b(sprintf|strcpy|strcat|strtok|atoi|gets|localtime)\s*\(' $$(git ls-files '*.c' '*.h') \
 		|| { echo "lint: banned function (see STYLE)"; exit 1; }
 
-# figures and ratios, never pass/fail: registration, the response parser, collect vs direct queries
+# figures and ratios, never pass/fail: registration, the response parser, collect vs direct queries,
+# scrape capacity, the HTTP API against the CLI
 bench: all bench/promjson-bench bench/synth-exporter
 	sh bench/registration.sh
 	bench/promjson-bench 500 10800 3
 	bash bench/collect.sh
 	bash bench/capacity.sh
+	bash bench/serve.sh
 
 bench/synth-exporter: bench/synth-exporter.c
 	$(CC) $(CFLAGS) -O2 -o $@ $< -lm
