@@ -68,7 +68,7 @@ struct kpi_result {
 
 struct finding {
 	char *kind;           /* "no_data", "target_down", "missing_scrapes", "late_target", "outside_data",
-				 "counter_reset", "nan_value", "fallback", "warning" */
+				 "counter_reset", "nan_value", "fallback", "warning", "stale_client" */
 	char *subject;        /* the KPI or target concerned */
 	char *message;
 	int64_t from_ms, to_ms;  /* when, or 0 */

@@ -857,25 +857,68 @@ out:
 	return ret;
 }
 
+/* The stale spans of a heartbeat file, as a JSON array of [from, to] pairs. */
+static void read_spans(const cJSON *root, struct heartbeat *hb)
+{
+	const cJSON *spans = cJSON_GetObjectItemCaseSensitive(root, "stale_spans"), *pair;
+
+	hb->spans = NULL;
+	hb->nspans = 0;
+	cJSON_ArrayForEach(pair, spans) {
+		const cJSON *a = cJSON_GetArrayItem(pair, 0), *b = cJSON_GetArrayItem(pair, 1);
+
+		if (!cJSON_IsNumber(a) || !cJSON_IsNumber(b))
+			continue;
+		hb->spans = xrealloc(hb->spans, (hb->nspans + 1) * sizeof(*hb->spans));
+		hb->spans[hb->nspans][0] = (int64_t)a->valuedouble;
+		hb->spans[hb->nspans][1] = (int64_t)b->valuedouble;
+		hb->nspans++;
+	}
+}
+
 int registry_heartbeat(const struct session *s, const char *client_id, int64_t timeout_s)
 {
 	char *dir = xasprintf("%s/heartbeats", s->dir);
 	char *path = xasprintf("%s/%s.json", dir, client_id);
-	cJSON *old = NULL, *root = cJSON_CreateObject();
+	cJSON *old = NULL, *root = cJSON_CreateObject(), *spans;
+	struct heartbeat was = { 0 };
+	int64_t now = now_ms();
+	size_t first;
 	int ret = -1;
 
-	if (timeout_s < 0) {
-		if (json_read_file(path, 4096, 1, &old, NULL) < 0)
-			goto out;
-		timeout_s = old ? json_int(old, "timeout_s", 0) : 0;
+	if (json_read_file(path, 64 << 10, 1, &old, NULL) < 0)
+		goto out;
+	if (old) {
+		was.at_ms = json_int(old, "at_ms", 0);
+		was.timeout_s = json_int(old, "timeout_s", 0);
+		read_spans(old, &was);
+	}
+	if (timeout_s < 0)
+		timeout_s = was.timeout_s;
+	/* the silence this heartbeat ends, if it was too long, becomes a span of its own */
+	if (old && heartbeat_is_stale(&was, now)) {
+		was.spans = xrealloc(was.spans, (was.nspans + 1) * sizeof(*was.spans));
+		was.spans[was.nspans][0] = heartbeat_stale_since(&was);
+		was.spans[was.nspans][1] = now;
+		was.nspans++;
 	}
 	cJSON_AddStringToObject(root, "client_id", client_id);
-	cJSON_AddNumberToObject(root, "at_ms", (double)now_ms());
+	cJSON_AddNumberToObject(root, "at_ms", (double)now);
 	cJSON_AddNumberToObject(root, "timeout_s", (double)timeout_s);
+	spans = cJSON_AddArrayToObject(root, "stale_spans");
+	first = was.nspans > HEARTBEAT_SPANS_MAX ? was.nspans - HEARTBEAT_SPANS_MAX : 0;
+	for (size_t i = first; i < was.nspans; i++) {
+		cJSON *pair = cJSON_CreateArray();
+
+		cJSON_AddItemToArray(pair, cJSON_CreateNumber((double)was.spans[i][0]));
+		cJSON_AddItemToArray(pair, cJSON_CreateNumber((double)was.spans[i][1]));
+		cJSON_AddItemToArray(spans, pair);
+	}
 	if (mkdir_p(dir, 0700) < 0 || json_write_file(path, root, 0) < 0)
 		goto out;
 	ret = 0;
 out:
+	free(was.spans);
 	cJSON_Delete(old);
 	cJSON_Delete(root);
 	free(path);
@@ -899,11 +942,12 @@ int registry_heartbeats(const struct session *s, struct heartbeat **hb, size_t *
 		if (len < 6 || strcmp(de->d_name + len - 5, ".json"))
 			continue;
 		path = xasprintf("%s/%s", dirpath, de->d_name);
-		if (json_read_file(path, 4096, 1, &root, NULL) == 0 && json_string(root, "client_id")) {
+		if (json_read_file(path, 64 << 10, 1, &root, NULL) == 0 && json_string(root, "client_id")) {
 			*hb = xrealloc(*hb, (*n + 1) * sizeof(**hb));
 			(*hb)[*n].client_id = json_strdup(root, "client_id");
 			(*hb)[*n].at_ms = json_int(root, "at_ms", 0);
 			(*hb)[*n].timeout_s = json_int(root, "timeout_s", 0);
+			read_spans(root, &(*hb)[*n]);
 			(*n)++;
 		}
 		cJSON_Delete(root);
@@ -917,14 +961,21 @@ int registry_heartbeats(const struct session *s, struct heartbeat **hb, size_t *
 
 void heartbeats_free(struct heartbeat *hb, size_t n)
 {
-	for (size_t i = 0; i < n; i++)
+	for (size_t i = 0; i < n; i++) {
 		free(hb[i].client_id);
+		free(hb[i].spans);
+	}
 	free(hb);
 }
 
 int heartbeat_is_stale(const struct heartbeat *hb, int64_t now)
 {
 	return hb->timeout_s > 0 && now - hb->at_ms > hb->timeout_s * 1000;
+}
+
+int64_t heartbeat_stale_since(const struct heartbeat *hb)
+{
+	return hb->at_ms + hb->timeout_s * 1000;
 }
 
 /*

@@ -151,14 +151,19 @@ int registry_remove_client(const struct session *s, const char *client_id);
 int registry_remove_service(const struct session *s, const char *client_id, const char *name);
 
 /*
- * Heartbeats: heartbeats/<client>.json holds when a client last reported
- * and how long it may stay silent (timeout_s; 0: never stale). A heartbeat
- * without a timeout keeps the one set before.
+ * Heartbeats: heartbeats/<client>.json holds when a client last reported,
+ * how long it may stay silent (timeout_s; 0: never stale), and the
+ * stretches it was stale in before (the last HEARTBEAT_SPANS_MAX, each
+ * closed by the heartbeat that ended it). A heartbeat without a timeout
+ * keeps the one set before.
  */
+#define HEARTBEAT_SPANS_MAX 64
 struct heartbeat {
 	char *client_id;
 	int64_t at_ms;
 	int64_t timeout_s;
+	int64_t (*spans)[2];   /* [from, to] in ms, oldest first */
+	size_t nspans;
 };
 int registry_heartbeat(const struct session *s, const char *client_id, int64_t timeout_s);
 /* Every client's heartbeat; free with heartbeats_free. */
@@ -166,6 +171,8 @@ int registry_heartbeats(const struct session *s, struct heartbeat **hb, size_t *
 void heartbeats_free(struct heartbeat *hb, size_t n);
 /* Has hb's client been silent for longer than its timeout at now_ms? */
 int heartbeat_is_stale(const struct heartbeat *hb, int64_t now);
+/* When the current stale stretch began (the last heartbeat plus the timeout); meaningful when stale. */
+int64_t heartbeat_stale_since(const struct heartbeat *hb);
 
 /* Read and merge the whole registry. Release with target_list_release. */
 int registry_load(const struct session *s, struct target_list *list);

@@ -61,6 +61,26 @@ test_expect_success 'a target that dies is a health event "down"' '
 	grep -A1 "^event: health" events.txt | grep "\"name\":\"web\"" | grep "\"health\":\"down\"" | grep -q "\"previous\":\"up\""
 '
 
+test_expect_success 'a window a client was stale in gets a stale_client finding from collect' '
+	serve_env &&
+	date -u +%Y-%m-%dT%H:%M:%S.%NZ >from &&
+	[ "$(api_json POST /v1/clients "{\"client_id\":\"quiet\",\"node\":\"nodeQ\",\"heartbeat_timeout_s\":1}")" = 200 ] &&
+	wait_for 30 "grep -A1 \"^event: stale\" events.txt | grep -q \"\\\"client_id\\\":\\\"quiet\\\"\"" &&
+	[ "$(api_json PUT /v1/clients/quiet/heartbeat "{\"timeout_s\":600}")" = 200 ] &&
+	wait_for 30 "grep -q \"^event: fresh\" events.txt" &&
+	sleep 1 && date -u +%Y-%m-%dT%H:%M:%S.%NZ >to &&
+	{ benchmon collect --from-iso "$(cat from)" --to-iso "$(cat to)" --out out --json >collect.json || [ $? = 1 ]; } &&
+	python3 - <<-\PY
+	import json
+	c = json.load(open("collect.json"))
+	f = [x for x in c["findings"] if x["kind"] == "stale_client"]
+	assert len(f) == 1 and f[0]["subject"] == "client quiet", c["findings"]
+	assert "no heartbeat" in f[0]["message"], f
+	m = json.load(open("out/MANIFEST.json"))
+	assert any(x["kind"] == "stale_client" for x in m["findings"]), m["findings"]
+	PY
+'
+
 test_expect_success 'stop ends Prometheus and the API' '
 	serve_env &&
 	benchmon stop 2>stop.err &&
