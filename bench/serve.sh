@@ -37,7 +37,7 @@ unset BENCHMON_SESSION SLURM_CONF
 if [ "${BENCH_QUICK:-0}" = 1 ]; then
 	mode=quick seconds=2 ncli=64
 else
-	mode=full seconds=10 ncli=640
+	mode=full seconds=10 ncli=320
 fi
 
 fail() {

@@ -19,9 +19,9 @@ extern int progress_quiet;
 
 struct strbuf;
 /*
- * Until called again with NULL, the calling thread's errors and warnings
- * go into sb (joined by "; ") instead of stderr: a server answers them to
- * its client. Progress messages are unaffected.
+ * Until called again with NULL, the calling thread's errors go into sb
+ * (joined by "; ") instead of stderr: a server answers them to its client.
+ * Warnings and progress still go to stderr.
  */
 void error_capture(struct strbuf *sb);
 

@@ -2,7 +2,6 @@
 
 #include <dlfcn.h>
 #include <stdatomic.h>
-#include <time.h>
 #include <netdb.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -15,6 +14,7 @@
 
 #include "lib/error.h"
 #include "lib/strbuf.h"
+#include "lib/timeparse.h"
 #include "lib/xmalloc.h"
 
 /* The libmicrohttpd functions we use, resolved at run time; the types come from microhttpd.h. */
@@ -332,10 +332,8 @@ void httpd_quiesce(struct httpd *d)
 
 void httpd_drain(struct httpd *d, long timeout_ms)
 {
-	struct timespec tick = { 0, 20 * 1000000 };
-
 	for (long waited = 0; atomic_load(&d->in_flight) > 0 && waited < timeout_ms; waited += 20)
-		nanosleep(&tick, NULL);
+		sleep_ms(20);
 }
 
 void httpd_stop(struct httpd *d)

@@ -257,14 +257,19 @@ static void *poller_main(void *arg)
 	pthread_mutex_lock(&sv->lock);
 	while (!sv->closing) {
 		struct timespec until;
+		int64_t began = now_ms(), wait_ms;
 
 		pthread_mutex_unlock(&sv->lock);
 		poll_once(sv, first);
 		first = 0;
+		/* a look at a large registry reads every file: keep it to a tenth of the time, or less */
+		wait_ms = (now_ms() - began) * 9;
+		if (wait_ms < sv->poll_ms)
+			wait_ms = sv->poll_ms;
 		pthread_mutex_lock(&sv->lock);
 		clock_gettime(CLOCK_REALTIME, &until);
-		until.tv_sec += sv->poll_ms / 1000;
-		until.tv_nsec += (long)(sv->poll_ms % 1000) * 1000000;
+		until.tv_sec += wait_ms / 1000;
+		until.tv_nsec += (long)(wait_ms % 1000) * 1000000;
 		if (until.tv_nsec >= 1000000000) {
 			until.tv_sec++;
 			until.tv_nsec -= 1000000000;
