@@ -307,6 +307,16 @@ test_expect_success 'a token file of its own; HTTPS' '
 	kill $SERVE_PID && wait_for 20 "! kill -0 $SERVE_PID 2>/dev/null"
 '
 
+test_expect_success 'delete ends the server of the session it removes' '
+	benchmon session-create --run-id api2 --launcher local &&
+	start_serve api2 "$(free_port $((PORT + 7)))" &&
+	serve_env &&
+	benchmon delete --session api2 2>err &&
+	grep -q "ending the API server" err &&
+	wait_for 20 "! kill -0 $SERVE_PID 2>/dev/null" &&
+	test_path_is_missing "$BENCHMON_HOME/sessions/api2"
+'
+
 test_expect_success 'bad command lines: exit 2, nothing changed' '
 	serve_env &&
 	snapshot "$sess" >before &&
