@@ -13,6 +13,8 @@
  *   sessions/<id>/prometheus.password  the secret of its Prometheus's HTTP API (lib/auth.h)
  *   sessions/<id>/run.json       Prometheus's state, replaced by start/stop/status
  *   sessions/<id>/targets/       the target registry (see registry.h)
+ *   sessions/<id>/heartbeats/    clients' heartbeats (registry.h)
+ *   sessions/<id>/api.token, api.json  benchmon serve's token, and where it listens (api.h)
  *   sessions/<id>/prometheus.yml, web.yml, job.sh   rendered at start
  *   sessions/<id>/logs/          the Prometheus job's output
  *   sessions/<id>/prometheus.json  written by the current job: where it serves, how it stands
