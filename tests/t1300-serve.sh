@@ -307,10 +307,13 @@ test_expect_success 'a token file of its own; HTTPS' '
 	kill $SERVE_PID && wait_for 20 "! kill -0 $SERVE_PID 2>/dev/null"
 '
 
-test_expect_success 'delete ends the server of the session it removes' '
+test_expect_success 'serve --json says where it listens; delete ends the server of the session it removes' '
 	benchmon session-create --run-id api2 --launcher local &&
-	start_serve api2 "$(free_port $((PORT + 7)))" &&
+	PORT4=$(free_port $((PORT + 7))) &&
+	start_serve api2 "$PORT4" --json &&
 	serve_env &&
+	wait_for 10 "grep -q url \"$TEST_DIR/serve-$PORT4.out\"" &&
+	[ "$(json_get "$TEST_DIR/serve-$PORT4.out" "j[\"url\"], j[\"pid\"] == $SERVE_PID, j[\"error\"]")" = "http://127.0.0.1:$PORT4 True None" ] &&
 	benchmon delete --session api2 2>err &&
 	grep -q "ending the API server" err &&
 	wait_for 20 "! kill -0 $SERVE_PID 2>/dev/null" &&
