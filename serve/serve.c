@@ -9,6 +9,7 @@
 #include <string.h>
 #include <strings.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <cjson/cJSON.h>
 
@@ -803,8 +804,16 @@ int serve_start(const struct session *s, const struct serve_options *opts, struc
 		sv->poller_started = 1;
 	else
 		warning("cannot start the event poller: the event stream stays silent");
-	*url = xasprintf("%s://%s%s%s:%d", opts->tls_cert ? "https" : "http", v6 ? "[" : "", opts->host, v6 ? "]" : "",
-			 httpd_port(sv->httpd));
+	/* every address: clients elsewhere reach it by this host's name */
+	if (!strcmp(opts->host, "0.0.0.0") || !strcmp(opts->host, "::")) {
+		char name[256] = "localhost";
+
+		gethostname(name, sizeof(name) - 1);
+		*url = xasprintf("%s://%s:%d", opts->tls_cert ? "https" : "http", name, httpd_port(sv->httpd));
+	} else {
+		*url = xasprintf("%s://%s%s%s:%d", opts->tls_cert ? "https" : "http", v6 ? "[" : "", opts->host,
+				 v6 ? "]" : "", httpd_port(sv->httpd));
+	}
 	*out = sv;
 	return 0;
 }

@@ -320,6 +320,18 @@ test_expect_success 'serve --json says where it listens; delete ends the server 
 	test_path_is_missing "$BENCHMON_HOME/sessions/api2"
 '
 
+test_expect_success 'on every address, the URL names this host' '
+	PORT5=$(free_port $((PORT + 9)))
+	benchmon serve --listen "0.0.0.0:$PORT5" 2>serve0.err &
+	pid=$!
+	test_cleanup "kill $pid"
+	wait_for 20 "[ -f \"$sess/api.json\" ]" &&
+	[ "$(json_get "$sess/api.json" "j[\"url\"]")" = "http://$(hostname):$PORT5" ] &&
+	code=$(curl -s -o /dev/null -w "%{http_code}" -H "Authorization: Bearer $(cat "$sess/api.token")" "http://127.0.0.1:$PORT5/v1/targets") &&
+	[ "$code" = 200 ] &&
+	kill $pid && wait_for 20 "! kill -0 $pid 2>/dev/null"
+'
+
 test_expect_success 'bad command lines: exit 2, nothing changed' '
 	serve_env &&
 	snapshot "$sess" >before &&
