@@ -30,6 +30,7 @@ static const struct cmd_opt opts[] = {
 	{ "no-wait-targets", NULL, "return as soon as Prometheus is ready" },
 	{ "serve", NULL, "then run 'benchmon serve' for the session on this host (the login node, or the batch job's node), detached, and say where it listens" },
 	{ "serve-listen", "ADDR:PORT", "where --serve listens (default 127.0.0.1 on a free port)" },
+	{ "serve-in-job", NULL, "run 'benchmon serve' in Prometheus's job instead, beside it on its node, on Prometheus's address and port + 1; the job ends it" },
 	{ "dry-run", NULL, "only render prometheus.yml and the job script, and print their paths" },
 	{ "json", NULL, "print the session's state as JSON when done (progress stays on stderr)" },
 	{ NULL, NULL, NULL },
@@ -126,6 +127,9 @@ static int exec_start(struct cmd_args *args)
 	o.wait_ms = 300 * 1000;
 	o.dry_run = args_flag(args, "dry-run");
 	o.wait_targets = !args_flag(args, "no-wait-targets");
+	o.serve_in_job = args_flag(args, "serve-in-job");
+	if (o.serve_in_job && (args_flag(args, "serve") || args_get(args, "serve-listen")))
+		return cmd_usage_error(args->entry, "--serve-in-job cannot be combined with --serve or --serve-listen");
 	if ((v = args_get(args, "wait")) && parse_duration_ms(v, 1000, &o.wait_ms, &cause) < 0) {
 		ret = cmd_usage_error(args->entry, "--wait: %s", cause);
 		free(cause);
@@ -179,7 +183,7 @@ const struct cmd_entry cmd_start_entry = {
 	.name = "start",
 	.summary = "run the session's Prometheus (as a Slurm job) and wait until it is ready",
 	.usage = "--session ID [--partition P] [--time-limit HH:MM:SS] [--account A] [--wait SECONDS] "
-		 "[--save-before-limit DURATION] [--no-wait-targets] [--serve [--serve-listen ADDR:PORT]]",
+		 "[--save-before-limit DURATION] [--no-wait-targets] [--serve [--serve-listen ADDR:PORT] | --serve-in-job]",
 	.description = "Render prometheus.yml and the job script, submit Prometheus as a Slurm batch job\n"
 		       "(or a local process with the local launcher) on whatever node Slurm picks, and\n"
 		       "wait until Prometheus answers /-/ready. Progress is shown while the job is\n"
@@ -191,7 +195,8 @@ const struct cmd_entry cmd_start_entry = {
 		       "Slurm warns the job before its time limit so the copy is made in time: start\n"
 		       "says when, and how long Slurm's KillWait leaves after the limit.\n"
 		       "--serve then runs the session's HTTP API ('benchmon serve') on this host, detached,\n"
-		       "and says where it listens; 'stop' ends it.",
+		       "and says where it listens; 'stop' ends it. --serve-in-job runs it in Prometheus's\n"
+		       "job instead, on the same node and address, at Prometheus's port + 1.",
 	.opts = opts,
 	.example = "  benchmon start --session bench01 --partition cpu --time-limit 02:00:00",
 	.flags = CMD_NEEDS_HTTP,

@@ -268,13 +268,15 @@ static int check_not_running(const struct launcher *l, const struct session *s, 
  * created before sessions had a password gets one here, so its next
  * Prometheus is guarded like any other.
  */
-static int render_session(const struct session *s, int job_files)
+/* Render prometheus.yml, and with job_files web.yml and job.sh (which runs benchmon serve when opts asks). */
+static int render_session(const struct session *s, int job_files, const struct start_options *opts)
 {
 	struct auth_dir *dirs = NULL;
 	struct render_auth_job *jobs = NULL;
 	struct http_auth auth = { 0 };
 	struct render_params p = { 0 };
 	char *glob = session_path(s, "targets/*.json"), *web = session_path(s, "web.yml"), *hash = NULL;
+	char *serve_exe = NULL;
 	size_t n = 0;
 	int have, ret = -1;
 
@@ -296,6 +298,10 @@ static int render_session(const struct session *s, int job_files)
 	p.listen = s->listen;
 	p.port = s->port;
 	p.web_config = web;
+	if (opts && opts->serve_in_job) {
+		p.serve_exe = serve_exe = realpath("/proc/self/exe", NULL);
+		p.serve_port = s->port + 1;
+	}
 	if (render_prometheus_config(&p) < 0)
 		goto out;
 	if (job_files) {
@@ -315,6 +321,7 @@ out:
 	http_auth_release(&auth);
 	free(hash);
 	free(web);
+	free(serve_exe);
 	free(glob);
 	return ret;
 }
@@ -405,6 +412,54 @@ static void wait_for_targets(const struct session *s, const char *url, const str
 	free(shown);
 }
 
+/*
+ * Before a job that serves the API: refuse when a server of the session runs
+ * here, and remove the record another one left (its job has ended), so that
+ * the wait below sees the new server's.
+ */
+static int clear_api_record(const struct session *s)
+{
+	struct session_api api = { 0 };
+	int ret = 0;
+
+	if (session_api_load(s, &api) == 0) {
+		if (api.here && api.alive) {
+			ret = error("session '%s' is already served at %s (pid %ld); 'stop' ends it", s->id, api.url, api.pid);
+		} else {
+			char *path = session_path(s, API_RECORD_FILE);
+
+			unlink(path);
+			free(path);
+		}
+	}
+	session_api_release(&api);
+	return ret;
+}
+
+/* Wait until the API server the job runs records where it listens, and say where. */
+static int wait_for_api(const struct session *s, int64_t deadline)
+{
+	struct session_api api = { 0 };
+	int ret = -1;
+
+	for (;;) {
+		session_api_release(&api);
+		if (session_api_load(s, &api) == 0 && api.alive)
+			break;
+		if (now_ms() > deadline) {
+			error("the job's API server did not start; see %s/logs/serve-*.log", s->dir);
+			goto out;
+		}
+		sleep_ms(200);
+	}
+	progress("the API of session '%s' listens at %s (pid %ld on %s), token in %s/%s", s->id, api.url, api.pid,
+		 api.host, s->dir, API_TOKEN_FILE);
+	ret = 0;
+out:
+	session_api_release(&api);
+	return ret;
+}
+
 int lifecycle_start(const struct session *s, const struct start_options *opts)
 {
 	const struct launcher *l = launcher_find(s->launcher);
@@ -432,7 +487,7 @@ int lifecycle_start(const struct session *s, const struct start_options *opts)
 	}
 	if (opts->dry_run) {
 		/* rendering is harmless while Prometheus runs: it reads the file only on reload */
-		if (render_session(s, 1) < 0)
+		if (render_session(s, 1, opts) < 0)
 			goto out;
 		printf("%s/prometheus.yml\n%s\n", s->dir, script);
 		ret = 0;
@@ -440,7 +495,9 @@ int lifecycle_start(const struct session *s, const struct start_options *opts)
 	}
 	if (session_run_load(s, &run) < 0 || check_not_running(l, s, &run) < 0)
 		goto out;
-	if (render_session(s, 1) < 0 || auth_load(s->dir, &auth) < 0)
+	if (opts->serve_in_job && clear_api_record(s) < 0)
+		goto out;
+	if (render_session(s, 1, opts) < 0 || auth_load(s->dir, &auth) < 0)
 		goto out;
 	if (unlink(state_file) < 0 && errno != ENOENT) {
 		error("cannot remove '%s': %s", state_file, strerror(errno));
@@ -565,6 +622,8 @@ int lifecycle_start(const struct session *s, const struct start_options *opts)
 	if (session_run_save(s, &run) < 0)
 		goto out;
 	progress("Prometheus ready at %s (job %s on %s)", run.url, run.job_id, run.node ? run.node : "?");
+	if (opts->serve_in_job && wait_for_api(s, deadline) < 0)
+		goto out;
 	if (opts->wait_targets)
 		wait_for_targets(s, run.url, &auth, deadline, opts->interrupted);
 	ret = 0;
@@ -805,7 +864,7 @@ int lifecycle_reload(const struct session *s)
 		      run_state_name(run.state));
 		goto out;
 	}
-	if (render_session(s, 0) < 0 || auth_load(s->dir, &auth) < 0)
+	if (render_session(s, 0, NULL) < 0 || auth_load(s->dir, &auth) < 0)
 		goto out;
 	if (prom_reload(run.url, &auth, &cause) < 0) {
 		error("reload of %s failed: %s", run.url, cause);

@@ -28,6 +28,7 @@ struct start_options {
 	int64_t save_before_limit_ms;  /* 0: the launcher's choice */
 	int dry_run;              /* render the files and stop there */
 	int wait_targets;         /* then wait, within wait_ms, until every registered target was scraped once */
+	int serve_in_job;         /* the job runs 'benchmon serve' beside Prometheus, on its port + 1; start waits for it */
 	/* the signal number the caller's handler caught: the wait ends and the submitted job is cancelled */
 	const volatile sig_atomic_t *interrupted;
 };

@@ -37,8 +37,9 @@ void session_api_remove(const struct session *s);
 
 /*
  * End the session's server: SIGTERM, then wait up to wait_ms for it to
- * finish its requests. 0 when none runs or it ended; -1 when it runs on
- * another host or did not end.
+ * finish its requests. One on another host (in Prometheus's job) cannot be
+ * signalled: wait for it to remove its record, as it does when the job
+ * ends. 0 when none runs or it ended; -1 when it did not end.
  */
 int session_api_end(const struct session *s, int64_t wait_ms);
 

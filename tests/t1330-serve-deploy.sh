@@ -90,4 +90,18 @@ test_expect_success 'stop ends Prometheus and the API' '
 	! benchmon status | grep -q "^api"
 '
 
+test_expect_success 'start --serve-in-job runs the API in the job, at the port after Prometheus; stop ends both' '
+	benchmon start --wait 60 --no-wait-targets --serve-in-job 2>start.err &&
+	grep -q "API of session .deploy. listens at http://127.0.0.1:$((PROM_PORT + 1))" start.err &&
+	printf "API=http://127.0.0.1:%s\nTOKEN=%s\nSERVE_PID=%s\n" "$((PROM_PORT + 1))" "$(cat "$sess/api.token")" \
+		"$(json_get "$sess/api.json" "j[\"pid\"]")" >serve.env &&
+	serve_env &&
+	[ "$(api_json POST /v1/clients "{\"client_id\":\"c2\",\"node\":\"nodeB\"}")" = 200 ] &&
+	test_path_is_file "$sess/targets/client+c2.json" &&
+	benchmon stop &&
+	wait_for 20 "! kill -0 $SERVE_PID 2>/dev/null" &&
+	test_path_is_missing "$sess/api.json" &&
+	grep -q "has ended" "$sess"/logs/serve-*.log
+'
+
 test_done
