@@ -1,9 +1,6 @@
 #include <stdio.h>
 #include <stdlib.h>
-
 #include <string.h>
-
-#include <cjson/cJSON.h>
 
 #include "cli/cmd.h"
 #include "lib/jsonfile.h"
@@ -66,15 +63,7 @@ static int exec_client_connect(struct cmd_args *args)
 		goto out;
 	ret = CMD_OK;
 	if (args_flag(args, "json")) {
-		cJSON *root = cJSON_CreateObject();
-
-		cJSON_AddStringToObject(root, "session", s.id);
-		cJSON_AddStringToObject(root, "client_id", c.client_id);
-		cJSON_AddStringToObject(root, "node", c.node);
-		json_add_string_or_null(root, "node_exporter", c.node_exporter);
-		json_add_string_or_null(root, "dcgm_exporter", c.dcgm_exporter);
-		cJSON_AddNullToObject(root, "error");
-		print_json_object(root);
+		print_json_object(registry_client_json(&s, &c));
 		goto out;
 	}
 	printf("client '%s' on node %s connected to session '%s'", c.client_id, c.node, s.id);

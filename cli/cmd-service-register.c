@@ -4,8 +4,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <cjson/cJSON.h>
-
 #include "cli/cmd.h"
 #include "lib/csvfile.h"
 #include "lib/error.h"
@@ -51,27 +49,6 @@ static int services_from_csv(const char *path, struct csv_rows *csv, struct serv
 	if (!*n)
 		return error("%s: no services in the file", path);
 	return 0;
-}
-
-/* The --json answer: the services as given, and how many moved off loopback to their node's name. */
-static void print_registered_json(const struct session *s, const struct service *svcs, size_t n, size_t rewritten)
-{
-	cJSON *root = cJSON_CreateObject(), *arr;
-
-	cJSON_AddStringToObject(root, "session", s->id);
-	arr = cJSON_AddArrayToObject(root, "services");
-	for (size_t i = 0; i < n; i++) {
-		cJSON *o = cJSON_CreateObject();
-
-		cJSON_AddStringToObject(o, "client_id", svcs[i].client_id);
-		cJSON_AddStringToObject(o, "name", svcs[i].name);
-		cJSON_AddStringToObject(o, "endpoint", svcs[i].endpoint);
-		cJSON_AddItemToArray(arr, o);
-	}
-	cJSON_AddNumberToObject(root, "registered", (double)n);
-	cJSON_AddNumberToObject(root, "rewritten_to_node", (double)rewritten);
-	cJSON_AddNullToObject(root, "error");
-	print_json_object(root);
 }
 
 static int exec_service_register(struct cmd_args *args)
@@ -146,7 +123,7 @@ static int exec_service_register(struct cmd_args *args)
 			 "which Prometheus can reach from the node Slurm gives it", rewritten, rewritten == 1 ? "" : "s",
 			 rewritten == 1 ? "its" : "their");
 	if (args_flag(args, "json"))
-		print_registered_json(&s, svcs, n, rewritten);
+		print_json_object(registry_services_json(&s, svcs, n, rewritten));
 	else if (file)
 		printf("%zu services registered in session '%s'\n", n, s.id);
 	else

@@ -442,15 +442,9 @@ static void post_clients(struct request *r)
 	cJSON_AddStringToObject(o, "client_id", c.client_id);
 	cJSON_AddStringToObject(o, "node", c.node);
 	emit(r->sv, "client", o);
-	o = cJSON_CreateObject();
-	cJSON_AddStringToObject(o, "session", s->id);
-	cJSON_AddStringToObject(o, "client_id", c.client_id);
-	cJSON_AddStringToObject(o, "node", c.node);
-	json_add_string_or_null(o, "node_exporter", c.node_exporter);
-	json_add_string_or_null(o, "dcgm_exporter", c.dcgm_exporter);
+	o = registry_client_json(s, &c);
 	if (timeout_s >= 0)
 		cJSON_AddNumberToObject(o, "heartbeat_timeout_s", (double)timeout_s);
-	cJSON_AddNullToObject(o, "error");
 	reply_json(r->reply, o);
 out:
 	free(cause);
@@ -466,7 +460,7 @@ static void post_services(struct request *r)
 	const char *field = NULL;
 	char *cause = NULL;
 	int new_auth;
-	cJSON *o, *arr;
+	cJSON *o;
 
 	if (body_services(r->body, &svcs, &n, &cause, &field) < 0) {
 		reply_error(r->reply, 400, cause, field);
@@ -498,20 +492,7 @@ static void post_services(struct request *r)
 	}
 	if (new_auth && lifecycle_reload_if_running(s) < 0)
 		warning("registered, but Prometheus was not reloaded; run 'benchmon reload --session %s'", s->id);
-	o = cJSON_CreateObject();
-	cJSON_AddStringToObject(o, "session", s->id);
-	arr = cJSON_AddArrayToObject(o, "services");
-	for (size_t i = 0; i < n; i++) {
-		cJSON *v = cJSON_CreateObject();
-
-		cJSON_AddStringToObject(v, "client_id", svcs[i].client_id);
-		cJSON_AddStringToObject(v, "name", svcs[i].name);
-		cJSON_AddStringToObject(v, "endpoint", svcs[i].endpoint);
-		cJSON_AddItemToArray(arr, v);
-	}
-	cJSON_AddNumberToObject(o, "registered", (double)n);
-	cJSON_AddNumberToObject(o, "rewritten_to_node", (double)rewritten);
-	cJSON_AddNullToObject(o, "error");
+	o = registry_services_json(s, svcs, n, rewritten);
 	reply_json(r->reply, o);
 out:
 	free(cause);

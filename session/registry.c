@@ -1001,3 +1001,36 @@ int registry_check_token_file(const char *path, char **cause)
 	return ret;
 }
 
+
+cJSON *registry_client_json(const struct session *s, const struct client *c)
+{
+	cJSON *root = cJSON_CreateObject();
+
+	cJSON_AddStringToObject(root, "session", s->id);
+	cJSON_AddStringToObject(root, "client_id", c->client_id);
+	cJSON_AddStringToObject(root, "node", c->node);
+	json_add_string_or_null(root, "node_exporter", c->node_exporter);
+	json_add_string_or_null(root, "dcgm_exporter", c->dcgm_exporter);
+	cJSON_AddNullToObject(root, "error");
+	return root;
+}
+
+cJSON *registry_services_json(const struct session *s, const struct service *svcs, size_t n, size_t rewritten)
+{
+	cJSON *root = cJSON_CreateObject(), *arr;
+
+	cJSON_AddStringToObject(root, "session", s->id);
+	arr = cJSON_AddArrayToObject(root, "services");
+	for (size_t i = 0; i < n; i++) {
+		cJSON *o = cJSON_CreateObject();
+
+		cJSON_AddStringToObject(o, "client_id", svcs[i].client_id);
+		cJSON_AddStringToObject(o, "name", svcs[i].name);
+		cJSON_AddStringToObject(o, "endpoint", svcs[i].endpoint);
+		cJSON_AddItemToArray(arr, o);
+	}
+	cJSON_AddNumberToObject(root, "registered", (double)n);
+	cJSON_AddNumberToObject(root, "rewritten_to_node", (double)rewritten);
+	cJSON_AddNullToObject(root, "error");
+	return root;
+}

@@ -174,6 +174,14 @@ int heartbeat_is_stale(const struct heartbeat *hb, int64_t now);
 /* When the current stale stretch began (the last heartbeat plus the timeout); meaningful when stale. */
 int64_t heartbeat_stale_since(const struct heartbeat *hb);
 
+/*
+ * The answers of a registration, as client-connect --json and
+ * service-register --json print them and benchmon serve returns them
+ * ("error": null). Caller frees with cJSON_Delete.
+ */
+struct cJSON *registry_client_json(const struct session *s, const struct client *c);
+struct cJSON *registry_services_json(const struct session *s, const struct service *svcs, size_t n, size_t rewritten);
+
 /* Read and merge the whole registry. Release with target_list_release. */
 int registry_load(const struct session *s, struct target_list *list);
 void target_list_release(struct target_list *list);
