@@ -11,9 +11,10 @@ WARNINGS = -std=c11 -Wall -Wextra -Wshadow -Wmissing-prototypes -Wstrict-prototy
 # the libslurm ABI we link against (its soname), checked against slurm_api_version() at run time
 SLURM_API_MAJOR := $(shell objdump -p $$($(CC) -print-file-name=libslurm.so) 2>/dev/null | sed -n 's/.*SONAME *libslurm\.so\.\([0-9]*\).*/\1/p')
 CPPFLAGS_ALL = -I. -D_GNU_SOURCE -DBENCHMON_SLURM_API_MAJOR=$(or $(SLURM_API_MAJOR),0) -DBENCHMON_VERSION='"$(VERSION)"' -DBENCHMON_DATADIR='"$(DATADIR)"' $(CPPFLAGS)
-# libcurl and libslurm are loaded at run time (dlopen) by lib/http.c and lifecycle/launch-slurm.c,
+# libcurl, libslurm and libmicrohttpd are loaded at run time (dlopen) by lib/http.c,
+# lifecycle/launch-slurm.c and lib/httpd.c,
 # so the commands that need neither start fast
-LIBS = -lcjson -lcsv -lcrypt -ldl -lm
+LIBS = -lcjson -lcsv -lcrypt -ldl -lm -lpthread
 
 ifeq ($(SANITIZE),1)
 CFLAGS += -fsanitize=address,undefined -fno-omit-frame-pointer
@@ -21,9 +22,10 @@ LDFLAGS += -fsanitize=address,undefined
 endif
 
 LIB_OBJS = lib/xmalloc.o lib/strbuf.o lib/error.o lib/fsutil.o lib/jsonfile.o lib/timeparse.o \
-	lib/csvfile.o lib/http.o lib/prom.o lib/sha256.o lib/auth.o
-SESSION_OBJS = session/validate.o session/session.o session/registry.o session/saves.o
+	lib/csvfile.o lib/http.o lib/prom.o lib/sha256.o lib/auth.o lib/httpd.o
+SESSION_OBJS = session/validate.o session/session.o session/registry.o session/saves.o session/api.o
 LIFECYCLE_OBJS = lifecycle/lifecycle.o lifecycle/health.o lifecycle/launch-slurm.o lifecycle/launch-local.o lifecycle/exporters.o
+SERVE_OBJS = serve/serve.o serve/body.o
 RENDER_OBJS = render/render.o render/rules.o
 REPORT_OBJS = report/run.o report/report.o report/chart.o report/pdf.o
 RESULTS_OBJS = results/runs.o results/compare.o results/reference.o
@@ -32,8 +34,8 @@ COLLECT_OBJS = collect/collect.o collect/query.o collect/fetch.o collect/artifac
 CLI_OBJS = cli/main.o cli/cmd.o cli/cmd-session-create.o cli/cmd-client-connect.o \
 	cli/cmd-service-register.o cli/cmd-start.o cli/cmd-status.o cli/cmd-stop.o \
 	cli/cmd-delete.o cli/cmd-sessions.o cli/cmd-reload.o cli/cmd-collect.o cli/cmd-run.o cli/cmd-report.o \
-	cli/cmd-runs.o cli/cmd-compare.o cli/cmd-gate.o cli/cmd-exporters.o
-OBJS = $(LIB_OBJS) $(SESSION_OBJS) $(LIFECYCLE_OBJS) $(RENDER_OBJS) $(REPORT_OBJS) $(COLLECT_OBJS) $(RESULTS_OBJS) $(CLI_OBJS)
+	cli/cmd-runs.o cli/cmd-compare.o cli/cmd-gate.o cli/cmd-exporters.o cli/cmd-serve.o
+OBJS = $(LIB_OBJS) $(SESSION_OBJS) $(LIFECYCLE_OBJS) $(RENDER_OBJS) $(REPORT_OBJS) $(COLLECT_OBJS) $(RESULTS_OBJS) $(SERVE_OBJS) $(CLI_OBJS)
 
 FIXTURES = tests/fixtures/load-target tests/fixtures/dcgm-exporter
 UNIT_TESTS = tests/unit/test-validate tests/unit/test-timeparse tests/unit/test-render tests/unit/test-registry \
@@ -57,11 +59,12 @@ UNIT_test-compare = results/compare.o results/runs.o lib/csvfile.o lib/jsonfile.
 	lib/strbuf.o lib/xmalloc.o lib/error.o
 
 # fuzz targets (tests/fuzz/fuzz-<name>.c), replayed over their corpora without libFuzzer
-FUZZ_TARGETS = timeparse endpoint promjson profile registry exposition
+FUZZ_TARGETS = timeparse endpoint promjson profile registry exposition serve-body
 FUZZ_REPLAYS = $(FUZZ_TARGETS:%=tests/fuzz/replay-%)
 FUZZ_timeparse = lib/timeparse.o lib/xmalloc.o
 FUZZ_endpoint = session/validate.o lib/strbuf.o lib/xmalloc.o lib/error.o
 FUZZ_exposition = collect/exposition.o lib/strbuf.o lib/xmalloc.o
+FUZZ_serve-body = serve/body.o lib/xmalloc.o
 FUZZ_promjson = collect/promjson.o collect/series.o lib/strbuf.o lib/xmalloc.o lib/error.o
 FUZZ_profile = collect/profile.o collect/kpi.o collect/series.o render/render.o session/session.o lib/auth.o session/registry.o session/validate.o \
 	lib/sha256.o lib/jsonfile.o lib/fsutil.o lib/timeparse.o \
@@ -86,7 +89,7 @@ tests/unit/test-%: tests/unit/test-%.o $(LIB_OBJS) $(SESSION_OBJS) $(RENDER_OBJS
 	$(CC) $(LDFLAGS) -o $@ $< $(UNIT_test-$*) $(LIBS) -lcmocka
 
 .PRECIOUS: tests/fuzz/%.o
-tests/fuzz/replay-%: tests/fuzz/fuzz-%.o tests/fuzz/replay.o $(LIB_OBJS) $(SESSION_OBJS) $(RENDER_OBJS) $(COLLECT_OBJS)
+tests/fuzz/replay-%: tests/fuzz/fuzz-%.o tests/fuzz/replay.o $(LIB_OBJS) $(SESSION_OBJS) $(RENDER_OBJS) $(COLLECT_OBJS) $(SERVE_OBJS)
 	$(CC) $(LDFLAGS) -o $@ $< tests/fuzz/replay.o $(FUZZ_$*) $(LIBS)
 
 tests/fixtures/%: tests/fixtures/%.c
@@ -142,7 +145,7 @@ lint:
 		|| { echo "lint: banned function (see STYLE)"; exit 1; }
 
 # figures and ratios, never pass/fail: registration, the response parser, collect vs direct queries,
-# report of a 3-hour run
+# report of a 3-hour run, the HTTP API against the CLI
 bench: all bench/promjson-bench bench/synth-exporter
 	sh bench/registration.sh
 	bash bench/status.sh
@@ -152,6 +155,7 @@ bench: all bench/promjson-bench bench/synth-exporter
 	bash bench/collect-long.sh
 	bash bench/results.sh
 	bash bench/report.sh
+	bash bench/serve.sh
 
 bench/synth-exporter: bench/synth-exporter.c
 	$(CC) $(CFLAGS) -O2 -o $@ $< -lm

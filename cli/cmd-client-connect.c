@@ -1,9 +1,6 @@
 #include <stdio.h>
 #include <stdlib.h>
-
 #include <string.h>
-
-#include <cjson/cJSON.h>
 
 #include "cli/cmd.h"
 #include "lib/jsonfile.h"
@@ -25,32 +22,14 @@ static const struct cmd_opt opts[] = {
 	{ NULL, NULL, NULL },
 };
 
-/*
- * An exporter on 127.0.0.1 answers only on its own node; Prometheus may run
- * on another, so register it under the node's name, and say so.
- */
-static void rewrite_loopback(struct hostport *hp, const char *node, char **address)
-{
-	char *was;
-
-	if (!hp->address || !host_is_loopback(hp->host))
-		return;
-	was = hp->address;
-	hp->address = xasprintf("%s:%d", node, hp->port);
-	progress("note: %s registered as %s, which Prometheus can reach from the node Slurm gives it", was,
-		 hp->address);
-	free(was);
-	*address = hp->address;
-}
-
 static int exec_client_connect(struct cmd_args *args)
 {
 	const struct cmd_entry *e = args->entry;
-	const char *id = args_session(args), *v;
+	const char *id = args_session(args), *field;
 	struct client c = { 0 };
-	struct hostport node_exp = { 0 }, dcgm_exp = { 0 };
+	struct hostport owned[2] = { { 0 }, { 0 } };
 	struct session s = { 0 };
-	char *cause = NULL, *node_auto = NULL;
+	char *cause = NULL, *node_auto = NULL, *was[2] = { NULL, NULL };
 	int ret = CMD_USAGE;
 
 	if (!id)
@@ -63,38 +42,28 @@ static int exec_client_connect(struct cmd_args *args)
 		return cmd_usage_error(e, "missing --client-id");
 	if (!c.node)
 		return cmd_usage_error(e, "missing --node");
-	if (validate_id("client id", c.client_id, &cause) < 0 || validate_host("node", c.node, &cause) < 0)
+	c.node_exporter = (char *)args_get(args, "node-exporter");
+	c.dcgm_exporter = (char *)args_get(args, "dcgm-exporter");
+	if (registry_check_client(&c, owned, &cause, &field) < 0)
 		goto usage;
-	if ((v = args_get(args, "node-exporter"))) {
-		if (hostport_parse("--node-exporter", v, &node_exp, &cause) < 0)
-			goto usage;
-		c.node_exporter = node_exp.address;
-	}
-	if ((v = args_get(args, "dcgm-exporter"))) {
-		if (hostport_parse("--dcgm-exporter", v, &dcgm_exp, &cause) < 0)
-			goto usage;
-		c.dcgm_exporter = dcgm_exp.address;
-	}
 	ret = CMD_FAIL;
 	if (session_load(id, &s) < 0)
 		goto out;
-	if (session_prometheus_is_remote(&s) && !host_is_loopback(c.node)) {
-		rewrite_loopback(&node_exp, c.node, &c.node_exporter);
-		rewrite_loopback(&dcgm_exp, c.node, &c.dcgm_exporter);
+	was[0] = c.node_exporter ? xstrdup(c.node_exporter) : NULL;
+	was[1] = c.dcgm_exporter ? xstrdup(c.dcgm_exporter) : NULL;
+	if (registry_client_off_loopback(&s, &c, owned)) {
+		const char *now[2] = { c.node_exporter, c.dcgm_exporter };
+
+		for (int i = 0; i < 2; i++)
+			if (was[i] && strcmp(was[i], now[i]))
+				progress("note: %s registered as %s, which Prometheus can reach from the node Slurm "
+					 "gives it", was[i], now[i]);
 	}
 	if (registry_put_client(&s, &c) < 0)
 		goto out;
 	ret = CMD_OK;
 	if (args_flag(args, "json")) {
-		cJSON *root = cJSON_CreateObject();
-
-		cJSON_AddStringToObject(root, "session", s.id);
-		cJSON_AddStringToObject(root, "client_id", c.client_id);
-		cJSON_AddStringToObject(root, "node", c.node);
-		json_add_string_or_null(root, "node_exporter", c.node_exporter);
-		json_add_string_or_null(root, "dcgm_exporter", c.dcgm_exporter);
-		cJSON_AddNullToObject(root, "error");
-		print_json_object(root);
+		print_json_object(registry_client_json(&s, &c));
 		goto out;
 	}
 	printf("client '%s' on node %s connected to session '%s'", c.client_id, c.node, s.id);
@@ -109,8 +78,10 @@ usage:
 out:
 	free(cause);
 	free(node_auto);
-	hostport_release(&node_exp);
-	hostport_release(&dcgm_exp);
+	free(was[0]);
+	free(was[1]);
+	hostport_release(&owned[0]);
+	hostport_release(&owned[1]);
 	session_release(&s);
 	return ret;
 }

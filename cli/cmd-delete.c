@@ -7,6 +7,7 @@
 #include "lib/error.h"
 #include "lib/fsutil.h"
 #include "lifecycle/lifecycle.h"
+#include "session/api.h"
 #include "session/session.h"
 
 static const struct cmd_opt opts[] = {
@@ -66,6 +67,11 @@ static int exec_delete(struct cmd_args *args)
 	}
 	if (args_flag(args, "force") && lifecycle_kill(&s) < 0)
 		warning("could not cancel the session's job; deleting anyway");
+	/* an API server would go on serving a session that is gone */
+	if (session_api_end(&s, 15000) < 0 && !args_flag(args, "force")) {
+		error("session '%s' is still served over HTTP; stop it first, or use --force", id);
+		goto out_run;
+	}
 	if (session_remove(&s) < 0)
 		goto out_run;
 	print_deleted(args, id, s.dir);
@@ -82,7 +88,8 @@ const struct cmd_entry cmd_delete_entry = {
 	.summary = "delete a session and everything in its directory",
 	.usage = "--session ID [--force] [--json]",
 	.description = "Delete the session's directory: settings, registry, logs and TSDB copy.\n"
-		       "A running session is refused unless --force is given.",
+		       "A running session is refused unless --force is given. A 'benchmon serve' of the\n"
+		       "session on this host is ended first.",
 	.opts = opts,
 	.example = "  benchmon delete --session bench01",
 	.exec = exec_delete,

@@ -4,8 +4,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <cjson/cJSON.h>
-
 #include "cli/cmd.h"
 #include "lib/csvfile.h"
 #include "lib/error.h"
@@ -53,67 +51,11 @@ static int services_from_csv(const char *path, struct csv_rows *csv, struct serv
 	return 0;
 }
 
-/* The checks registry_put_services makes, done early so bad flags are usage errors. */
-static int check_service(const struct service *svc, char **cause)
-{
-	struct endpoint ep;
-
-	if (validate_id("client id", svc->client_id, cause) < 0 ||
-	    validate_id("service name", svc->name, cause) < 0 || endpoint_parse(svc->endpoint, &ep, cause) < 0)
-		return -1;
-	endpoint_release(&ep);
-	return 0;
-}
-
-/*
- * A token file is referenced by path in prometheus.yml, so the path must be
- * absolute and plain, and the file must exist: Prometheus would otherwise
- * fail the reload.
- */
-static int check_token_file(const char *path, char **cause)
-{
-	struct stat st;
-	char *q = quote_for_message(path);
-	int ret = -1;
-
-	if (path[0] != '/')
-		*cause = xasprintf("invalid --bearer-token-file '%s': must be an absolute path", q);
-	else if (strlen(path) > 1024 || strpbrk(path, "\n\r\t\"\\"))
-		*cause = xasprintf("invalid --bearer-token-file '%s': too long, or has quotes or control characters", q);
-	else if (stat(path, &st) < 0 || !S_ISREG(st.st_mode) || access(path, R_OK) < 0)
-		*cause = xasprintf("invalid --bearer-token-file '%s': not a readable file", q);
-	else
-		ret = 0;
-	free(q);
-	return ret;
-}
-
-/* The --json answer: the services as given, and how many moved off loopback to their node's name. */
-static void print_registered_json(const struct session *s, const struct service *svcs, size_t n, size_t rewritten)
-{
-	cJSON *root = cJSON_CreateObject(), *arr;
-
-	cJSON_AddStringToObject(root, "session", s->id);
-	arr = cJSON_AddArrayToObject(root, "services");
-	for (size_t i = 0; i < n; i++) {
-		cJSON *o = cJSON_CreateObject();
-
-		cJSON_AddStringToObject(o, "client_id", svcs[i].client_id);
-		cJSON_AddStringToObject(o, "name", svcs[i].name);
-		cJSON_AddStringToObject(o, "endpoint", svcs[i].endpoint);
-		cJSON_AddItemToArray(arr, o);
-	}
-	cJSON_AddNumberToObject(root, "registered", (double)n);
-	cJSON_AddNumberToObject(root, "rewritten_to_node", (double)rewritten);
-	cJSON_AddNullToObject(root, "error");
-	print_json_object(root);
-}
-
 static int exec_service_register(struct cmd_args *args)
 {
 	const struct cmd_entry *e = args->entry;
 	const char *id = args_session(args);
-	const char *file = args_get(args, "from-file");
+	const char *file = args_get(args, "from-file"), *field;
 	struct service one = { 0 }, *svcs = &one;
 	struct csv_rows csv = { 0 };
 	struct session s = { 0 };
@@ -139,7 +81,8 @@ static int exec_service_register(struct cmd_args *args)
 		if (!one.endpoint)
 			return cmd_usage_error(e, "missing --endpoint");
 		one.token_file = (char *)args_get(args, "bearer-token-file");
-		if (check_service(&one, &cause) < 0 || (one.token_file && check_token_file(one.token_file, &cause) < 0)) {
+		if (registry_check_service(&one, &cause, &field) < 0 ||
+		    (one.token_file && registry_check_token_file(one.token_file, &cause) < 0)) {
 			ret = cmd_usage_error(e, "%s", cause);
 			free(cause);
 			return ret;
@@ -161,29 +104,26 @@ static int exec_service_register(struct cmd_args *args)
 		goto out;
 	}
 	if (one.token_file && new_auth) {
-		struct session_run run;
+		int rc;
 
 		/*
 		 * A new token file needs a scrape job of its own: reload a running
 		 * Prometheus. libcurl is loaded only here, so that plain
 		 * registrations stay fast (the command is not CMD_NEEDS_HTTP).
 		 */
-		if (session_run_load(&s, &run) == 0 && run.state == RUN_RUNNING) {
-			if (http_global_init() < 0 || lifecycle_reload(&s) < 0)
-				warning("registered, but Prometheus was not reloaded; run 'benchmon reload --session %s'",
-					s.id);
-			else
-				progress("Prometheus reloaded with a scrape job for %s", one.token_file);
-			http_global_cleanup();
-		}
-		session_run_release(&run);
+		rc = http_global_init() < 0 ? -1 : lifecycle_reload_if_running(&s);
+		if (rc < 0)
+			warning("registered, but Prometheus was not reloaded; run 'benchmon reload --session %s'", s.id);
+		else if (rc > 0)
+			progress("Prometheus reloaded with a scrape job for %s", one.token_file);
+		http_global_cleanup();
 	}
 	if (rewritten)
 		progress("note: %zu endpoint%s on 127.0.0.1/localhost registered under %s client's node name, "
 			 "which Prometheus can reach from the node Slurm gives it", rewritten, rewritten == 1 ? "" : "s",
 			 rewritten == 1 ? "its" : "their");
 	if (args_flag(args, "json"))
-		print_registered_json(&s, svcs, n, rewritten);
+		print_json_object(registry_services_json(&s, svcs, n, rewritten));
 	else if (file)
 		printf("%zu services registered in session '%s'\n", n, s.id);
 	else

@@ -21,162 +21,9 @@ static const struct cmd_opt opts[] = {
 	{ NULL, NULL, NULL },
 };
 
-static const char *job_state_text(const struct session_status *st)
-{
-	if (st->have_job)
-		return st->job.state_name;
-	return NULL;
-}
-
-static void add_time(cJSON *obj, const char *key, int64_t ms)
-{
-	char *text = ms ? format_time_ms(ms) : NULL;
-
-	json_add_string_or_null(obj, key, text);
-	free(text);
-}
-
-/* Counts of targets per health class. */
-static void count_classes(const struct session_status *st, size_t counts[HEALTH_CLASSES])
-{
-	memset(counts, 0, HEALTH_CLASSES * sizeof(*counts));
-	for (size_t i = 0; i < st->registry.n; i++)
-		counts[st->targets[i].klass]++;
-}
-
-/* The node names of the registry, each once, in registration order; *n of them. Caller frees the array. */
-static const char **node_names(const struct session_status *st, size_t *n)
-{
-	const char **names = xcalloc(st->registry.n + 1, sizeof(*names));
-
-	*n = 0;
-	for (size_t i = 0; i < st->registry.n; i++) {
-		const char *node = st->registry.items[i].node;
-		size_t k;
-
-		for (k = 0; k < *n && strcmp(names[k], node); k++)
-			;
-		if (k == *n)
-			names[(*n)++] = node;
-	}
-	return names;
-}
-
-/* A node's class: the worst of its targets'. */
-static enum health_class node_class(const struct session_status *st, const char *node)
-{
-	enum health_class c = HEALTH_UNKNOWN;
-
-	for (size_t i = 0; i < st->registry.n; i++)
-		if (!strcmp(st->registry.items[i].node, node) && st->targets[i].klass > c)
-			c = st->targets[i].klass;
-	return c;
-}
-
-/* The registered target an alert is about, or NULL. */
-static const struct target *alert_target(const struct session_status *st, const struct prom_alert *a)
-{
-	for (size_t i = 0; i < st->registry.n; i++)
-		if (health_alert_is_of(a, &st->registry.items[i]))
-			return &st->registry.items[i];
-	return NULL;
-}
-
-static cJSON *alert_json(const struct prom_alert *a, const struct target *t)
-{
-	cJSON *o = cJSON_CreateObject();
-
-	cJSON_AddStringToObject(o, "alert", a->name);
-	cJSON_AddStringToObject(o, "severity", a->severity);
-	cJSON_AddStringToObject(o, "state", a->state);
-	json_add_string_or_null(o, "node", t ? t->node : *a->node ? a->node : NULL);
-	json_add_string_or_null(o, "gpu", *a->gpu ? a->gpu : NULL);
-	json_add_string_or_null(o, "instance", *a->instance ? a->instance : NULL);
-	add_time(o, "since", a->active_ms);
-	cJSON_AddStringToObject(o, "summary", a->summary);
-	return o;
-}
-
 static void print_json(const struct session *s, const struct session_status *st)
 {
-	size_t counts[HEALTH_CLASSES], nnodes;
-	const char **nodes = node_names(st, &nnodes);
-	cJSON *health, *node_list, *alerts;
-	cJSON *root = cJSON_CreateObject(), *targets, *saves;
-	char *text;
-
-	count_classes(st, counts);
-	health = cJSON_AddObjectToObject(root, "health_counts");
-	for (int c = HEALTH_HEALTHY; c < HEALTH_CLASSES; c++)
-		cJSON_AddNumberToObject(health, health_class_name((enum health_class)c), (double)counts[c]);
-	cJSON_AddNumberToObject(health, health_class_name(HEALTH_UNKNOWN), (double)counts[HEALTH_UNKNOWN]);
-	cJSON_AddStringToObject(root, "session", s->id);
-	cJSON_AddStringToObject(root, "launcher", s->launcher);
-	cJSON_AddStringToObject(root, "state", run_state_name(st->state));
-	json_add_string_or_null(root, "job_id", st->run.job_id);
-	json_add_string_or_null(root, "job_state", job_state_text(st));
-	json_add_string_or_null(root, "node", st->have_job && st->job.node ? st->job.node : st->run.node);
-	json_add_string_or_null(root, "prometheus_url", st->run.url);
-	cJSON_AddBoolToObject(root, "ready", st->ready);
-	json_add_string_or_null(root, "error", st->problem ? st->problem : st->run.last_error);
-	json_add_string_or_null(root, "problem", st->problem ? st->problem : st->run.last_error);
-	json_add_string_or_null(root, "log", st->run.log_path);
-	json_add_string_or_null(root, "tsdb_copy", st->run.tsdb_copy);
-	json_add_string_or_null(root, "note", st->note);
-	cJSON_AddNumberToObject(root, "tsdb_bytes", (double)st->saves.bytes);
-	saves = cJSON_AddArrayToObject(root, "tsdb_saves");
-	for (size_t i = 0; i < st->saves.n; i++) {
-		const struct tsdb_save *v = &st->saves.items[i];
-		cJSON *o = cJSON_CreateObject();
-
-		cJSON_AddStringToObject(o, "job", v->job);
-		json_add_string_or_null(o, "host", v->host);
-		cJSON_AddStringToObject(o, "path", v->path);
-		json_add_string_or_null(o, "why", v->why);
-		add_time(o, "from", v->started_ms);
-		add_time(o, "to", v->ended_ms);
-		cJSON_AddNumberToObject(o, "bytes", (double)v->bytes);
-		cJSON_AddItemToArray(saves, o);
-	}
-	cJSON_AddNumberToObject(root, "clients", (double)st->registry.nclients);
-	targets = cJSON_AddArrayToObject(root, "targets");
-	for (size_t i = 0; i < st->registry.n; i++) {
-		const struct target *t = st->targets[i].target;
-		cJSON *o = cJSON_CreateObject();
-
-		cJSON_AddStringToObject(o, "client_id", t->client_id);
-		cJSON_AddStringToObject(o, "kind", target_kind_name(t->kind));
-		json_add_string_or_null(o, "name", t->name);
-		cJSON_AddStringToObject(o, "node", t->node);
-		json_add_string_or_null(o, "node_address", t->node_address);
-		cJSON_AddStringToObject(o, "address", t->address);
-		cJSON_AddStringToObject(o, "url", t->url);
-		cJSON_AddStringToObject(o, "health", st->targets[i].health);
-		json_add_string_or_null(o, "error", *st->targets[i].last_error ? st->targets[i].last_error : NULL);
-		cJSON_AddStringToObject(o, "last_error", st->targets[i].last_error);
-		cJSON_AddStringToObject(o, "class", health_class_name(st->targets[i].klass));
-		alerts = cJSON_AddArrayToObject(o, "alerts");
-		for (size_t k = 0; k < st->nalerts; k++)
-			if (!strcmp(st->alerts[k].state, "firing") && health_alert_is_of(&st->alerts[k], t))
-				cJSON_AddItemToArray(alerts, alert_json(&st->alerts[k], t));
-		cJSON_AddItemToArray(targets, o);
-	}
-	node_list = cJSON_AddArrayToObject(root, "nodes");
-	for (size_t k = 0; k < nnodes; k++) {
-		cJSON *o = cJSON_CreateObject();
-
-		cJSON_AddStringToObject(o, "node", nodes[k]);
-		cJSON_AddStringToObject(o, "class", health_class_name(node_class(st, nodes[k])));
-		cJSON_AddItemToArray(node_list, o);
-	}
-	alerts = cJSON_AddArrayToObject(root, "alerts");
-	for (size_t k = 0; k < st->nalerts; k++)
-		cJSON_AddItemToArray(alerts, alert_json(&st->alerts[k], alert_target(st, &st->alerts[k])));
-	free(nodes);
-	text = cJSON_Print(root);
-	printf("%s\n", text);
-	cJSON_free(text);
-	cJSON_Delete(root);
+	print_json_object(lifecycle_status_json(s, st));
 }
 
 /* The firing alerts, then the pending ones, one a line: what, where, since when. */
@@ -188,7 +35,7 @@ static void print_alerts(const struct session_status *st)
 	for (int pass = 0; pass < 2; pass++) {
 		for (size_t i = 0; i < st->nalerts; i++) {
 			const struct prom_alert *a = &st->alerts[i];
-			const struct target *t = alert_target(st, a);
+			const struct target *t = status_alert_target(st, a);
 			char *since = a->active_ms ? format_time_ms(a->active_ms) : xstrdup("?");
 
 			if (!strcmp(a->state, "firing") != !pass) {
@@ -209,16 +56,16 @@ static void print_table(const struct session *s, const struct session_status *st
 {
 	size_t up = 0, down = 0, w_client = 6, w_name = 4, w_addr = 7;
 	size_t counts[HEALTH_CLASSES], nnodes;
-	const char **nodes = node_names(st, &nnodes);
+	const char **nodes = status_node_names(st, &nnodes);
 
-	count_classes(st, counts);
+	status_count_classes(st, counts);
 	printf("health      %zu healthy, %zu degraded, %zu critical, %zu unreachable", counts[HEALTH_HEALTHY],
 	       counts[HEALTH_DEGRADED], counts[HEALTH_CRITICAL], counts[HEALTH_UNREACHABLE]);
 	if (counts[HEALTH_UNKNOWN])
 		printf(", %zu unknown", counts[HEALTH_UNKNOWN]);
 	printf(" (targets)\nnodes      ");
 	for (size_t k = 0; k < nnodes; k++)
-		printf(" %s %s%s", nodes[k], health_class_name(node_class(st, nodes[k])), k + 1 < nnodes ? "," : "");
+		printf(" %s %s%s", nodes[k], health_class_name(status_node_class(st, nodes[k])), k + 1 < nnodes ? "," : "");
 	printf("%s\n", nnodes ? "" : " none");
 	free(nodes);
 	printf("session     %s\nlauncher    %s\nstate       %s", s->id, s->launcher, run_state_name(st->state));
@@ -248,6 +95,13 @@ static void print_table(const struct session *s, const struct session_status *st
 		}
 		free(size);
 	}
+	if (st->api.url && st->api.alive)
+		printf("api         %s (pid %ld on %s)\n", st->api.url, st->api.pid, st->api.host);
+	for (size_t i = 0; i < st->nheartbeats; i++)
+		if (heartbeat_is_stale(&st->heartbeats[i], st->now_ms))
+			printf("stale       client %s: no heartbeat for %lld s (timeout %lld s)\n",
+			       st->heartbeats[i].client_id, (long long)((st->now_ms - st->heartbeats[i].at_ms) / 1000),
+			       (long long)st->heartbeats[i].timeout_s);
 	if (st->note)
 		printf("note        %s\n", st->note);
 	if (st->problem || (st->state == RUN_FAILED && st->run.last_error))

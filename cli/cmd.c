@@ -30,6 +30,7 @@ const struct cmd_entry *const cmd_table[] = {
 	&cmd_compare_entry,
 	&cmd_gate_entry,
 	&cmd_exporters_entry,
+	&cmd_serve_entry,
 	&cmd_help_entry,
 	NULL,
 };

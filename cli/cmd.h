@@ -123,6 +123,7 @@ extern const struct cmd_entry cmd_runs_entry;
 extern const struct cmd_entry cmd_compare_entry;
 extern const struct cmd_entry cmd_gate_entry;
 extern const struct cmd_entry cmd_exporters_entry;
+extern const struct cmd_entry cmd_serve_entry;
 extern const struct cmd_entry cmd_help_entry;
 
 #endif

@@ -136,6 +136,46 @@ static void explain_no_data(const struct session *s, const struct source *src, c
 	free(to);
 }
 
+/* One finding per stretch of the window a client with a heartbeat timeout was silent in. */
+static void report_stale_clients(const struct session *s, const struct collect_options *o, struct kpi_report *report)
+{
+	struct heartbeat *hb = NULL;
+	size_t n = 0;
+	int64_t now = now_ms();
+
+	registry_heartbeats(s, &hb, &n);
+	for (size_t i = 0; i < n; i++) {
+		for (size_t j = 0; j <= hb[i].nspans; j++) {
+			int64_t from, to;
+			char *subject, *a, *b;
+
+			if (j < hb[i].nspans) {
+				from = hb[i].spans[j][0];
+				to = hb[i].spans[j][1];
+			} else if (heartbeat_is_stale(&hb[i], now)) {
+				from = heartbeat_stale_since(&hb[i]);
+				to = now;
+			} else {
+				continue;
+			}
+			if (to <= o->from_ms || from >= o->to_ms)
+				continue;
+			from = from > o->from_ms ? from : o->from_ms;
+			to = to < o->to_ms ? to : o->to_ms;
+			subject = xasprintf("client %s", hb[i].client_id);
+			a = format_time_ms(from);
+			b = format_time_ms(to);
+			kpi_report_add_finding(report, "stale_client", subject, from, to,
+					       "client %s sent no heartbeat from %s to %s (its timeout is %lld s)",
+					       hb[i].client_id, a, b, (long long)hb[i].timeout_s);
+			free(a);
+			free(b);
+			free(subject);
+		}
+	}
+	heartbeats_free(hb, n);
+}
+
 /*
  * up's series with no point left once stale ones are dropped: the window
  * lies wholly outside the data, which Prometheus's lookback hid. Say where
@@ -315,6 +355,7 @@ int collect_run(const struct session *s, const struct collect_options *o, struct
 	/* a gauge, and up, must not report the last sample Prometheus carries forward after scrapes stop */
 	kpi_drop_stale(&qs[up_q].data, &w, &qs[count_q].data);
 	report_no_fresh_data(s, &src, o, &qs[up_q].data, &report);
+	report_stale_clients(s, o, &report);
 	for (size_t i = 0; i < prof.n; i++) {
 		if (prof.kpis[i].kind->query != KPI_QUERY_RANGE)
 			continue;

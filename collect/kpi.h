@@ -68,7 +68,7 @@ struct kpi_result {
 
 struct finding {
 	char *kind;           /* "no_data", "target_down", "missing_scrapes", "late_target", "outside_data",
-				 "counter_reset", "nan_value", "fallback", "warning"; and from collect/health.h
+				 "counter_reset", "nan_value", "fallback", "warning", "stale_client"; and from collect/health.h
 				 "critical_alert", "warning_alert", "out_of_range" */
 	char *subject;        /* the KPI or target concerned */
 	char *message;

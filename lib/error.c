@@ -3,10 +3,25 @@
 #include <stdarg.h>
 #include <stdio.h>
 
+#include "lib/strbuf.h"
+
 int progress_quiet;
 
-static void report(const char *prefix, const char *fmt, va_list ap)
+static _Thread_local struct strbuf *captured;
+
+void error_capture(struct strbuf *sb)
 {
+	captured = sb;
+}
+
+static void report(const char *prefix, const char *fmt, va_list ap, int capture)
+{
+	if (capture && captured) {
+		if (captured->len)
+			strbuf_addstr(captured, "; ");
+		strbuf_vaddf(captured, fmt, ap);
+		return;
+	}
 	fputs(prefix, stderr);
 	vfprintf(stderr, fmt, ap);
 	fputc('\n', stderr);
@@ -17,7 +32,7 @@ int error(const char *fmt, ...)
 	va_list ap;
 
 	va_start(ap, fmt);
-	report("benchmon: error: ", fmt, ap);
+	report("benchmon: error: ", fmt, ap, 1);
 	va_end(ap);
 	return -1;
 }
@@ -27,7 +42,7 @@ void warning(const char *fmt, ...)
 	va_list ap;
 
 	va_start(ap, fmt);
-	report("benchmon: warning: ", fmt, ap);
+	report("benchmon: warning: ", fmt, ap, 0);
 	va_end(ap);
 }
 
@@ -38,7 +53,7 @@ void progress(const char *fmt, ...)
 	if (progress_quiet)
 		return;
 	va_start(ap, fmt);
-	report("benchmon: ", fmt, ap);
+	report("benchmon: ", fmt, ap, 0);
 	va_end(ap);
 	fflush(stderr);
 }

@@ -17,4 +17,12 @@ void progress(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 extern int progress_quiet;
 
+struct strbuf;
+/*
+ * Until called again with NULL, the calling thread's errors go into sb
+ * (joined by "; ") instead of stderr: a server answers them to its client.
+ * Warnings and progress still go to stderr.
+ */
+void error_capture(struct strbuf *sb);
+
 #endif

@@ -56,7 +56,8 @@ static int fsync_parent(const char *path)
 
 int write_file_atomic(const char *path, const void *data, size_t len, mode_t mode)
 {
-	char *tmp = xasprintf("%s.tmp.%s.%ld", path, host_tag(), (long)getpid());
+	/* the thread's id, which is the pid in a process of one thread: threads of a server never share one */
+	char *tmp = xasprintf("%s.tmp.%s.%ld", path, host_tag(), (long)gettid());
 	int fd, ret = -1;
 
 	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);

@@ -21,8 +21,9 @@ extern mode_t user_umask;
 mode_t results_mode(mode_t mode);
 
 /*
- * Replace path with data, atomically: write "<path>.tmp.<host>.<pid>"
- * (host_tag(): pids repeat across the nodes sharing a file system), fsync
+ * Replace path with data, atomically: write "<path>.tmp.<host>.<tid>"
+ * (host_tag(): pids repeat across the nodes sharing a file system; the
+ * thread id is the pid outside threaded servers), fsync
  * it, rename it over path, fsync path's directory. A reader (or a crash)
  * sees the old file or the new one, never a mix. The file gets exactly
  * mode, whatever the umask. The temporary file is removed on failure; a

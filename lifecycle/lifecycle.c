@@ -269,7 +269,8 @@ static int check_not_running(const struct launcher *l, const struct session *s, 
  * created before sessions had a password gets one here, so its next
  * Prometheus is guarded like any other.
  */
-static int render_session(const struct session *s, int job_files)
+/* Render prometheus.yml, and with job_files web.yml and job.sh (which runs benchmon serve when opts asks). */
+static int render_session(const struct session *s, int job_files, const struct start_options *opts)
 {
 	struct auth_dir *dirs = NULL;
 	struct render_auth_job *jobs = NULL;
@@ -277,6 +278,7 @@ static int render_session(const struct session *s, int job_files)
 	struct render_params p = { 0 };
 	char *glob = session_path(s, "targets/*.json"), *web = session_path(s, "web.yml"), *hash = NULL;
 	char *rules = session_path(s, "rules.yml");
+	char *serve_exe = NULL;
 	size_t n = 0;
 	int have, ret = -1;
 
@@ -299,6 +301,10 @@ static int render_session(const struct session *s, int job_files)
 	p.port = s->port;
 	p.web_config = web;
 	p.rules_file = rules;
+	if (opts && opts->serve_in_job) {
+		p.serve_exe = serve_exe = realpath("/proc/self/exe", NULL);
+		p.serve_port = s->port + 1;
+	}
 	if (render_prometheus_config(&p) < 0 || render_rules_file(s->dir, s->rules, s->scrape_interval_ms) < 0)
 		goto out;
 	if (job_files) {
@@ -319,6 +325,7 @@ out:
 	free(hash);
 	free(rules);
 	free(web);
+	free(serve_exe);
 	free(glob);
 	return ret;
 }
@@ -409,6 +416,54 @@ static void wait_for_targets(const struct session *s, const char *url, const str
 	free(shown);
 }
 
+/*
+ * Before a job that serves the API: refuse when a server of the session runs
+ * here, and remove the record another one left (its job has ended), so that
+ * the wait below sees the new server's.
+ */
+static int clear_api_record(const struct session *s)
+{
+	struct session_api api = { 0 };
+	int ret = 0;
+
+	if (session_api_load(s, &api) == 0) {
+		if (api.here && api.alive) {
+			ret = error("session '%s' is already served at %s (pid %ld); 'stop' ends it", s->id, api.url, api.pid);
+		} else {
+			char *path = session_path(s, API_RECORD_FILE);
+
+			unlink(path);
+			free(path);
+		}
+	}
+	session_api_release(&api);
+	return ret;
+}
+
+/* Wait until the API server the job runs records where it listens, and say where. */
+static int wait_for_api(const struct session *s, int64_t deadline)
+{
+	struct session_api api = { 0 };
+	int ret = -1;
+
+	for (;;) {
+		session_api_release(&api);
+		if (session_api_load(s, &api) == 0 && api.alive)
+			break;
+		if (now_ms() > deadline) {
+			error("the job's API server did not start; see %s/logs/serve-*.log", s->dir);
+			goto out;
+		}
+		sleep_ms(200);
+	}
+	progress("the API of session '%s' listens at %s (pid %ld on %s), token in %s/%s", s->id, api.url, api.pid,
+		 api.host, s->dir, API_TOKEN_FILE);
+	ret = 0;
+out:
+	session_api_release(&api);
+	return ret;
+}
+
 int lifecycle_start(const struct session *s, const struct start_options *opts)
 {
 	const struct launcher *l = launcher_find(s->launcher);
@@ -438,7 +493,7 @@ int lifecycle_start(const struct session *s, const struct start_options *opts)
 	}
 	if (opts->dry_run) {
 		/* rendering is harmless while Prometheus runs: it reads the file only on reload */
-		if (render_session(s, 1) < 0)
+		if (render_session(s, 1, opts) < 0)
 			goto out;
 		printf("%s/prometheus.yml\n%s\n", s->dir, script);
 		ret = 0;
@@ -446,7 +501,9 @@ int lifecycle_start(const struct session *s, const struct start_options *opts)
 	}
 	if (session_run_load(s, &run) < 0 || check_not_running(l, s, &run) < 0)
 		goto out;
-	if (render_session(s, 1) < 0 || auth_load(s->dir, &auth) < 0)
+	if (opts->serve_in_job && clear_api_record(s) < 0)
+		goto out;
+	if (render_session(s, 1, opts) < 0 || auth_load(s->dir, &auth) < 0)
 		goto out;
 	if (unlink(state_file) < 0 && errno != ENOENT) {
 		error("cannot remove '%s': %s", state_file, strerror(errno));
@@ -573,6 +630,8 @@ int lifecycle_start(const struct session *s, const struct start_options *opts)
 	if (session_run_save(s, &run) < 0)
 		goto out;
 	progress("Prometheus ready at %s (job %s on %s)", run.url, run.job_id, run.node ? run.node : "?");
+	if (opts->serve_in_job && wait_for_api(s, deadline) < 0)
+		goto out;
 	if (opts->wait_targets)
 		wait_for_targets(s, run.url, &auth, deadline, opts->interrupted);
 	ret = 0;
@@ -813,7 +872,7 @@ int lifecycle_reload(const struct session *s)
 		      run_state_name(run.state));
 		goto out;
 	}
-	if (render_session(s, 0) < 0 || auth_load(s->dir, &auth) < 0)
+	if (render_session(s, 0, NULL) < 0 || auth_load(s->dir, &auth) < 0)
 		goto out;
 	if (prom_reload(run.url, &auth, &cause) < 0) {
 		error("reload of %s failed: %s", run.url, cause);
@@ -823,6 +882,17 @@ int lifecycle_reload(const struct session *s)
 out:
 	http_auth_release(&auth);
 	free(cause);
+	session_run_release(&run);
+	return ret;
+}
+
+int lifecycle_reload_if_running(const struct session *s)
+{
+	struct session_run run;
+	int ret = 0;
+
+	if (session_run_load(s, &run) == 0 && run.state == RUN_RUNNING)
+		ret = lifecycle_reload(s) < 0 ? -1 : 1;
 	session_run_release(&run);
 	return ret;
 }
@@ -896,6 +966,10 @@ int lifecycle_status(const struct session *s, struct session_status *st)
 		}
 		http_auth_release(&auth);
 	}
+	st->now_ms = now_ms();
+	registry_heartbeats(s, &st->heartbeats, &st->nheartbeats);
+	if (session_api_load(s, &st->api) < 0)
+		session_api_release(&st->api);
 	st->targets = xcalloc(st->registry.n + 1, sizeof(*st->targets));
 	for (size_t i = 0; i < st->registry.n; i++) {
 		st->targets[i].target = &st->registry.items[i];
@@ -917,5 +991,187 @@ void session_status_release(struct session_status *st)
 	free(st->targets);
 	prom_targets_free(st->prom, st->nprom);
 	prom_alerts_free(st->alerts, st->nalerts);
+	heartbeats_free(st->heartbeats, st->nheartbeats);
+	session_api_release(&st->api);
 	memset(st, 0, sizeof(*st));
 }
+
+/* key: the time, or null when unknown (0) */
+static void json_add_time_or_null(cJSON *obj, const char *key, int64_t ms)
+{
+	if (ms)
+		json_add_time(obj, key, ms);
+	else
+		cJSON_AddNullToObject(obj, key);
+}
+
+/* Has client_id a heartbeat that is stale? */
+static int client_is_stale(const struct session_status *st, const char *client_id)
+{
+	for (size_t i = 0; i < st->nheartbeats; i++)
+		if (!strcmp(st->heartbeats[i].client_id, client_id))
+			return heartbeat_is_stale(&st->heartbeats[i], st->now_ms);
+	return 0;
+}
+
+static const char *job_state_text(const struct session_status *st)
+{
+	if (st->have_job)
+		return st->job.state_name;
+	return NULL;
+}
+
+/* Counts of targets per health class. */
+void status_count_classes(const struct session_status *st, size_t counts[HEALTH_CLASSES])
+{
+	memset(counts, 0, HEALTH_CLASSES * sizeof(*counts));
+	for (size_t i = 0; i < st->registry.n; i++)
+		counts[st->targets[i].klass]++;
+}
+
+/* The node names of the registry, each once, in registration order; *n of them. Caller frees the array. */
+const char **status_node_names(const struct session_status *st, size_t *n)
+{
+	const char **names = xcalloc(st->registry.n + 1, sizeof(*names));
+
+	*n = 0;
+	for (size_t i = 0; i < st->registry.n; i++) {
+		const char *node = st->registry.items[i].node;
+		size_t k;
+
+		for (k = 0; k < *n && strcmp(names[k], node); k++)
+			;
+		if (k == *n)
+			names[(*n)++] = node;
+	}
+	return names;
+}
+
+/* A node's class: the worst of its targets'. */
+enum health_class status_node_class(const struct session_status *st, const char *node)
+{
+	enum health_class c = HEALTH_UNKNOWN;
+
+	for (size_t i = 0; i < st->registry.n; i++)
+		if (!strcmp(st->registry.items[i].node, node) && st->targets[i].klass > c)
+			c = st->targets[i].klass;
+	return c;
+}
+
+/* The registered target an alert is about, or NULL. */
+const struct target *status_alert_target(const struct session_status *st, const struct prom_alert *a)
+{
+	for (size_t i = 0; i < st->registry.n; i++)
+		if (health_alert_is_of(a, &st->registry.items[i]))
+			return &st->registry.items[i];
+	return NULL;
+}
+
+static cJSON *alert_json(const struct prom_alert *a, const struct target *t)
+{
+	cJSON *o = cJSON_CreateObject();
+
+	cJSON_AddStringToObject(o, "alert", a->name);
+	cJSON_AddStringToObject(o, "severity", a->severity);
+	cJSON_AddStringToObject(o, "state", a->state);
+	json_add_string_or_null(o, "node", t ? t->node : *a->node ? a->node : NULL);
+	json_add_string_or_null(o, "gpu", *a->gpu ? a->gpu : NULL);
+	json_add_string_or_null(o, "instance", *a->instance ? a->instance : NULL);
+	json_add_time_or_null(o, "since", a->active_ms);
+	cJSON_AddStringToObject(o, "summary", a->summary);
+	return o;
+}
+
+cJSON *lifecycle_status_json(const struct session *s, const struct session_status *st)
+{
+	cJSON *root = cJSON_CreateObject(), *targets, *saves, *stale, *health, *node_list, *alerts;
+	size_t counts[HEALTH_CLASSES], nnodes;
+	const char **nodes = status_node_names(st, &nnodes);
+
+	status_count_classes(st, counts);
+	health = cJSON_AddObjectToObject(root, "health_counts");
+	for (int c = HEALTH_HEALTHY; c < HEALTH_CLASSES; c++)
+		cJSON_AddNumberToObject(health, health_class_name((enum health_class)c), (double)counts[c]);
+	cJSON_AddNumberToObject(health, health_class_name(HEALTH_UNKNOWN), (double)counts[HEALTH_UNKNOWN]);
+
+	cJSON_AddStringToObject(root, "session", s->id);
+	cJSON_AddStringToObject(root, "launcher", s->launcher);
+	cJSON_AddStringToObject(root, "state", run_state_name(st->state));
+	json_add_string_or_null(root, "job_id", st->run.job_id);
+	json_add_string_or_null(root, "job_state", job_state_text(st));
+	json_add_string_or_null(root, "node", st->have_job && st->job.node ? st->job.node : st->run.node);
+	json_add_string_or_null(root, "prometheus_url", st->run.url);
+	cJSON_AddBoolToObject(root, "ready", st->ready);
+	json_add_string_or_null(root, "error", st->problem ? st->problem : st->run.last_error);
+	json_add_string_or_null(root, "problem", st->problem ? st->problem : st->run.last_error);
+	json_add_string_or_null(root, "log", st->run.log_path);
+	json_add_string_or_null(root, "tsdb_copy", st->run.tsdb_copy);
+	json_add_string_or_null(root, "note", st->note);
+	cJSON_AddNumberToObject(root, "tsdb_bytes", (double)st->saves.bytes);
+	saves = cJSON_AddArrayToObject(root, "tsdb_saves");
+	for (size_t i = 0; i < st->saves.n; i++) {
+		const struct tsdb_save *v = &st->saves.items[i];
+		cJSON *o = cJSON_CreateObject();
+
+		cJSON_AddStringToObject(o, "job", v->job);
+		json_add_string_or_null(o, "host", v->host);
+		cJSON_AddStringToObject(o, "path", v->path);
+		json_add_string_or_null(o, "why", v->why);
+		json_add_time_or_null(o, "from", v->started_ms);
+		json_add_time_or_null(o, "to", v->ended_ms);
+		cJSON_AddNumberToObject(o, "bytes", (double)v->bytes);
+		cJSON_AddItemToArray(saves, o);
+	}
+	json_add_string_or_null(root, "api_url", st->api.alive ? st->api.url : NULL);
+	cJSON_AddNumberToObject(root, "clients", (double)st->registry.nclients);
+	stale = cJSON_AddArrayToObject(root, "stale_clients");
+	for (size_t i = 0; i < st->nheartbeats; i++) {
+		const struct heartbeat *hb = &st->heartbeats[i];
+		cJSON *o;
+
+		if (!heartbeat_is_stale(hb, st->now_ms))
+			continue;
+		o = cJSON_CreateObject();
+		cJSON_AddStringToObject(o, "client_id", hb->client_id);
+		json_add_time_or_null(o, "last_heartbeat", hb->at_ms);
+		cJSON_AddNumberToObject(o, "timeout_s", (double)hb->timeout_s);
+		cJSON_AddItemToArray(stale, o);
+	}
+	targets = cJSON_AddArrayToObject(root, "targets");
+	for (size_t i = 0; i < st->registry.n; i++) {
+		const struct target *t = st->targets[i].target;
+		cJSON *o = cJSON_CreateObject();
+
+		cJSON_AddStringToObject(o, "client_id", t->client_id);
+		cJSON_AddStringToObject(o, "kind", target_kind_name(t->kind));
+		json_add_string_or_null(o, "name", t->name);
+		cJSON_AddStringToObject(o, "node", t->node);
+		json_add_string_or_null(o, "node_address", t->node_address);
+		cJSON_AddStringToObject(o, "address", t->address);
+		cJSON_AddStringToObject(o, "url", t->url);
+		cJSON_AddStringToObject(o, "health", st->targets[i].health);
+		json_add_string_or_null(o, "error", *st->targets[i].last_error ? st->targets[i].last_error : NULL);
+		cJSON_AddStringToObject(o, "last_error", st->targets[i].last_error);
+		cJSON_AddBoolToObject(o, "stale", client_is_stale(st, t->client_id));
+		cJSON_AddStringToObject(o, "class", health_class_name(st->targets[i].klass));
+		alerts = cJSON_AddArrayToObject(o, "alerts");
+		for (size_t k = 0; k < st->nalerts; k++)
+			if (!strcmp(st->alerts[k].state, "firing") && health_alert_is_of(&st->alerts[k], t))
+				cJSON_AddItemToArray(alerts, alert_json(&st->alerts[k], t));
+		cJSON_AddItemToArray(targets, o);
+	}
+	node_list = cJSON_AddArrayToObject(root, "nodes");
+	for (size_t k = 0; k < nnodes; k++) {
+		cJSON *o = cJSON_CreateObject();
+
+		cJSON_AddStringToObject(o, "node", nodes[k]);
+		cJSON_AddStringToObject(o, "class", health_class_name(status_node_class(st, nodes[k])));
+		cJSON_AddItemToArray(node_list, o);
+	}
+	alerts = cJSON_AddArrayToObject(root, "alerts");
+	for (size_t k = 0; k < st->nalerts; k++)
+		cJSON_AddItemToArray(alerts, alert_json(&st->alerts[k], status_alert_target(st, &st->alerts[k])));
+	free(nodes);
+	return root;
+}
+

@@ -9,6 +9,7 @@
 #include "lifecycle/health.h"
 #include "lifecycle/launcher.h"
 #include "session/registry.h"
+#include "session/api.h"
 #include "session/saves.h"
 #include "session/session.h"
 
@@ -30,6 +31,7 @@ struct start_options {
 	int64_t save_before_limit_ms;  /* 0: the launcher's choice */
 	int dry_run;              /* render the files and stop there */
 	int wait_targets;         /* then wait, within wait_ms, until every registered target was scraped once */
+	int serve_in_job;         /* the job runs 'benchmon serve' beside Prometheus, on its port + 1; start waits for it */
 	/* the signal number the caller's handler caught: the wait ends and the submitted job is cancelled */
 	const volatile sig_atomic_t *interrupted;
 };
@@ -64,6 +66,9 @@ int lifecycle_force_remove(const char *id);
 /* Re-render prometheus.yml and have the running Prometheus reload it. */
 int lifecycle_reload(const struct session *s);
 
+/* Reload when the session's Prometheus runs: 1 reloaded, 0 not running, -1 failed. */
+int lifecycle_reload_if_running(const struct session *s);
+
 struct target_status {
 	const struct target *target;  /* points into registry */
 	const char *health;           /* "up", "down" or "unknown" */
@@ -86,6 +91,10 @@ struct session_status {
 	size_t nprom;
 	struct prom_alert *alerts;    /* the session's alerts, pending and firing, owned here */
 	size_t nalerts;
+	struct heartbeat *heartbeats; /* clients' heartbeats (registry.h) */
+	size_t nheartbeats;
+	int64_t now_ms;               /* when the status was taken, for staleness */
+	struct session_api api;       /* where benchmon serve listens, if it does */
 };
 
 /*
@@ -98,5 +107,18 @@ struct session_status {
  */
 int lifecycle_status(const struct session *s, struct session_status *st);
 void session_status_release(struct session_status *st);
+
+struct cJSON;
+/* The status as one JSON object, what 'status --json' prints and GET /v1/status answers. Caller frees. */
+struct cJSON *lifecycle_status_json(const struct session *s, const struct session_status *st);
+
+/* Health of a status, for its readers: targets per class (counts has HEALTH_CLASSES entries); the
+ * registry's node names, each once in registration order (*n of them; the caller frees the array,
+ * not the names); a node's class, the worst of its targets'; the registered target an alert is
+ * about, or NULL. */
+void status_count_classes(const struct session_status *st, size_t counts[HEALTH_CLASSES]);
+const char **status_node_names(const struct session_status *st, size_t *n);
+enum health_class status_node_class(const struct session_status *st, const char *node);
+const struct target *status_alert_target(const struct session_status *st, const struct prom_alert *a);
 
 #endif

@@ -191,6 +191,8 @@ int render_job_script(const struct render_params *p)
 	char *port = xasprintf("%d", p->port);
 	char *retention = format_duration_ms(p->retention_ms);
 	char *path = xasprintf("%s/job.sh", p->dir);
+	char *serve_q = shell_quote(p->serve_exe ? p->serve_exe : "");
+	char *serve_port = xasprintf("%d", p->serve_exe ? p->serve_port : 0);
 	struct strbuf out = STRBUF_INIT;
 	const struct render_var vars[] = {
 		{ "SESSION", p->session },
@@ -209,6 +211,8 @@ int render_job_script(const struct render_params *p)
 		{ "REASON_NO_TSDB_DIR", JOB_REASON_NO_TSDB_DIR },
 		{ "SAVE_FILE", JOB_SAVE_FILE },
 		{ "WEB_CONFIG", web_q },
+		{ "SERVE_EXE", serve_q },
+		{ "SERVE_PORT", serve_port },
 		{ NULL, NULL },
 	};
 	int ret = -1;
@@ -221,6 +225,8 @@ out:
 	free(path);
 	free(retention);
 	free(port);
+	free(serve_q);
+	free(serve_port);
 	free(web_q);
 	free(listen_q);
 	free(dir_q);

@@ -58,6 +58,8 @@ struct render_params {
 	int port;
 	const char *web_config;      /* path of the web config that job.sh gives Prometheus */
 	const char *rules_file;      /* the alerting rules (rules.h), or NULL for none */
+	const char *serve_exe;       /* job.sh also runs '<serve_exe> serve' beside Prometheus, or NULL */
+	int serve_port;              /* where that server listens, on Prometheus's address */
 };
 
 /* Write dir/prometheus.yml (atomically, 0600). */

@@ -8,8 +8,8 @@ packages="
 build-essential pkg-config
 slurm-wlm slurmctld slurmd munge libslurm-dev
 prometheus prometheus-node-exporter
-libcjson-dev libcsv-dev libcurl4-openssl-dev libcmocka-dev libcrypt-dev
-wrk curl hyperfine procps iproute2 util-linux python3 time
+libcjson-dev libcsv-dev libcurl4-openssl-dev libcmocka-dev libcrypt-dev libmicrohttpd-dev
+wrk curl hyperfine procps iproute2 util-linux python3 python3-yaml openssl time
 chromium
 lmod bash-completion man-db groff-base
 "

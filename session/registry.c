@@ -1,10 +1,13 @@
 #include "session/registry.h"
 
 #include <dirent.h>
+#include <fcntl.h>
+#include <stdatomic.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -242,15 +245,18 @@ static int auth_dir_create(const struct session *s, const char *token_file, char
  */
 static char *registration_stamp(int64_t *ms)
 {
-	static int64_t last;
+	/* atomic: the threads of benchmon serve register at once */
+	static _Atomic int64_t last;
 	struct timespec ts;
-	int64_t ns;
+	int64_t ns, prev;
 
 	clock_gettime(CLOCK_REALTIME, &ts);
 	ns = (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-	if (ns <= last)
-		ns = last + 1;
-	last = ns;
+	prev = atomic_load(&last);
+	do {
+		if (ns <= prev)
+			ns = prev + 1;
+	} while (!atomic_compare_exchange_weak(&last, &prev, ns));
 	*ms = ns / 1000000;
 	return xasprintf("%019lld+%s+%010ld", (long long)ns, host_tag(), (long)getpid());
 }
@@ -712,4 +718,339 @@ void target_list_release(struct target_list *list)
 		target_release(&list->items[i]);
 	free(list->items);
 	memset(list, 0, sizeof(*list));
+}
+
+int registry_check_client(struct client *c, struct hostport owned[2], char **cause, const char **field)
+{
+	*field = "client_id";
+	if (validate_id("client id", c->client_id, cause) < 0)
+		return -1;
+	*field = "node";
+	if (validate_host("node", c->node, cause) < 0)
+		return -1;
+	if (c->node_exporter) {
+		*field = "node_exporter";
+		if (hostport_parse("--node-exporter", c->node_exporter, &owned[0], cause) < 0)
+			return -1;
+		c->node_exporter = owned[0].address;
+	}
+	if (c->dcgm_exporter) {
+		*field = "dcgm_exporter";
+		if (hostport_parse("--dcgm-exporter", c->dcgm_exporter, &owned[1], cause) < 0)
+			return -1;
+		c->dcgm_exporter = owned[1].address;
+	}
+	*field = NULL;
+	return 0;
+}
+
+/* Move one exporter address off loopback to the node's name. */
+static int off_loopback(struct hostport *hp, const char *node, char **address)
+{
+	char *was;
+
+	if (!hp->address || !host_is_loopback(hp->host))
+		return 0;
+	was = hp->address;
+	hp->address = xasprintf("%s:%d", node, hp->port);
+	free(was);
+	*address = hp->address;
+	return 1;
+}
+
+int registry_client_off_loopback(const struct session *s, struct client *c, struct hostport owned[2])
+{
+	if (!session_prometheus_is_remote(s) || host_is_loopback(c->node))
+		return 0;
+	return off_loopback(&owned[0], c->node, &c->node_exporter) + off_loopback(&owned[1], c->node, &c->dcgm_exporter);
+}
+
+int registry_check_service(const struct service *svc, char **cause, const char **field)
+{
+	struct endpoint ep;
+
+	*field = "client_id";
+	if (validate_id("client id", svc->client_id, cause) < 0)
+		return -1;
+	*field = "name";
+	if (validate_id("service name", svc->name, cause) < 0)
+		return -1;
+	*field = "endpoint";
+	if (endpoint_parse(svc->endpoint, &ep, cause) < 0)
+		return -1;
+	endpoint_release(&ep);
+	*field = NULL;
+	return 0;
+}
+
+/* Remove from dirpath every service file of client (and of name, when not NULL); counts them into *n. */
+static void remove_services_in(const char *dirpath, const char *client_id, const char *name, size_t *n)
+{
+	DIR *dir = opendir(dirpath);
+	struct dirent *de;
+
+	while (dir && (de = readdir(dir))) {
+		const char *c, *v, *stamp;
+		char *parts = split_service_name(de->d_name, &c, &v, &stamp);
+
+		if (parts && !strcmp(c, client_id) && (!name || !strcmp(v, name))) {
+			char *path = xasprintf("%s/%s", dirpath, de->d_name);
+
+			if (unlink(path) == 0)
+				(*n)++;
+			free(path);
+		}
+		free(parts);
+	}
+	if (dir)
+		closedir(dir);
+}
+
+/* Remove the service files of client_id (of name only, when not NULL) everywhere; *n counts them. */
+static int remove_services(const struct session *s, const char *client_id, const char *name, size_t *n)
+{
+	char *targets = xasprintf("%s/targets", s->dir);
+	struct auth_dir *auth = NULL;
+	size_t nauth = 0;
+	int ret = -1;
+
+	remove_services_in(targets, client_id, name, n);
+	if (registry_auth_dirs(s, &auth, &nauth) < 0)
+		goto out;
+	for (size_t i = 0; i < nauth; i++)
+		remove_services_in(auth[i].dir, client_id, name, n);
+	ret = 0;
+out:
+	auth_dirs_free(auth, nauth);
+	free(targets);
+	return ret;
+}
+
+/* fsync the directory dir, so that a removal survives a crash. */
+static int sync_dir(const char *dir)
+{
+	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC), ret = 0;
+
+	if (fd < 0 || fsync(fd) < 0)
+		ret = error("cannot sync directory '%s': %s", dir, strerror(errno));
+	if (fd >= 0)
+		close(fd);
+	return ret;
+}
+
+int registry_remove_client(const struct session *s, const char *client_id)
+{
+	char *path = xasprintf("%s/targets/client+%s.json", s->dir, client_id);
+	char *targets = xasprintf("%s/targets", s->dir);
+	char *hb = xasprintf("%s/heartbeats/%s.json", s->dir, client_id);
+	size_t n = 0;
+	int ret = -1, had = unlink(path) == 0;
+
+	if (!had && errno != ENOENT) {
+		error("cannot remove '%s': %s", path, strerror(errno));
+		goto out;
+	}
+	if (remove_services(s, client_id, NULL, &n) < 0)
+		goto out;
+	unlink(hb);
+	if (sync_dir(targets) < 0)
+		goto out;
+	ret = had || n ? 0 : 1;
+out:
+	free(hb);
+	free(targets);
+	free(path);
+	return ret;
+}
+
+int registry_remove_service(const struct session *s, const char *client_id, const char *name)
+{
+	char *targets = xasprintf("%s/targets", s->dir);
+	size_t n = 0;
+	int ret = -1;
+
+	if (remove_services(s, client_id, name, &n) < 0 || sync_dir(targets) < 0)
+		goto out;
+	ret = n ? 0 : 1;
+out:
+	free(targets);
+	return ret;
+}
+
+/* The stale spans of a heartbeat file, as a JSON array of [from, to] pairs. */
+static void read_spans(const cJSON *root, struct heartbeat *hb)
+{
+	const cJSON *spans = cJSON_GetObjectItemCaseSensitive(root, "stale_spans"), *pair;
+
+	hb->spans = NULL;
+	hb->nspans = 0;
+	cJSON_ArrayForEach(pair, spans) {
+		const cJSON *a = cJSON_GetArrayItem(pair, 0), *b = cJSON_GetArrayItem(pair, 1);
+
+		if (!cJSON_IsNumber(a) || !cJSON_IsNumber(b))
+			continue;
+		hb->spans = xrealloc(hb->spans, (hb->nspans + 1) * sizeof(*hb->spans));
+		hb->spans[hb->nspans][0] = (int64_t)a->valuedouble;
+		hb->spans[hb->nspans][1] = (int64_t)b->valuedouble;
+		hb->nspans++;
+	}
+}
+
+int registry_heartbeat(const struct session *s, const char *client_id, int64_t timeout_s)
+{
+	char *dir = xasprintf("%s/heartbeats", s->dir);
+	char *path = xasprintf("%s/%s.json", dir, client_id);
+	cJSON *old = NULL, *root = cJSON_CreateObject(), *spans;
+	struct heartbeat was = { 0 };
+	int64_t now = now_ms();
+	size_t first;
+	int ret = -1;
+
+	if (json_read_file(path, 64 << 10, 1, &old, NULL) < 0)
+		goto out;
+	if (old) {
+		was.at_ms = json_int(old, "at_ms", 0);
+		was.timeout_s = json_int(old, "timeout_s", 0);
+		read_spans(old, &was);
+	}
+	if (timeout_s < 0)
+		timeout_s = was.timeout_s;
+	/* the silence this heartbeat ends, if it was too long, becomes a span of its own */
+	if (old && heartbeat_is_stale(&was, now)) {
+		was.spans = xrealloc(was.spans, (was.nspans + 1) * sizeof(*was.spans));
+		was.spans[was.nspans][0] = heartbeat_stale_since(&was);
+		was.spans[was.nspans][1] = now;
+		was.nspans++;
+	}
+	cJSON_AddStringToObject(root, "client_id", client_id);
+	cJSON_AddNumberToObject(root, "at_ms", (double)now);
+	cJSON_AddNumberToObject(root, "timeout_s", (double)timeout_s);
+	spans = cJSON_AddArrayToObject(root, "stale_spans");
+	first = was.nspans > HEARTBEAT_SPANS_MAX ? was.nspans - HEARTBEAT_SPANS_MAX : 0;
+	for (size_t i = first; i < was.nspans; i++) {
+		cJSON *pair = cJSON_CreateArray();
+
+		cJSON_AddItemToArray(pair, cJSON_CreateNumber((double)was.spans[i][0]));
+		cJSON_AddItemToArray(pair, cJSON_CreateNumber((double)was.spans[i][1]));
+		cJSON_AddItemToArray(spans, pair);
+	}
+	if (mkdir_p(dir, 0700) < 0 || json_write_file(path, root, 0) < 0)
+		goto out;
+	ret = 0;
+out:
+	free(was.spans);
+	cJSON_Delete(old);
+	cJSON_Delete(root);
+	free(path);
+	free(dir);
+	return ret;
+}
+
+int registry_heartbeats(const struct session *s, struct heartbeat **hb, size_t *n)
+{
+	char *dirpath = xasprintf("%s/heartbeats", s->dir);
+	DIR *dir = opendir(dirpath);
+	struct dirent *de;
+
+	*hb = NULL;
+	*n = 0;
+	while (dir && (de = readdir(dir))) {
+		size_t len = strlen(de->d_name);
+		cJSON *root = NULL;
+		char *path;
+
+		if (len < 6 || strcmp(de->d_name + len - 5, ".json"))
+			continue;
+		path = xasprintf("%s/%s", dirpath, de->d_name);
+		if (json_read_file(path, 64 << 10, 1, &root, NULL) == 0 && json_string(root, "client_id")) {
+			*hb = xrealloc(*hb, (*n + 1) * sizeof(**hb));
+			(*hb)[*n].client_id = json_strdup(root, "client_id");
+			(*hb)[*n].at_ms = json_int(root, "at_ms", 0);
+			(*hb)[*n].timeout_s = json_int(root, "timeout_s", 0);
+			read_spans(root, &(*hb)[*n]);
+			(*n)++;
+		}
+		cJSON_Delete(root);
+		free(path);
+	}
+	if (dir)
+		closedir(dir);
+	free(dirpath);
+	return 0;
+}
+
+void heartbeats_free(struct heartbeat *hb, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		free(hb[i].client_id);
+		free(hb[i].spans);
+	}
+	free(hb);
+}
+
+int heartbeat_is_stale(const struct heartbeat *hb, int64_t now)
+{
+	return hb->timeout_s > 0 && now - hb->at_ms > hb->timeout_s * 1000;
+}
+
+int64_t heartbeat_stale_since(const struct heartbeat *hb)
+{
+	return hb->at_ms + hb->timeout_s * 1000;
+}
+
+/*
+ * A token file is referenced by path in prometheus.yml, so the path must be
+ * absolute and plain, and the file must exist: Prometheus would otherwise
+ * fail the reload.
+ */
+int registry_check_token_file(const char *path, char **cause)
+{
+	struct stat st;
+	char *q = quote_for_message(path);
+	int ret = -1;
+
+	if (path[0] != '/')
+		*cause = xasprintf("invalid --bearer-token-file '%s': must be an absolute path", q);
+	else if (strlen(path) > 1024 || strpbrk(path, "\n\r\t\"\\"))
+		*cause = xasprintf("invalid --bearer-token-file '%s': too long, or has quotes or control characters", q);
+	else if (stat(path, &st) < 0 || !S_ISREG(st.st_mode) || access(path, R_OK) < 0)
+		*cause = xasprintf("invalid --bearer-token-file '%s': not a readable file", q);
+	else
+		ret = 0;
+	free(q);
+	return ret;
+}
+
+
+cJSON *registry_client_json(const struct session *s, const struct client *c)
+{
+	cJSON *root = cJSON_CreateObject();
+
+	cJSON_AddStringToObject(root, "session", s->id);
+	cJSON_AddStringToObject(root, "client_id", c->client_id);
+	cJSON_AddStringToObject(root, "node", c->node);
+	json_add_string_or_null(root, "node_exporter", c->node_exporter);
+	json_add_string_or_null(root, "dcgm_exporter", c->dcgm_exporter);
+	cJSON_AddNullToObject(root, "error");
+	return root;
+}
+
+cJSON *registry_services_json(const struct session *s, const struct service *svcs, size_t n, size_t rewritten)
+{
+	cJSON *root = cJSON_CreateObject(), *arr;
+
+	cJSON_AddStringToObject(root, "session", s->id);
+	arr = cJSON_AddArrayToObject(root, "services");
+	for (size_t i = 0; i < n; i++) {
+		cJSON *o = cJSON_CreateObject();
+
+		cJSON_AddStringToObject(o, "client_id", svcs[i].client_id);
+		cJSON_AddStringToObject(o, "name", svcs[i].name);
+		cJSON_AddStringToObject(o, "endpoint", svcs[i].endpoint);
+		cJSON_AddItemToArray(arr, o);
+	}
+	cJSON_AddNumberToObject(root, "registered", (double)n);
+	cJSON_AddNumberToObject(root, "rewritten_to_node", (double)rewritten);
+	cJSON_AddNullToObject(root, "error");
+	return root;
 }

@@ -5,6 +5,7 @@
 #include <stdint.h>
 
 #include "session/session.h"
+#include "session/validate.h"
 
 /*
  * The target registry of a session: what Prometheus scrapes.
@@ -122,6 +123,66 @@ int registry_put_client(const struct session *s, const struct client *c);
  */
 int registry_put_services(const struct session *s, const struct service *svcs, size_t n,
 			  size_t *rewritten, size_t *bad_index, char **cause);
+
+/*
+ * The checks of a client or service as given, before the session is read,
+ * so that bad input is refused having changed nothing. On failure *cause
+ * (caller frees) is the message the CLI prints and *field names the input
+ * (JSON name: "client_id", "node", "endpoint", ...).
+ * registry_check_client normalises the exporter addresses in *c, into
+ * strings *owned holds (release with hostport_release on both).
+ */
+int registry_check_client(struct client *c, struct hostport owned[2], char **cause, const char **field);
+int registry_check_service(const struct service *svc, char **cause, const char **field);
+/* A bearer token file: an absolute, plain path of a readable file (Prometheus reads it by path). */
+int registry_check_token_file(const char *path, char **cause);
+
+/*
+ * Exporters on loopback answer only on their own node; when Prometheus may
+ * run elsewhere they are registered under the client's node instead
+ * (owned[] as from registry_check_client). Returns how many were moved.
+ */
+int registry_client_off_loopback(const struct session *s, struct client *c, struct hostport owned[2]);
+
+/*
+ * Remove a client (its exporters and every registration of its services),
+ * or one service of a client. 0 when removed, 1 when there was nothing of
+ * that name, -1 on failure.
+ */
+int registry_remove_client(const struct session *s, const char *client_id);
+int registry_remove_service(const struct session *s, const char *client_id, const char *name);
+
+/*
+ * Heartbeats: heartbeats/<client>.json holds when a client last reported,
+ * how long it may stay silent (timeout_s; 0: never stale), and the
+ * stretches it was stale in before (the last HEARTBEAT_SPANS_MAX, each
+ * closed by the heartbeat that ended it). A heartbeat without a timeout
+ * keeps the one set before.
+ */
+#define HEARTBEAT_SPANS_MAX 64
+struct heartbeat {
+	char *client_id;
+	int64_t at_ms;
+	int64_t timeout_s;
+	int64_t (*spans)[2];   /* [from, to] in ms, oldest first */
+	size_t nspans;
+};
+int registry_heartbeat(const struct session *s, const char *client_id, int64_t timeout_s);
+/* Every client's heartbeat; free with heartbeats_free. */
+int registry_heartbeats(const struct session *s, struct heartbeat **hb, size_t *n);
+void heartbeats_free(struct heartbeat *hb, size_t n);
+/* Has hb's client been silent for longer than its timeout at now_ms? */
+int heartbeat_is_stale(const struct heartbeat *hb, int64_t now);
+/* When the current stale stretch began (the last heartbeat plus the timeout); meaningful when stale. */
+int64_t heartbeat_stale_since(const struct heartbeat *hb);
+
+/*
+ * The answers of a registration, as client-connect --json and
+ * service-register --json print them and benchmon serve returns them
+ * ("error": null). Caller frees with cJSON_Delete.
+ */
+struct cJSON *registry_client_json(const struct session *s, const struct client *c);
+struct cJSON *registry_services_json(const struct session *s, const struct service *svcs, size_t n, size_t rewritten);
 
 /* Read and merge the whole registry. Release with target_list_release. */
 int registry_load(const struct session *s, struct target_list *list);

@@ -13,6 +13,8 @@
  *   sessions/<id>/prometheus.password  the secret of its Prometheus's HTTP API (lib/auth.h)
  *   sessions/<id>/run.json       Prometheus's state, replaced by start/stop/status
  *   sessions/<id>/targets/       the target registry (see registry.h)
+ *   sessions/<id>/heartbeats/    clients' heartbeats (registry.h)
+ *   sessions/<id>/api.token, api.json  benchmon serve's token, and where it listens (api.h)
  *   sessions/<id>/prometheus.yml, web.yml, job.sh   rendered at start
  *   sessions/<id>/rules.yml      the alert rules, rendered by session-create and at start (render/rules.h)
  *   sessions/<id>/logs/          the Prometheus job's output

@@ -49,6 +49,8 @@ class Benchmon(MakefilePackage):
     # curl.h at build time; libcurl.so.4 is dlopen()ed at run time, found
     # through the RPATH Spack adds for link dependencies
     depends_on("curl")
+    # microhttpd.h at build time; libmicrohttpd.so.12 is dlopen()ed by 'benchmon serve'
+    depends_on("libmicrohttpd")
     depends_on("cjson")
     depends_on("libcsv")  # not in Spack's builtin repository: see above
 

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include <dirent.h>
+#include <pthread.h>
 #include <fcntl.h>
 #include <ftw.h>
 #include <sys/stat.h>
@@ -1284,6 +1285,148 @@ static void test_registration_removes_older_ones_of_its_name_only(void **state)
 	free(tdir);
 }
 
+
+/* Removing a service takes every registration of it, and only it; removing a client takes all it has. */
+static void test_remove_service_and_client(void **state)
+{
+	struct fixture *f = *state;
+	struct target_list list;
+
+	put_client(&f->s, "c1", "node01", "node01:9100", NULL);
+	put_client(&f->s, "c2", "node02", NULL, NULL);
+	put_service(&f->s, "c1", "web", "http://node01:8000");
+	put_service(&f->s, "c1", "db", "http://node01:8001");
+	put_service(&f->s, "c2", "web", "http://node02:8000");
+	assert_int_equal(registry_heartbeat(&f->s, "c1", 30), 0);
+	assert_int_equal(registry_remove_service(&f->s, "c1", "web"), 0);
+	assert_int_equal(registry_remove_service(&f->s, "c1", "web"), 1);
+	assert_int_equal(registry_load(&f->s, &list), 0);
+	assert_int_equal(list.n, 3);   /* c1's node exporter and db, c2's web */
+	target_list_release(&list);
+	assert_int_equal(registry_remove_client(&f->s, "c1"), 0);
+	assert_int_equal(registry_remove_client(&f->s, "c1"), 1);
+	assert_int_equal(registry_load(&f->s, &list), 0);
+	assert_int_equal(list.nclients, 1);
+	assert_int_equal(list.n, 1);
+	assert_string_equal(list.items[0].client_id, "c2");
+	target_list_release(&list);
+	{
+		struct heartbeat *hb;
+		size_t n;
+
+		assert_int_equal(registry_heartbeats(&f->s, &hb, &n), 0);
+		assert_int_equal(n, 0);
+		heartbeats_free(hb, n);
+	}
+}
+
+/* A heartbeat after too long a silence records the stretch; one without a timeout keeps the old one. */
+static void test_heartbeat_spans(void **state)
+{
+	struct fixture *f = *state;
+	char *path = path_join(f->s.dir, "heartbeats/c1.json");
+	struct heartbeat *hb;
+	size_t n;
+	int64_t now = now_ms();
+	FILE *fp;
+
+	assert_int_equal(registry_heartbeat(&f->s, "c1", 5), 0);
+	assert_int_equal(registry_heartbeats(&f->s, &hb, &n), 0);
+	assert_int_equal(n, 1);
+	assert_int_equal(hb[0].timeout_s, 5);
+	assert_int_equal(hb[0].nspans, 0);
+	assert_false(heartbeat_is_stale(&hb[0], now));
+	assert_true(heartbeat_is_stale(&hb[0], hb[0].at_ms + 5001));
+	heartbeats_free(hb, n);
+	/* as if the last heartbeat came 60 s ago */
+	fp = fopen(path, "w");
+	assert_non_null(fp);
+	fprintf(fp, "{\"client_id\":\"c1\",\"at_ms\":%lld,\"timeout_s\":5,\"stale_spans\":[]}", (long long)(now - 60000));
+	fclose(fp);
+	assert_int_equal(registry_heartbeat(&f->s, "c1", -1), 0);
+	assert_int_equal(registry_heartbeats(&f->s, &hb, &n), 0);
+	assert_int_equal(n, 1);
+	assert_int_equal(hb[0].timeout_s, 5);
+	assert_int_equal(hb[0].nspans, 1);
+	assert_int_equal(hb[0].spans[0][0], now - 55000);
+	assert_true(hb[0].spans[0][1] >= now && hb[0].spans[0][1] <= hb[0].at_ms);
+	heartbeats_free(hb, n);
+	free(path);
+}
+
+struct thread_arg {
+	const struct session *s;
+	int k;
+	int failed;
+};
+
+static void *register_many(void *p)
+{
+	struct thread_arg *a = p;
+
+	for (int i = 0; i < 50; i++) {
+		char name[32], url[64];
+		struct service svc = { "c1", name, url, NULL };
+		size_t bad, rewritten;
+		char *cause = NULL;
+
+		snprintf(name, sizeof(name), "t%d_%d", a->k, i);
+		snprintf(url, sizeof(url), "http://node01:%d/metrics", 1000 + i);
+		if (registry_put_services(a->s, &svc, 1, &rewritten, &bad, &cause) < 0)
+			a->failed++;
+		free(cause);
+		/* the same name from every thread at once: one registration must stay */
+		svc.name = "shared";
+		if (registry_put_services(a->s, &svc, 1, &rewritten, &bad, &cause) < 0)
+			a->failed++;
+		free(cause);
+		/* the same file rewritten by every thread at once: their temporary files must differ */
+		{
+			struct client c = { "c9", "node09", NULL, NULL };
+
+			if (registry_put_client(a->s, &c) < 0)
+				a->failed++;
+		}
+	}
+	return NULL;
+}
+
+/* Threads of one process (benchmon serve) registering at once: none lost, one file per name. */
+static void test_threads_register_at_once(void **state)
+{
+	struct fixture *f = *state;
+	pthread_t t[8];
+	struct thread_arg args[8];
+	struct target_list list;
+	char *dir = path_join(f->s.dir, "targets");
+	DIR *d;
+	struct dirent *de;
+	int shared = 0;
+
+	put_client(&f->s, "c1", "node01", NULL, NULL);
+	for (int k = 0; k < 8; k++) {
+		args[k] = (struct thread_arg){ &f->s, k, 0 };
+		assert_int_equal(pthread_create(&t[k], NULL, register_many, &args[k]), 0);
+	}
+	for (int k = 0; k < 8; k++) {
+		pthread_join(t[k], NULL);
+		assert_int_equal(args[k].failed, 0);
+	}
+	assert_int_equal(registry_load(&f->s, &list), 0);
+	assert_int_equal(list.n, 8 * 50 + 1);
+	assert_int_equal(list.nclients, 2);
+	target_list_release(&list);
+	d = opendir(dir);
+	assert_non_null(d);
+	while ((de = readdir(d))) {
+		assert_null(strstr(de->d_name, ".tmp."));
+		shared += !strncmp(de->d_name, "service+c1+shared+", 18);
+	}
+	closedir(d);
+	assert_int_equal(shared, 1);
+	free(dir);
+}
+
 int main(void)
 {
 #define T(fn) cmocka_unit_test_setup_teardown(fn, fixture_setup, fixture_teardown)
@@ -1324,6 +1467,9 @@ int main(void)
 		T(test_load_fails_on_truncated_file),
 		T(test_load_fails_on_non_list_file),
 		T(test_load_rejects_service_group_without_name),
+		T(test_remove_service_and_client),
+		T(test_heartbeat_spans),
+		T(test_threads_register_at_once),
 		cmocka_unit_test_setup_teardown(test_nclients_ignores_plus_in_home_path, fixture_setup_plus_home,
 						fixture_teardown),
 	};
