@@ -59,7 +59,17 @@ struct server {
 	size_t nseen;
 	char **stale;                  /* clients whose heartbeat was stale at the last poll */
 	size_t nstale;
+	char **alerts;                 /* "<alert key> <state>" of each alert at the last poll */
+	size_t nalerts;
 };
+
+static int in_list(char **v, size_t n, const char *s)
+{
+	for (size_t i = 0; i < n; i++)
+		if (!strcmp(v[i], s))
+			return 1;
+	return 0;
+}
 
 /* Queue an event for the streams: "id: N\nevent: type\ndata: json\n\n". Takes data. */
 static void emit(struct server *sv, const char *type, cJSON *data)
@@ -116,26 +126,105 @@ static void seen_free(struct seen_target *v, size_t n)
 	free(v);
 }
 
-/* Prometheus's view of the session's targets, when it runs: 0, or -1 when it cannot be asked. */
-static int poll_prometheus(const struct session *s, struct prom_target **prom, size_t *nprom)
+/*
+ * Prometheus's view of the session's targets and alerts, when it runs: 0, or -1
+ * when its targets cannot be asked for. *alerts_ok says whether the alerts came.
+ */
+static int poll_prometheus(const struct session *s, struct prom_health *h, int *alerts_ok)
 {
 	struct session_run run = { 0 };
 	struct http_auth auth = { 0 };
-	char *cause = NULL;
 	int ret = -1;
 
-	*prom = NULL;
-	*nprom = 0;
+	memset(h, 0, sizeof(*h));
+	*alerts_ok = 0;
 	if (session_run_load(s, &run) < 0 || run.state != RUN_RUNNING || !run.url)
 		goto out;
-	if (auth_load(s->dir, &auth) < 0 || prom_targets(run.url, &auth, s->id, prom, nprom, &cause) < 0)
+	if (auth_load(s->dir, &auth) < 0)
+		goto out;
+	prom_health(run.url, &auth, s->id, h);
+	*alerts_ok = !h->alerts_cause;
+	if (h->targets_cause)
 		goto out;
 	ret = 0;
 out:
-	free(cause);
 	http_auth_release(&auth);
 	session_run_release(&run);
 	return ret;
+}
+
+static void prom_health_release(struct prom_health *h)
+{
+	prom_targets_free(h->targets, h->ntargets);
+	prom_alerts_free(h->alerts, h->nalerts);
+	free(h->targets_cause);
+	free(h->alerts_cause);
+	memset(h, 0, sizeof(*h));
+}
+
+/* One alert's identity: its name and the labels that say what it is about. */
+static char *alert_key(const struct prom_alert *a)
+{
+	return xasprintf("%s|%s|%s|%s|%s|%s|%s", a->name, a->client_id, a->kind, a->service, a->instance, a->node,
+			 a->gpu);
+}
+
+static cJSON *alert_event(const struct prom_alert *a)
+{
+	cJSON *o = cJSON_CreateObject();
+
+	cJSON_AddStringToObject(o, "alert", a->name);
+	cJSON_AddStringToObject(o, "severity", a->severity);
+	cJSON_AddStringToObject(o, "state", a->state);
+	json_add_string_or_null(o, "client_id", *a->client_id ? a->client_id : NULL);
+	json_add_string_or_null(o, "node", *a->node ? a->node : NULL);
+	json_add_string_or_null(o, "gpu", *a->gpu ? a->gpu : NULL);
+	json_add_string_or_null(o, "instance", *a->instance ? a->instance : NULL);
+	if (a->active_ms)
+		json_add_time(o, "since", a->active_ms);
+	cJSON_AddStringToObject(o, "summary", a->summary);
+	return o;
+}
+
+/*
+ * Alerts that appeared or changed state since the last poll become "alert"
+ * events, those gone "resolved" ones; the first poll only sets the baseline.
+ */
+static void poll_alerts(struct server *sv, const struct prom_health *h, int first)
+{
+	char **now = xcalloc(h->nalerts + 1, sizeof(*now));
+
+	for (size_t i = 0; i < h->nalerts; i++) {
+		char *key = alert_key(&h->alerts[i]);
+
+		now[i] = xasprintf("%s %s", key, h->alerts[i].state);
+		if (!first && !in_list(sv->alerts, sv->nalerts, now[i]))
+			emit(sv, "alert", alert_event(&h->alerts[i]));
+		free(key);
+	}
+	for (size_t i = 0; !first && i < sv->nalerts; i++) {
+		char *space = strrchr(sv->alerts[i], ' ');
+		size_t keylen = (size_t)(space - sv->alerts[i]);
+		int still = 0;
+
+		for (size_t k = 0; k < h->nalerts && !still; k++)
+			still = !strncmp(now[k], sv->alerts[i], keylen) && now[k][keylen] == ' ';
+		if (!still) {
+			cJSON *o = cJSON_CreateObject();
+			char *key = xstrndup(sv->alerts[i], keylen), *name = xstrndup(key, strcspn(key, "|"));
+
+			cJSON_AddStringToObject(o, "alert", name);
+			cJSON_AddStringToObject(o, "key", key);
+			free(name);
+			free(key);
+			emit(sv, "resolved", o);
+		}
+	}
+	for (size_t i = 0; i < sv->nalerts; i++)
+		free(sv->alerts[i]);
+	free(sv->alerts);
+	sv->alerts = now;
+	sv->nalerts = h->nalerts;
 }
 
 static const char *scraped_health(const struct prom_target *prom, size_t n, const struct target *t, const char **err)
@@ -153,13 +242,6 @@ static const char *scraped_health(const struct prom_target *prom, size_t n, cons
 	return "unknown";
 }
 
-static int in_list(char **v, size_t n, const char *s)
-{
-	for (size_t i = 0; i < n; i++)
-		if (!strcmp(v[i], s))
-			return 1;
-	return 0;
-}
 
 /*
  * One look at the registry, Prometheus and the heartbeats; what changed
@@ -168,19 +250,24 @@ static int in_list(char **v, size_t n, const char *s)
 static void poll_once(struct server *sv, int first)
 {
 	struct target_list list;
-	struct prom_target *prom = NULL;
+	struct prom_health ph;
+	struct prom_target *prom;
 	struct heartbeat *hb = NULL;
 	struct seen_target *now;
-	size_t nprom = 0, nhb = 0, nstale = 0;
+	size_t nprom, nhb = 0, nstale = 0;
 	char **stale;
 	int64_t t_now = now_ms();
-	int have_prom;
+	int have_prom, have_alerts;
 	struct strbuf errs = STRBUF_INIT;
 
 	error_capture(&errs);
 	if (registry_load(sv->s, &list) < 0)
 		goto out;
-	have_prom = poll_prometheus(sv->s, &prom, &nprom) == 0;
+	have_prom = poll_prometheus(sv->s, &ph, &have_alerts) == 0;
+	prom = ph.targets;
+	nprom = ph.ntargets;
+	if (have_alerts)
+		poll_alerts(sv, &ph, first);
 	now = xcalloc(list.n + 1, sizeof(*now));
 	for (size_t i = 0; i < list.n; i++) {
 		const struct target *t = &list.items[i];
@@ -243,7 +330,7 @@ static void poll_once(struct server *sv, int first)
 	sv->stale = stale;
 	sv->nstale = nstale;
 	heartbeats_free(hb, nhb);
-	prom_targets_free(prom, nprom);
+	prom_health_release(&ph);
 	target_list_release(&list);
 out:
 	error_capture(NULL);
@@ -821,6 +908,9 @@ void serve_stop(struct server *sv)
 	for (size_t i = 0; i < sv->nstale; i++)
 		free(sv->stale[i]);
 	free(sv->stale);
+	for (size_t i = 0; i < sv->nalerts; i++)
+		free(sv->alerts[i]);
+	free(sv->alerts);
 	explicit_bzero(sv->token, sv->token_len);
 	free(sv->token);
 	pthread_mutex_destroy(&sv->status_lock);

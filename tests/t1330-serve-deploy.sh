@@ -61,6 +61,18 @@ test_expect_success 'a target that dies is a health event "down"' '
 	grep -A1 "^event: health" events.txt | grep "\"name\":\"web\"" | grep "\"health\":\"down\"" | grep -q "\"previous\":\"up\""
 '
 
+test_expect_success 'the session rule TARGET_DOWN firing is an "alert" event' '
+	wait_for 60 "grep -A1 \"^event: alert\" events.txt | grep \"TARGET_DOWN\" | grep -q \"\\\"state\\\":\\\"firing\\\"\"" &&
+	grep -A1 "^event: alert" events.txt | grep "TARGET_DOWN" | grep -q "\"severity\":\"critical\""
+'
+
+test_expect_success 'the target back up resolves the alert: a "resolved" event' '
+	load-target --listen "127.0.0.1:$LT_PORT" --service web 2>lt2.log &
+	echo $! >lt.pid
+	test_cleanup "kill $(cat lt.pid)"
+	wait_for 60 "grep -A1 \"^event: resolved\" events.txt | grep -q \"TARGET_DOWN\""
+'
+
 test_expect_success 'a window a client was stale in gets a stale_client finding from collect' '
 	serve_env &&
 	date -u +%Y-%m-%dT%H:%M:%S.%NZ >from &&
