@@ -239,16 +239,6 @@ static void print_csv(const struct compare_table *t)
 	strbuf_release(&sb);
 }
 
-static void add_num(cJSON *o, const char *key, int has, double v)
-{
-	if (!has)
-		cJSON_AddNullToObject(o, key);
-	else if (isinf(v))
-		cJSON_AddStringToObject(o, key, v > 0 ? "+Inf" : "-Inf");
-	else
-		cJSON_AddNumberToObject(o, key, v);
-}
-
 static cJSON *side_json(const struct side *s)
 {
 	cJSON *o = cJSON_CreateObject(), *arr = cJSON_AddArrayToObject(o, "runs");
@@ -264,9 +254,9 @@ static cJSON *row_side_json(const struct compare_side *s)
 	cJSON *o = cJSON_CreateObject();
 
 	cJSON_AddNumberToObject(o, "n", (double)s->n);
-	add_num(o, "value", s->n > 0, s->center);
-	add_num(o, "lower", s->n > 0 && s->has_bounds, s->lower);
-	add_num(o, "upper", s->n > 0 && s->has_bounds, s->upper);
+	json_add_number_or_null(o, "value", s->n > 0, s->center);
+	json_add_number_or_null(o, "lower", s->n > 0 && s->has_bounds, s->lower);
+	json_add_number_or_null(o, "upper", s->n > 0 && s->has_bounds, s->upper);
 	return o;
 }
 
@@ -288,9 +278,9 @@ static void print_json(const struct compare_table *t, const struct side *a, cons
 		cJSON_AddStringToObject(o, "unit", r->unit);
 		cJSON_AddItemToObject(o, "a", row_side_json(&r->a));
 		cJSON_AddItemToObject(o, "b", row_side_json(&r->b));
-		add_num(o, "change_pct", r->has_change && r->a.n && r->b.n, r->change_pct);
+		json_add_number_or_null(o, "change_pct", r->has_change && r->a.n && r->b.n, r->change_pct);
 		cJSON_AddStringToObject(o, "method", r->method == COMPARE_UTEST ? "utest" : "bounds");
-		add_num(o, "p", r->method == COMPARE_UTEST && r->a.n && r->b.n, r->p);
+		json_add_number_or_null(o, "p", r->method == COMPARE_UTEST && r->a.n && r->b.n, r->p);
 		cJSON_AddStringToObject(o, "verdict", compare_verdict_name(r->verdict));
 		if (r->direction)
 			cJSON_AddStringToObject(o, "better", r->direction > 0 ? "higher" : "lower");

@@ -65,16 +65,6 @@ static void print_text(const struct run *r, const struct gate_report *g)
 		printf("  %s\n", g->reasons[i]);
 }
 
-static void add_bound(cJSON *o, const char *key, int has, double v)
-{
-	if (!has)
-		cJSON_AddNullToObject(o, key);
-	else if (isinf(v))
-		cJSON_AddStringToObject(o, key, v > 0 ? "+Inf" : "-Inf");
-	else
-		cJSON_AddNumberToObject(o, key, v);
-}
-
 static void print_json(const struct run *r, const struct gate_report *g)
 {
 	cJSON *root = cJSON_CreateObject(), *arr;
@@ -94,10 +84,10 @@ static void print_json(const struct run *r, const struct gate_report *g)
 		cJSON_AddStringToObject(o, "scope", res->ref->scope);
 		cJSON_AddStringToObject(o, "result", gate_outcome_name(res->outcome));
 		cJSON_AddStringToObject(o, "severity", res->ref->warning ? "warning" : "error");
-		add_bound(o, "value", res->has_value, res->value);
+		json_add_number_or_null(o, "value", res->has_value, res->value);
 		cJSON_AddNumberToObject(o, "ref", res->ref->ref);
-		add_bound(o, "min", res->outcome != GATE_SKIP, res->min);
-		add_bound(o, "max", res->outcome != GATE_SKIP, res->max);
+		json_add_number_or_null(o, "min", res->outcome != GATE_SKIP, res->min);
+		json_add_number_or_null(o, "max", res->outcome != GATE_SKIP, res->max);
 		json_add_string_or_null(o, "message", res->message);
 		cJSON_AddItemToArray(arr, o);
 	}

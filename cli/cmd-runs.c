@@ -78,16 +78,6 @@ static void print_table(const struct run_list *l)
 	}
 }
 
-static void add_bound(cJSON *o, const char *key, int has, double v)
-{
-	if (!has)
-		cJSON_AddNullToObject(o, key);
-	else if (isinf(v))
-		cJSON_AddStringToObject(o, key, v > 0 ? "+Inf" : "-Inf");
-	else
-		cJSON_AddNumberToObject(o, key, v);
-}
-
 static void print_json(const struct run_list *l)
 {
 	cJSON *arr = cJSON_CreateArray();
@@ -121,9 +111,9 @@ static void print_json(const struct run_list *l)
 			if (strcmp(k->scope, "session"))
 				continue;
 			kj = cJSON_AddObjectToObject(kpis, k->kpi);
-			add_bound(kj, "value", k->has_value, k->value);
-			add_bound(kj, "lower", k->has_bounds, k->lower);
-			add_bound(kj, "upper", k->has_bounds, k->upper);
+			json_add_number_or_null(kj, "value", k->has_value, k->value);
+			json_add_number_or_null(kj, "lower", k->has_bounds, k->lower);
+			json_add_number_or_null(kj, "upper", k->has_bounds, k->upper);
 			cJSON_AddStringToObject(kj, "unit", k->unit);
 			cJSON_AddStringToObject(kj, "status", k->status);
 		}

@@ -268,16 +268,6 @@ static cJSON *run_json(const struct window_file *wf)
 	return obj;
 }
 
-static void add_number_or_null(cJSON *obj, const char *key, int has, double v)
-{
-	if (!has)
-		cJSON_AddNullToObject(obj, key);
-	else if (isinf(v))
-		cJSON_AddStringToObject(obj, key, v > 0 ? "+Inf" : "-Inf");
-	else
-		cJSON_AddNumberToObject(obj, key, v);
-}
-
 cJSON *collect_kpis_json(const struct kpi_report *r)
 {
 	cJSON *arr = cJSON_CreateArray();
@@ -288,10 +278,10 @@ cJSON *collect_kpis_json(const struct kpi_report *r)
 
 		cJSON_AddStringToObject(o, "kpi", k->kpi);
 		cJSON_AddStringToObject(o, "scope", k->scope);
-		add_number_or_null(o, "value", k->has_value, k->value);
+		json_add_number_or_null(o, "value", k->has_value, k->value);
 		cJSON_AddStringToObject(o, "unit", k->unit);
-		add_number_or_null(o, "lower", k->has_bounds, k->lower);
-		add_number_or_null(o, "upper", k->has_bounds, k->upper);
+		json_add_number_or_null(o, "lower", k->has_bounds, k->lower);
+		json_add_number_or_null(o, "upper", k->has_bounds, k->upper);
 		cJSON_AddNumberToObject(o, "samples", (double)k->samples);
 		cJSON_AddStringToObject(o, "status", k->status);
 		json_add_string_or_null(o, "reason", k->reason);

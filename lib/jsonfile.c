@@ -1,5 +1,6 @@
 #include "lib/jsonfile.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -78,6 +79,16 @@ void json_add_string_or_null(cJSON *obj, const char *key, const char *value)
 		cJSON_AddStringToObject(obj, key, value);
 	else
 		cJSON_AddNullToObject(obj, key);
+}
+
+void json_add_number_or_null(cJSON *obj, const char *key, int has, double v)
+{
+	if (!has)
+		cJSON_AddNullToObject(obj, key);
+	else if (isinf(v))
+		cJSON_AddStringToObject(obj, key, v > 0 ? "+Inf" : "-Inf");
+	else
+		cJSON_AddNumberToObject(obj, key, v);
 }
 
 void json_add_time(cJSON *obj, const char *key, int64_t ms)

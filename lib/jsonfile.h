@@ -34,6 +34,9 @@ int64_t json_int(const cJSON *obj, const char *key, int64_t def);
 /* Add key: value, or key: null when value is NULL. */
 void json_add_string_or_null(cJSON *obj, const char *key, const char *value);
 
+/* Add key: v, or key: null when !has; an infinite v as the string "+Inf" or "-Inf", which JSON cannot hold as a number. */
+void json_add_number_or_null(cJSON *obj, const char *key, int has, double v);
+
 /* Add key as an RFC 3339 time (lib/timeparse.h's format_time_ms). */
 void json_add_time(cJSON *obj, const char *key, int64_t ms);
 
