@@ -1382,7 +1382,7 @@ static void *register_many(void *p)
 		free(cause);
 		/* the same file rewritten by every thread at once: their temporary files must differ */
 		{
-			struct client c = { "c9", "node09", NULL, NULL };
+			struct client c = { .client_id = "c9", .node = "node09" };
 
 			if (registry_put_client(a->s, &c) < 0)
 				a->failed++;
