@@ -151,25 +151,13 @@ static int open_nested(struct parser *ps, char c, const char *what)
 	return 0;
 }
 
-/* The value of a hex digit, or -1. */
-static int hex_digit(int c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* The code unit of the four hex digits at q, or -1 when they are not hex. */
 static long hex4(const char *q)
 {
 	long v = 0;
 
 	for (int i = 0; i < 4; i++) {
-		int d = hex_digit((unsigned char)q[i]);
+		int d = hex_digit_value((unsigned char)q[i]);
 
 		if (d < 0)
 			return -1;

@@ -144,17 +144,6 @@ static enum MHD_Result send_reply(struct MHD_Connection *conn, struct httpd_repl
 	return ret;
 }
 
-static int hex_value(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /*
  * Percent-decode a path in place, leaving "%00" as it is: a NUL would
  * silently cut an id short ("c1%00x" read as "c1"), while '%' is refused
@@ -167,8 +156,8 @@ static size_t unescape(void *cls, struct MHD_Connection *conn, char *s)
 	(void)cls;
 	(void)conn;
 	for (const char *in = s; *in; ) {
-		int hi = in[0] == '%' ? hex_value(in[1]) : -1;
-		int lo = hi >= 0 ? hex_value(in[2]) : -1;
+		int hi = in[0] == '%' ? hex_digit_value(in[1]) : -1;
+		int lo = hi >= 0 ? hex_digit_value(in[2]) : -1;
 
 		if (lo >= 0 && (hi || lo)) {
 			*out++ = (char)(hi * 16 + lo);

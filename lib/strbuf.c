@@ -133,3 +133,14 @@ int strbuf_add_urlencoded(struct strbuf *sb, const char *s)
 	}
 	return 0;
 }
+
+int hex_digit_value(int c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}

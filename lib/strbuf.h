@@ -37,4 +37,7 @@ int strbuf_addf(struct strbuf *sb, const char *fmt, ...) __attribute__((format(p
 int strbuf_add_urlencoded(struct strbuf *sb, const char *s);
 int strbuf_vaddf(struct strbuf *sb, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));
 
+/* The value of the hex digit c (0-9, a-f, A-F), or -1 for any other character. */
+int hex_digit_value(int c);
+
 #endif

@@ -194,14 +194,6 @@ static int is_url_char(unsigned char c)
 	return c && (isalnum(c) || strchr("-._~&+,=:@/%?", c));
 }
 
-static int hexval(int c)
-{
-	if (isdigit(c))
-		return c - '0';
-	c = tolower(c);
-	return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
-}
-
 /* Decode %XX escapes; fail on a bad escape or a decoded control character. */
 static int percent_decode(const char *s, size_t n, char **out)
 {
@@ -211,11 +203,11 @@ static int percent_decode(const char *s, size_t n, char **out)
 		int c = (unsigned char)s[i];
 
 		if (c == '%') {
-			int hi = i + 2 < n ? hexval((unsigned char)s[i + 1]) : -1;
+			int hi = i + 2 < n ? hex_digit_value((unsigned char)s[i + 1]) : -1;
 
-			if (hi < 0 || hexval((unsigned char)s[i + 2]) < 0)
+			if (hi < 0 || hex_digit_value((unsigned char)s[i + 2]) < 0)
 				goto bad;
-			c = hi * 16 + hexval((unsigned char)s[i + 2]);
+			c = hi * 16 + hex_digit_value((unsigned char)s[i + 2]);
 			i += 2;
 			if (c < 0x20 || c == 0x7f)
 				goto bad;
