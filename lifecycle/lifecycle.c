@@ -264,12 +264,11 @@ static int check_not_running(const struct launcher *l, const struct session *s, 
 }
 
 /*
- * Render prometheus.yml from the session and its registry and, with
- * job_files, the web config (the password's hash) and job.sh. A session
- * created before sessions had a password gets one here, so its next
- * Prometheus is guarded like any other.
+ * Render prometheus.yml and rules.yml from the session and its registry and,
+ * with job_files, the web config (the password's hash) and job.sh (which
+ * runs benchmon serve when opts asks). A session created before sessions had
+ * a password gets one here, so its next Prometheus is guarded like any other.
  */
-/* Render prometheus.yml, and with job_files web.yml and job.sh (which runs benchmon serve when opts asks). */
 static int render_session(const struct session *s, int job_files, const struct start_options *opts)
 {
 	struct auth_dir *dirs = NULL;

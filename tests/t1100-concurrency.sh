@@ -110,17 +110,19 @@ test_expect_success 'setup: two clients and two token files for the race' '
 test_expect_success '16 workers race on the same ids while status, stop and start run' '
 	for w in $(seq 1 16); do race_worker "$w" & done
 	( rc=0
-	  for _ in 1 2 3; do benchmon status >/dev/null 2>&1 || rc=1; sleep 0.2; done
-	  benchmon stop 2>/dev/null || rc=1
-	  benchmon status >/dev/null 2>&1 || rc=1
-	  benchmon start --wait 60 2>/dev/null || rc=1
-	  benchmon status >/dev/null || rc=1
-	  exit $rc ) &
+	  for _ in 1 2 3; do benchmon status >/dev/null 2>>race-lifecycle.err || { echo "status: $?"; rc=1; }; sleep 0.2; done
+	  benchmon stop 2>>race-lifecycle.err || { echo "stop: $?"; rc=1; }
+	  benchmon status >/dev/null 2>>race-lifecycle.err || { echo "status after stop: $?"; rc=1; }
+	  benchmon start --wait 60 2>>race-lifecycle.err || { echo "start: $?"; rc=1; }
+	  benchmon status >/dev/null 2>>race-lifecycle.err || { echo "status after start: $?"; rc=1; }
+	  exit $rc ) >race-lifecycle.log &
 	lifecycle=$!
 	wait "$lifecycle"
 	lifecycle_status=$?
 	wait
-	cat race-errors.* | head -5
+	cat race-lifecycle.log
+	grep -hv "Prometheus reloaded\|waiting\|ready" race-lifecycle.err race-errors.* | head -10
+	cat race.* | grep -v "^[0-9]* [0-9]* 0 " | head -5
 	[ "$lifecycle_status" = 0 ] &&
 	[ "$(cat race.[0-9]* | wc -l)" -ge 400 ] &&
 	! cat race.* | grep -v "^[0-9]* [0-9]* 0 "
