@@ -6,6 +6,7 @@
 #include "cli/cmd.h"
 #include "lib/error.h"
 #include "lib/fsutil.h"
+#include "lifecycle/exporters.h"
 #include "lifecycle/lifecycle.h"
 #include "session/api.h"
 #include "session/session.h"
@@ -72,6 +73,12 @@ static int exec_delete(struct cmd_args *args)
 		error("session '%s' is still served over HTTP; stop it first, or use --force", id);
 		goto out_run;
 	}
+	/* exporters that register into a session that is gone would run on until their job ends */
+	if (exporters_stop_if_running(&s) < 0 && !args_flag(args, "force")) {
+		error("the exporters of session '%s' could not be stopped; stop them with 'benchmon exporters stop', "
+		      "or use --force", id);
+		goto out_run;
+	}
 	if (session_remove(&s) < 0)
 		goto out_run;
 	print_deleted(args, id, s.dir);
@@ -89,7 +96,7 @@ const struct cmd_entry cmd_delete_entry = {
 	.usage = "--session ID [--force] [--json]",
 	.description = "Delete the session's directory: settings, registry, logs and TSDB copy.\n"
 		       "A running session is refused unless --force is given. A 'benchmon serve' of the\n"
-		       "session on this host is ended first.",
+		       "session on this host is ended first, and so is the job step of its exporters.",
 	.opts = opts,
 	.example = "  benchmon delete --session bench01",
 	.exec = exec_delete,

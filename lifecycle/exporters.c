@@ -577,6 +577,28 @@ out:
 	return ret;
 }
 
+int exporters_stop_if_running(const struct session *s)
+{
+	struct exporters_report r = { 0 };
+	cJSON *step = NULL;
+	int64_t token;
+	int found = step_load(s, &step), running = 0, stopped;
+
+	if (found == 0) {
+		found = report_from_step(step, &r, &token) < 0 ? -1 : find_step(&r);
+		running = found > 0 && r.step_running;
+	}
+	exporters_report_release(&r);
+	cJSON_Delete(step);
+	if (found < 0)
+		return -1;
+	if (!running)
+		return 0;
+	stopped = exporters_stop(s, &r);
+	exporters_report_release(&r);
+	return stopped < 0 ? -1 : 1;
+}
+
 /* The first of programs found on PATH, or NULL. Caller frees. */
 static char *find_program(const char *const *programs)
 {

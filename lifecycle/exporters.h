@@ -69,6 +69,12 @@ int exporters_status(const struct session *s, struct exporters_report *r);
 int exporters_stop(const struct session *s, struct exporters_report *r);
 
 /*
+ * Stop the session's exporters if their step still runs, as delete must:
+ * 0 when there were none or their step had ended, 1 stopped, -1 error.
+ */
+int exporters_stop_if_running(const struct session *s);
+
+/*
  * What a task of the step runs on its node: start the exporters, register
  * them, write the node's file, then wait until the step is cancelled (0) or
  * an exporter exits (-1, recorded in the node's file).

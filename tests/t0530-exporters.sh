@@ -257,4 +257,26 @@ test_expect_success 'outside an allocation, start without --job is a usage error
 	test_cmp before after
 '
 
+test_expect_success 'delete stops exporters that still run, so none outlives its session' '
+	benchmon session-create --run-id gone --port "$(free_port $((PROM_PORT + 10)))" >/dev/null &&
+	test_cleanup "BENCHMON_SESSION=gone benchmon delete --force" &&
+	BENCHMON_SESSION=gone benchmon exporters start --job "$job" --nodes "n[1-2]" --json >gone.json &&
+	python3 -c "
+import json
+d = json.load(open(\"gone.json\"))
+assert d[\"failed\"] == 0, d
+for n in d[\"nodes\"]:
+    print(n[\"node_exporter\"].split(\":\")[0])
+" >gone-addrs &&
+	[ -n "$(squeue -h -s -j "$job" -o %j | grep benchmon-exporters)" ] &&
+	BENCHMON_SESSION=gone benchmon delete 2>delete.err &&
+	cat delete.err &&
+	grep -q "cancelling step" delete.err &&
+	[ -z "$(squeue -h -s -j "$job" -o %j | grep benchmon-exporters)" ] &&
+	while read -r a; do
+		wait_for 10 "[ -z \"\$(ss -Htln \"src $a\")\" ]" || exit 1
+	done <gone-addrs &&
+	[ ! -d "$BENCHMON_HOME/sessions/gone" ]
+'
+
 test_done
