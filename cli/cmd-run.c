@@ -17,6 +17,7 @@
 #include "lib/fsutil.h"
 #include "lib/timeparse.h"
 #include "lib/xmalloc.h"
+#include "lifecycle/lifecycle.h"
 #include "results/runs.h"
 #include "session/session.h"
 #include "session/validate.h"
@@ -337,11 +338,8 @@ static int exec_run(struct cmd_args *args)
 	if (collect_check_labels(args_get(args, "profile") ? args_get(args, "profile") : "default", labels,
 				 nlabels) < 0)
 		goto out;
-	if (run.state != RUN_RUNNING) {
-		error("session '%s' is not running (%s); start it with 'benchmon start --session %s'", s.id,
-		      run_state_name(run.state), s.id);
+	if (lifecycle_check_monitoring(&s, &run) < 0)
 		goto out;
-	}
 	if (!args_get(args, "out") && !args_get(args, "run-id")) {
 		if (claim_default_out(&run_id, &out, &made) < 0)
 			goto out;

@@ -896,6 +896,27 @@ int lifecycle_reload_if_running(const struct session *s)
 	return ret;
 }
 
+int lifecycle_check_monitoring(const struct session *s, const struct session_run *run)
+{
+	struct http_auth auth = { 0 };
+	char *cause = NULL;
+	int ready, ret = 0;
+
+	if (run->state != RUN_RUNNING || !run->url)
+		return error("session '%s' is not running (%s); start it with 'benchmon start --session %s'", s->id,
+			     run_state_name(run->state), s->id);
+	if (auth_load(s->dir, &auth) < 0)
+		return -1;
+	ready = prom_ready(run->url, &auth, 5000, &cause);
+	if (ready != 1)
+		ret = error("the Prometheus of session '%s' at %s does not answer (%s)%s; see 'benchmon status "
+			    "--session %s'", s->id, run->url, cause ? cause : "no reason given",
+			    ready == PROM_STARTING ? "" : ": its job may have ended", s->id);
+	free(cause);
+	http_auth_release(&auth);
+	return ret;
+}
+
 static const char *health_of(const struct session_status *st, const struct target *t, const char **last_error)
 {
 	const struct prom_target *p = find_prom_target(st->prom, st->nprom, t);

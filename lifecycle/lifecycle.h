@@ -69,6 +69,13 @@ int lifecycle_reload(const struct session *s);
 /* Reload when the session's Prometheus runs: 1 reloaded, 0 not running, -1 failed. */
 int lifecycle_reload_if_running(const struct session *s);
 
+/*
+ * Before a benchmark: 0 when the session's run.json says running and its
+ * Prometheus answers ready; else -1 after error() saying which, so a job
+ * that ended unseen (scancel, a lost node) is found before the load runs.
+ */
+int lifecycle_check_monitoring(const struct session *s, const struct session_run *run);
+
 struct target_status {
 	const struct target *target;  /* points into registry */
 	const char *health;           /* "up", "down" or "unknown" */

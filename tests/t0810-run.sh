@@ -158,6 +158,20 @@ test_expect_success 'run on a session that is not running refuses before the ben
 	test ! -e ran11 && test ! -e out11
 '
 
+test_expect_success 'run refuses a session whose Prometheus ended unseen, before the benchmark runs' '
+	dead="$BENCHMON_HOME/sessions/dead" &&
+	benchmon session-create --run-id dead --launcher local --listen 127.0.0.1 --port "$(free_port $((PROM_PORT + 5)))" &&
+	test_cleanup "BENCHMON_SESSION=dead benchmon delete --force; pkill -f -- \"--config.file=$dead/prometheus.yml\"" &&
+	benchmon start --session dead --wait 60 2>/dev/null &&
+	pkill -9 -f -- "--config.file=$dead/prometheus.yml" &&
+	wait_for 20 "! pgrep -f -- \"--config.file=$dead/prometheus.yml\" >/dev/null" &&
+	grep -q "\"state\":[[:space:]]*\"running\"" "$dead/run.json" &&
+	test_expect_code 1 benchmon run --session dead --out out13 -- touch ran13 2>err &&
+	cat err &&
+	grep -q "the Prometheus of session .dead. at http://127.0.0.1:[0-9]* does not answer (.*): its job may have ended" err &&
+	test ! -e ran13 && test ! -e out13
+'
+
 test_expect_success 'two runs in one job each get their own directory, even started at once' '
 	SLURM_JOB_ID=4343 benchmon run -- sleep 2 >/dev/null 2>&1 &&
 	{ SLURM_JOB_ID=4343 benchmon run -- sleep 2 >/dev/null 2>err12a & } && a=$! &&
