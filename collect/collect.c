@@ -40,6 +40,7 @@
 #include "session/labels.h"
 
 #define MAX_POINTS 11000          /* Prometheus refuses more points per series */
+#define DISPLAY_POINTS 2000       /* a gauge's points in timeseries.csv, unless --step asks for more */
 #define QUERY_TIMEOUT_MS 120000
 
 
@@ -78,6 +79,72 @@ static int make_window(const struct session *s, const struct collect_options *o,
 	w->start_ms = o->to_ms - k * step;
 	w->nsteps = (size_t)k + 1;
 	return 0;
+}
+
+/*
+ * The grid of gauges' points in timeseries.csv: every m-th point of w, the
+ * last one at its end, m keeping it near DISPLAY_POINTS points; with
+ * --step, w itself.
+ */
+static void make_display_window(const struct kpi_window *w, const struct collect_options *o, struct kpi_window *dw)
+{
+	size_t m = o->step_ms ? 1 : (w->nsteps + DISPLAY_POINTS - 1) / DISPLAY_POINTS, k;
+
+	m = m ? m : 1;
+	k = (w->nsteps - 1) / m;
+	dw->from_ms = w->from_ms;
+	dw->step_ms = w->step_ms * (int64_t)m;
+	dw->end_ms = w->end_ms;
+	dw->start_ms = w->end_ms - (int64_t)k * dw->step_ms;
+	dw->nsteps = k + 1;
+}
+
+/* Can gauge expression expr (unexpanded) be read over its samples (kpi_fresh_expr)? */
+static int gauge_readable(const char *expr)
+{
+	char *expanded = kpi_expand(expr, "s"), *fresh = kpi_fresh_expr(expanded, 1, NULL);
+	int ok = fresh != NULL;
+
+	free(expanded);
+	free(fresh);
+	return ok;
+}
+
+/* The queries of a gauge KPI read as sums over its samples (kpi_compute_over_time), for one expression. */
+struct gauge_queries {
+	size_t acc, count, display;
+};
+
+/*
+ * Plan the over-the-window queries of gauge expression expr (unexpanded)
+ * into l: <f>_over_time and count_over_time of its samples in [from, to]
+ * at to, a plain selector directly and any other expression as a subquery
+ * at the scrape interval whose selectors read only fresh samples; and the
+ * expression on dw for timeseries.csv. expr is gauge_readable.
+ */
+static void plan_gauge(const struct kpi_def *k, const char *expr, const struct session *s, const char *base,
+		      const struct kpi_window *w, const struct kpi_window *dw, struct query_list *l,
+		      struct gauge_queries *gq)
+{
+	char *expanded = kpi_expand(expr, s->id), *fresh, *display, *range;
+	long long span = (long long)(w->end_ms - w->from_ms), si = (long long)s->scrape_interval_ms;
+	int plain = 0;
+
+	fresh = kpi_fresh_expr(expanded, si - 1, &plain);
+	display = kpi_fresh_expr(expanded, dw->step_ms - 1, NULL);
+	if (plain)
+		range = xasprintf("%s[%lldms] @ %lld.%03lld", expanded, span, (long long)(w->end_ms / 1000),
+				  (long long)(w->end_ms % 1000));
+	else
+		range = xasprintf("(%s)[%lldms:%lldms] @ %lld.%03lld", fresh, span, si, (long long)(w->end_ms / 1000),
+				  (long long)(w->end_ms % 1000));
+	gq->acc = query_add_instant(l, k->name, xasprintf("%s_over_time(%s)", k->kind->over_time, range), base,
+				    w->end_ms);
+	gq->count = query_add_instant(l, k->name, xasprintf("count_over_time(%s)", range), base, w->end_ms);
+	gq->display = query_add_range(l, k->name, display, base, dw);
+	free(range);
+	free(fresh);
+	free(expanded);
 }
 
 /* When the session's data begins and ends, about (*first is 0 when it has none). */
@@ -275,13 +342,15 @@ int collect_run(const struct session *s, const struct collect_options *o, struct
 	size_t matched = 0;
 	struct profile prof = { 0 };
 	struct source src = { 0 };
-	struct kpi_window w;
+	struct kpi_window w, dw;
 	struct kpi_report report = { 0 };
 	struct query_list ql = { 0 };
 	struct query *qs;
 	size_t up_q, count_q;
 	size_t *main_q = NULL, *fallback_q = NULL, more;
 	struct fetch *fetches = NULL;
+	struct gauge_queries *gauges = NULL, *fb_gauges = NULL;
+	unsigned char *over_time = NULL;
 	struct series_set **data = NULL;
 	/* every sample of every counter, as before sparse fetching: kept for tests and bench/ to compare */
 	int allow_sparse = !getenv("BENCHMON_COLLECT_RAW") || strcmp(getenv("BENCHMON_COLLECT_RAW"), "1");
@@ -294,6 +363,7 @@ int collect_run(const struct session *s, const struct collect_options *o, struct
 	if (profile_load(o->profile, &prof) < 0 || make_window(s, o, &w) < 0 ||
 	    check_labels(o->labels, o->nlabels, &prof) < 0)
 		goto out;
+	make_display_window(&w, o, &dw);
 	if (mkdir_p(o->out_dir, results_mode(0777)) < 0)
 		goto out;
 	/* a MANIFEST.json from an earlier collect must not vouch for what this one may fail to write */
@@ -314,11 +384,23 @@ int collect_run(const struct session *s, const struct collect_options *o, struct
 	fallback_q = xcalloc(prof.n + 1, sizeof(size_t));
 	fetches = xcalloc(prof.n + 1, sizeof(*fetches));
 	data = xcalloc(prof.n + 1, sizeof(*data));
+	gauges = xcalloc(prof.n + 1, sizeof(*gauges));
+	fb_gauges = xcalloc(prof.n + 1, sizeof(*fb_gauges));
+	over_time = xcalloc(prof.n + 1, 1);
 	for (size_t i = 0; i < prof.n; i++) {
 		const struct kpi_def *k = &prof.kpis[i];
 
 		fallback_q[i] = (size_t)-1;
-		if (k->kind->query == KPI_QUERY_RANGE) {
+		if (k->kind->query == KPI_QUERY_RANGE && k->kind->over_time && allow_sparse &&
+		    gauge_readable(k->expr) && (!k->fallback_expr || gauge_readable(k->fallback_expr))) {
+			plan_gauge(k, k->expr, s, src.url, &w, &dw, &ql, &gauges[i]);
+			if (k->fallback_expr)
+				plan_gauge(k, k->fallback_expr, s, src.url, &w, &dw, &ql, &fb_gauges[i]);
+			over_time[i] = 1;
+		}
+		if (over_time[i]) {
+			continue;
+		} else if (k->kind->query == KPI_QUERY_RANGE) {
 			main_q[i] = query_add_range(&ql, k->name, kpi_expand(k->expr, s->id), src.url, &w);
 			if (k->fallback_expr)
 				fallback_q[i] = query_add_range(&ql, k->name, kpi_expand(k->fallback_expr, s->id), src.url,
@@ -347,7 +429,8 @@ int collect_run(const struct session *s, const struct collect_options *o, struct
 		goto out;
 	qs = ql.items;
 	for (size_t i = 0; i < prof.n; i++)
-		data[i] = prof.kpis[i].kind->query == KPI_QUERY_RAW ? fetch_data(&fetches[i], &ql) : &qs[main_q[i]].data;
+		data[i] = prof.kpis[i].kind->query == KPI_QUERY_RAW ? fetch_data(&fetches[i], &ql) :
+			  over_time[i] ? NULL : &qs[main_q[i]].data;
 	for (size_t i = 0; i < ql.n; i++)
 		for (size_t j = 0; j < qs[i].data.nwarnings; j++)
 			kpi_report_add_finding(&report, "warning", qs[i].kpi, 0, 0, "Prometheus warned about %s: %s",
@@ -357,7 +440,7 @@ int collect_run(const struct session *s, const struct collect_options *o, struct
 	report_no_fresh_data(s, &src, o, &qs[up_q].data, &report);
 	report_stale_clients(s, o, &report);
 	for (size_t i = 0; i < prof.n; i++) {
-		if (prof.kpis[i].kind->query != KPI_QUERY_RANGE)
+		if (prof.kpis[i].kind->query != KPI_QUERY_RANGE || over_time[i])
 			continue;
 		kpi_drop_stale(data[i], &w, &qs[count_q].data);
 		if (fallback_q[i] != (size_t)-1)
@@ -387,8 +470,18 @@ int collect_run(const struct session *s, const struct collect_options *o, struct
 			free(why);
 			continue;
 		}
-		kpi_compute(k, &w, data[i], fallback_q[i] != (size_t)-1 ? &qs[fallback_q[i]].data : NULL,
-			    &report);
+		if (over_time[i]) {
+			const struct kpi_over_time m = { &qs[gauges[i].acc].data, &qs[gauges[i].count].data,
+							 &qs[gauges[i].display].data };
+			const struct kpi_over_time f = { k->fallback_expr ? &qs[fb_gauges[i].acc].data : NULL,
+							 k->fallback_expr ? &qs[fb_gauges[i].count].data : NULL,
+							 k->fallback_expr ? &qs[fb_gauges[i].display].data : NULL };
+
+			kpi_compute_over_time(k, &w, &dw, &m, k->fallback_expr ? &f : NULL, &report);
+		} else {
+			kpi_compute(k, &w, data[i], fallback_q[i] != (size_t)-1 ? &qs[fallback_q[i]].data : NULL,
+				    &report);
+		}
 		for (size_t j = first_finding; j < report.nfindings; j++)
 			report.findings[j].optional = k->optional;
 	}
@@ -427,6 +520,9 @@ out:
 		fetch_release(&fetches[i]);
 	free(fetches);
 	free(data);
+	free(gauges);
+	free(fb_gauges);
+	free(over_time);
 	query_list_release(&ql);
 	free(main_q);
 	free(fallback_q);

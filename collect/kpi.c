@@ -167,7 +167,7 @@ static char *series_name(const struct series *s)
 
 /*
  * The series' points on the window's grid (NaN where absent). NaN and Inf
- * samples are dropped, each stretch reported once.
+ * samples are dropped, each stretch reported once (to r, unless NULL).
  */
 static double *aligned_points(const struct kpi_def *k, const struct kpi_window *w, const struct series *s,
 			      struct kpi_report *r)
@@ -195,7 +195,7 @@ static double *aligned_points(const struct kpi_def *k, const struct kpi_window *
 		}
 		out[at] = s->v[i];
 	}
-	if (bad) {
+	if (bad && r) {
 		char *name = series_name(s);
 
 		kpi_report_add_finding(r, "nan_value", k->name, bad_from, bad_to,
@@ -1379,13 +1379,14 @@ static void compute_changes(const struct kpi_def *k, const struct kpi_window *w,
 }
 
 static const struct kpi_kind kinds[] = {
-	{ "counter_rate", KPI_QUERY_RAW, NULL, KPI_FIELD_PEAK, compute_rate, name_and_peak },
-	{ "counter_increase", KPI_QUERY_RAW, NULL, 0, compute_increase, name_and_peak },
-	{ "counter_util", KPI_QUERY_RAW, NULL, KPI_FIELD_IDLE, compute_util, name_and_peak },
-	{ "histogram_quantiles", KPI_QUERY_RAW, "_bucket", KPI_FIELD_QUANTILES, compute_histogram, quantile_names },
-	{ "avg", KPI_QUERY_RANGE, NULL, 0, compute_avg, name_and_peak },
-	{ "max", KPI_QUERY_RANGE, NULL, 0, compute_max, name_and_peak },
-	{ "gauge_changes", KPI_QUERY_RAW, NULL, 0, compute_changes, name_and_peak },
+	{ "counter_rate", KPI_QUERY_RAW, NULL, KPI_FIELD_PEAK, NULL, compute_rate, name_and_peak },
+	{ "counter_increase", KPI_QUERY_RAW, NULL, 0, NULL, compute_increase, name_and_peak },
+	{ "counter_util", KPI_QUERY_RAW, NULL, KPI_FIELD_IDLE, NULL, compute_util, name_and_peak },
+	{ "histogram_quantiles", KPI_QUERY_RAW, "_bucket", KPI_FIELD_QUANTILES, NULL, compute_histogram,
+	  quantile_names },
+	{ "avg", KPI_QUERY_RANGE, NULL, 0, "sum", compute_avg, name_and_peak },
+	{ "max", KPI_QUERY_RANGE, NULL, 0, "max", compute_max, name_and_peak },
+	{ "gauge_changes", KPI_QUERY_RAW, NULL, 0, NULL, compute_changes, name_and_peak },
 };
 
 const struct kpi_kind *kpi_kind_find(const char *name)
@@ -1431,6 +1432,16 @@ void kpi_not_applicable(const struct kpi_def *k, const struct kpi_window *w, str
 		not_applicable(add_result(r, name, "session", k->unit, w->nsteps), "%s", why);
 }
 
+/* A finding for each session-wide result from first on that has no data. */
+static void report_no_data(const struct kpi_window *w, struct kpi_report *r, size_t first)
+{
+	for (size_t i = first; i < r->nresults; i++)
+		if (!strcmp(r->results[i].status, "no_data") && r->results[i].reason &&
+		    !strcmp(r->results[i].scope, "session"))
+			kpi_report_add_finding(r, "no_data", r->results[i].kpi, w->start_ms, w->end_ms, "%s: %s",
+					       r->results[i].kpi, r->results[i].reason);
+}
+
 void kpi_compute(const struct kpi_def *k, const struct kpi_window *w, const struct series_set *data,
 		 const struct series_set *fallback, struct kpi_report *r)
 {
@@ -1454,11 +1465,146 @@ void kpi_compute(const struct kpi_def *k, const struct kpi_window *w, const stru
 		return;
 	}
 	k->kind->compute(k, w, use, r);
-	for (size_t i = first_result; i < r->nresults; i++)
-		if (!strcmp(r->results[i].status, "no_data") && r->results[i].reason &&
-		    !strcmp(r->results[i].scope, "session"))
-			kpi_report_add_finding(r, "no_data", r->results[i].kpi, w->start_ms, w->end_ms, "%s: %s",
-					       r->results[i].kpi, r->results[i].reason);
+	report_no_data(w, r, first_result);
+}
+
+/* Do a and b have the same labels, __name__ (which functions drop) aside? */
+static int same_labels(const struct series *a, const struct series *b)
+{
+	size_t na = 0, nb = 0;
+
+	for (size_t i = 0; i < a->nlabels; i++) {
+		const char *v;
+
+		if (!strcmp(a->labels[i].name, "__name__"))
+			continue;
+		na++;
+		v = series_label(b, a->labels[i].name);
+		if (!v || strcmp(v, a->labels[i].value))
+			return 0;
+	}
+	for (size_t i = 0; i < b->nlabels; i++)
+		nb += !!strcmp(b->labels[i].name, "__name__");
+	return na == nb;
+}
+
+/* Fill the steps of k's results (from first_result on) from display, the expression's points on dw. */
+static void over_time_steps(const struct kpi_def *k, const struct kpi_window *w, const struct kpi_window *dw,
+			    const struct series_set *display, struct kpi_report *r, size_t first_result)
+{
+	int max = !strcmp(k->kind->over_time, "max");
+	double **pts = xcalloc(display->n + 1, sizeof(*pts));
+	struct groups g;
+
+	for (size_t i = 0; i < display->n; i++)
+		pts[i] = aligned_points(k, dw, &display->items[i], NULL);
+	make_groups(k, display, &g);
+	for (size_t gi = 0; gi < g.n; gi++) {
+		const struct group *grp = &g.items[gi];
+		struct kpi_result *res = NULL;
+
+		for (size_t i = first_result; i < r->nresults && !res; i++)
+			if (!strcmp(r->results[i].kpi, k->name) && !strcmp(r->results[i].scope, grp->scope))
+				res = &r->results[i];
+		if (!res || !res->has_value)
+			continue;
+		for (size_t i = 0; i < dw->nsteps; i++) {
+			int64_t off = dw->start_ms + (int64_t)i * dw->step_ms - w->start_ms;
+			double acc = max ? -INFINITY : 0;
+			size_t have = 0;
+
+			if (off < 0 || off % w->step_ms || (size_t)(off / w->step_ms) >= w->nsteps)
+				continue;
+			for (size_t j = 0; j < grp->n; j++) {
+				double v = pts[grp->idx[j]][i];
+
+				if (isnan(v))
+					continue;
+				have++;
+				acc = max ? (v > acc ? v : acc) : acc + v;
+			}
+			if (have)
+				res->steps[off / w->step_ms] = (max ? acc : acc / (double)have) * k->scale;
+		}
+	}
+	groups_release(&g);
+	for (size_t i = 0; i < display->n; i++)
+		free(pts[i]);
+	free(pts);
+}
+
+void kpi_compute_over_time(const struct kpi_def *k, const struct kpi_window *w, const struct kpi_window *dw,
+			   const struct kpi_over_time *main, const struct kpi_over_time *fallback,
+			   struct kpi_report *r)
+{
+	const struct kpi_over_time *use = main;
+	int max = !strcmp(k->kind->over_time, "max");
+	size_t first_result = r->nresults, n;
+	double *val, *cnt;
+	struct groups g;
+
+	if (fallback && fallback->acc->n && (!main->acc->n || all_zero(main->acc))) {
+		use = fallback;
+		kpi_report_add_finding(r, "fallback", k->name, w->start_ms, w->end_ms,
+				       "%s: used the fallback expression because the main one %s", k->name,
+				       main->acc->n ? "was all zero (MIG GPUs report 0)" : "had no data");
+	}
+	if (!use->acc->n) {
+		char *expr = kpi_expand(use == main ? k->expr : k->fallback_expr, NULL);
+		char *why = xasprintf("no sample of %s in the window", expr);
+
+		add_no_series(k, w, r, why);
+		free(why);
+		free(expr);
+		return;
+	}
+	n = use->acc->n;
+	val = xcalloc(n, sizeof(double));
+	cnt = xcalloc(n, sizeof(double));
+	for (size_t i = 0; i < n; i++) {
+		const struct series *s = &use->acc->items[i];
+
+		val[i] = s->n ? s->v[s->n - 1] : NAN;
+		for (size_t j = 0; j < use->count->n; j++)
+			if (same_labels(s, &use->count->items[j]) && use->count->items[j].n)
+				cnt[i] = use->count->items[j].v[use->count->items[j].n - 1];
+		if (!isfinite(val[i]) && s->n) {
+			char *name = series_name(s);
+
+			/* one NaN or Inf sample makes the series' sum one: the series is left out whole */
+			kpi_report_add_finding(r, "nan_value", k->name, w->from_ms, w->end_ms,
+					       "NaN or Inf values in %s: the series was left out", name);
+			free(name);
+			val[i] = NAN;
+		}
+	}
+	make_groups(k, use->acc, &g);
+	for (size_t gi = 0; gi < g.n; gi++) {
+		const struct group *grp = &g.items[gi];
+		struct kpi_result *res = add_result(r, k->name, grp->scope, k->unit, w->nsteps);
+		double acc = max ? -INFINITY : 0, samples = 0;
+
+		res->method = "sampled";
+		for (size_t j = 0; j < grp->n; j++) {
+			size_t i = grp->idx[j];
+
+			if (isnan(val[i]) || !(cnt[i] > 0))
+				continue;
+			samples += cnt[i];
+			acc = max ? (val[i] > acc ? val[i] : acc) : acc + val[i];
+		}
+		res->samples = (size_t)samples;
+		if (!res->samples)
+			no_data(res, "no samples in the window");
+		else
+			set_value(res, (max ? acc : acc / samples) * k->scale);
+	}
+	groups_release(&g);
+	free(val);
+	free(cnt);
+	if (use->display)
+		over_time_steps(k, w, dw, use->display, r, first_result);
+	report_no_data(w, r, first_result);
 }
 
 /* A target's identity for findings. */

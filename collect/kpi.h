@@ -104,6 +104,13 @@ struct kpi_kind {
 	enum kpi_query query;
 	const char *metric_suffix;   /* KPI_QUERY_RAW: appended to metric (e.g. "_bucket"), or NULL */
 	unsigned fields;             /* KPI_FIELD_* */
+	/*
+	 * KPI_QUERY_RANGE: the PromQL _over_time function ("sum", "max") that
+	 * gives one series' share of the window's value from its samples, so
+	 * collect can ask for it and count_over_time at the window's end
+	 * instead of every step (kpi_compute_over_time); NULL: per step only
+	 */
+	const char *over_time;
 	/* append one result per scope (and findings) from the series of the KPI's query; set is not empty */
 	void (*compute)(const struct kpi_def *k, const struct kpi_window *w, const struct series_set *set,
 			struct kpi_report *r);
@@ -124,6 +131,25 @@ char *kpi_kind_names(void);
  */
 void kpi_compute(const struct kpi_def *k, const struct kpi_window *w, const struct series_set *data,
 		 const struct series_set *fallback, struct kpi_report *report);
+
+/*
+ * A gauge KPI from Prometheus's per-series sums over the window's samples:
+ * acc holds <kind->over_time>_over_time and count count_over_time of the
+ * same expression over the window (series matched by their labels), so
+ * an avg is the sum of the sums over the sum of the counts and a max the
+ * largest of the maxima; samples is the count. display (or NULL) is the
+ * expression on the grid dw, whose points are multiples of w's step apart
+ * and on w's grid: they fill the results' steps for timeseries.csv, the
+ * other steps staying NaN. fb_* are the fallback expression's (or NULL),
+ * used when the main one has no series or sums (or maxima) all zero.
+ */
+struct kpi_over_time {
+	const struct series_set *acc, *count, *display;
+};
+
+void kpi_compute_over_time(const struct kpi_def *k, const struct kpi_window *w, const struct kpi_window *dw,
+			   const struct kpi_over_time *main, const struct kpi_over_time *fallback,
+			   struct kpi_report *report);
 
 /*
  * Session-wide not_applicable results for every name k produces, with why;

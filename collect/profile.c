@@ -282,3 +282,139 @@ char *kpi_expand(const char *expr, const char *session)
 	strbuf_addstr(&sb, p);
 	return strbuf_detach(&sb, NULL);
 }
+
+static int ident_start(char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' || c == ':';
+}
+
+static int ident_char(char c)
+{
+	return ident_start(c) || (c >= '0' && c <= '9');
+}
+
+/* The end of the string literal starting at p (its closing quote's next byte), or NULL if it is unclosed. */
+static const char *skip_string(const char *p)
+{
+	char q = *p++;
+
+	for (; *p && *p != q; p++)
+		if (*p == '\\' && q != '`' && p[1])
+			p++;
+	return *p ? p + 1 : NULL;
+}
+
+/* The end of the {...} matchers starting at p, or NULL. */
+static const char *skip_matchers(const char *p)
+{
+	for (p++; *p && *p != '}'; p++)
+		if (*p == '"' || *p == '\'' || *p == '`') {
+			if (!(p = skip_string(p)))
+				return NULL;
+			p--;
+		}
+	return *p ? p + 1 : NULL;
+}
+
+/* Words of PromQL that are not metric names where they stand alone (aggregations before by or without). */
+static int promql_keyword(const char *w, size_t n)
+{
+	static const char *const words[] = { "and", "or", "unless", "by", "without", "on", "ignoring", "group_left",
+					     "group_right", "bool", "inf", "nan", "Inf", "NaN", "sum", "min", "max",
+					     "avg", "group", "stddev", "stdvar", "count", "count_values", "bottomk",
+					     "topk", "quantile" };
+
+	for (size_t i = 0; i < sizeof(words) / sizeof(words[0]); i++)
+		if (strlen(words[i]) == n && !strncmp(words[i], w, n))
+			return 1;
+	return 0;
+}
+
+/* Is the word one that a list of label names in parentheses follows? */
+static int grouping(const char *w, size_t n)
+{
+	static const char *const words[] = { "by", "without", "on", "ignoring", "group_left", "group_right" };
+
+	for (size_t i = 0; i < sizeof(words) / sizeof(words[0]); i++)
+		if (strlen(words[i]) == n && !strncmp(words[i], w, n))
+			return 1;
+	return 0;
+}
+
+char *kpi_fresh_expr(const char *expr, int64_t fresh_ms, int *plain)
+{
+	struct strbuf sb = STRBUF_INIT;
+	const char *p = expr;
+	size_t nsel = 0, other = 0;
+
+	while (*p) {
+		const char *start = p, *end;
+
+		if (*p == '"' || *p == '\'' || *p == '`') {
+			if (!(p = skip_string(p)))
+				goto fail;
+			strbuf_add(&sb, start, (size_t)(p - start));
+			other++;
+			continue;
+		}
+		/* a range, a subquery, an offset or an @ already say which samples: not ours to change */
+		if (*p == '[' || *p == '@')
+			goto fail;
+		if ((*p >= '0' && *p <= '9') || (*p == '.' && p[1] >= '0' && p[1] <= '9')) {
+			while (ident_char(*p) || *p == '.' || ((*p == '+' || *p == '-') && (p[-1] == 'e' || p[-1] == 'E')))
+				p++;
+			strbuf_add(&sb, start, (size_t)(p - start));
+			other++;
+			continue;
+		}
+		if (!ident_start(*p) && *p != '{') {
+			if (*p != ' ' && *p != '\t' && *p != '\n')
+				other++;
+			strbuf_addch(&sb, *p++);
+			continue;
+		}
+		while (ident_char(*p))
+			p++;
+		end = p;
+		while (*end == ' ' || *end == '\t' || *end == '\n')
+			end++;
+		if (p - start == 6 && !strncmp(start, "offset", 6))
+			goto fail;
+		if (*end == '(' && grouping(start, (size_t)(p - start))) {
+			/* by (instance, job): label names, copied as they are */
+			while (*end && *end != ')')
+				end++;
+			if (!*end)
+				goto fail;
+			strbuf_add(&sb, start, (size_t)(++end - start));
+			p = end;
+			other++;
+			continue;
+		}
+		if (*end == '(' || (*end != '{' && promql_keyword(start, (size_t)(p - start)))) {
+			strbuf_add(&sb, start, (size_t)(p - start));
+			other++;
+			continue;
+		}
+		if (*end == '{') {
+			if (!(end = skip_matchers(end)))
+				goto fail;
+		} else {
+			end = p;
+		}
+		/* a selector: only a sample it took in the last fresh_ms counts */
+		strbuf_addstr(&sb, "last_over_time(");
+		strbuf_add(&sb, start, (size_t)(end - start));
+		strbuf_addf(&sb, "[%lldms])", (long long)fresh_ms);
+		nsel++;
+		p = end;
+	}
+	if (!nsel)
+		goto fail;
+	if (plain)
+		*plain = nsel == 1 && !other;
+	return strbuf_detach(&sb, NULL);
+fail:
+	strbuf_release(&sb);
+	return NULL;
+}

@@ -102,4 +102,15 @@ char *kpi_selector(const struct kpi_def *k, const char *metric_suffix, const cha
  */
 char *kpi_expand(const char *expr, const char *session);
 
+/*
+ * An expanded gauge expression in which every series selector reads only
+ * a sample taken in the last fresh_ms: last_over_time(sel[fresh_ms]), so
+ * a subquery over it counts the window's samples and none that Prometheus
+ * would carry forward from before them. NULL when expr already chooses its
+ * samples (a range, subquery, offset or @) or has no selector. *plain (when
+ * plain is not NULL) is set when expr is one selector and nothing else.
+ * Caller frees.
+ */
+char *kpi_fresh_expr(const char *expr, int64_t fresh_ms, int *plain);
+
 #endif
