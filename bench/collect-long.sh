@@ -109,7 +109,8 @@ m = json.load(open(sys.argv[1])); w = m["window"]
 start, end, step = epoch(w["first_point"]), epoch(w["to"]), w["step_seconds"]
 for q in m["queries"]:
     if q["endpoint"] == "/api/v1/query_range":
-        p = "start=%.3f&end=%.3f&step=%g" % (start, end, step)
+        p = "start=%.3f&end=%.3f&step=%g" % (epoch(q.get("start", w["first_point"])), epoch(q.get("end", w["to"])),
+                                             q.get("step", step))
     else:
         p = "time=%.3f" % epoch(q["time"])
     print("%s\t%s\t%s" % (q["endpoint"], p, q["promql"]))

@@ -406,6 +406,10 @@ static cJSON *manifest_json(const struct artifacts *a)
 		cJSON_AddStringToObject(q, "endpoint", qs[i].endpoint);
 		if (qs[i].at_ms) {
 			json_add_time(q, "time", qs[i].at_ms);
+		} else if (qs[i].step_ms) {
+			json_add_time(q, "start", qs[i].start_ms);
+			json_add_time(q, "end", qs[i].end_ms);
+			cJSON_AddNumberToObject(q, "step", (double)qs[i].step_ms / 1000.0);
 		}
 		cJSON_AddNumberToObject(q, "series", (double)qs[i].data.n);
 		cJSON_AddItemToArray(arr, q);

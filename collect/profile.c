@@ -346,6 +346,7 @@ char *kpi_fresh_expr(const char *expr, int64_t fresh_ms, int *plain)
 	struct strbuf sb = STRBUF_INIT;
 	const char *p = expr;
 	size_t nsel = 0, other = 0;
+	long depth = 0;
 
 	while (*p) {
 		const char *start = p, *end;
@@ -368,6 +369,9 @@ char *kpi_fresh_expr(const char *expr, int64_t fresh_ms, int *plain)
 			continue;
 		}
 		if (!ident_start(*p) && *p != '{') {
+			depth += (*p == '(') - (*p == ')');
+			if (depth < 0)
+				goto fail;
 			if (*p != ' ' && *p != '\t' && *p != '\n')
 				other++;
 			strbuf_addch(&sb, *p++);
@@ -409,7 +413,8 @@ char *kpi_fresh_expr(const char *expr, int64_t fresh_ms, int *plain)
 		nsel++;
 		p = end;
 	}
-	if (!nsel)
+	/* unbalanced: left to Prometheus to refuse as the profile wrote it */
+	if (!nsel || depth)
 		goto fail;
 	if (plain)
 		*plain = nsel == 1 && !other;

@@ -107,7 +107,8 @@ char *kpi_expand(const char *expr, const char *session);
  * a sample taken in the last fresh_ms: last_over_time(sel[fresh_ms]), so
  * a subquery over it counts the window's samples and none that Prometheus
  * would carry forward from before them. NULL when expr already chooses its
- * samples (a range, subquery, offset or @) or has no selector. *plain (when
+ * samples (a range, subquery, offset or @), has no selector or unbalanced
+ * parentheses. *plain (when
  * plain is not NULL) is set when expr is one selector and nothing else.
  * Caller frees.
  */

@@ -42,6 +42,9 @@ size_t query_add_range(struct query_list *l, const char *kpi, char *promql, cons
 	struct query *q = query_new(l, kpi, promql, "/api/v1/query_range");
 
 	q->url = range_url(base, promql, w);
+	q->start_ms = w->start_ms;
+	q->end_ms = w->end_ms;
+	q->step_ms = w->step_ms;
 	return l->n - 1;
 }
 

@@ -20,6 +20,7 @@ struct query {
 	char *promql;
 	const char *endpoint;    /* "/api/v1/query_range", or "/api/v1/query" for an instant query */
 	int64_t at_ms;           /* the instant query's time; 0 for query_range */
+	int64_t start_ms, end_ms, step_ms;  /* query_range's grid (not always the window's); 0 otherwise */
 	char *url;
 	struct series_set data;  /* the answer, once query_run has succeeded */
 };
