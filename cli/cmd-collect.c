@@ -28,7 +28,7 @@ static const struct cmd_opt opts[] = {
 	{ "out", "DIR", "where to write the artifacts (created if missing)" },
 	{ "run-id", "R", "the run's id in the artifacts (default: $SLURM_JOB_ID[.$SLURM_STEP_ID], else the session id)" },
 	{ "profile", "NAME|FILE", "query profile: a name in templates/profiles, or a JSON file (default: default)" },
-	{ "step", "DURATION", "resolution of the queries (default: the scrape interval; raised to stay under 11,000 points)" },
+	{ "step", "DURATION", "resolution of timeseries.csv and the per-step queries (default: the scrape interval, raised to stay under 11,000 points; without --step a gauge keeps about 2,000 points there)" },
 	{ "timeout", "DURATION", "give up on a query Prometheus has not answered in this long (default: 2m, at most 24h; a bare number is seconds)" },
 	{ "label", "KEY=VALUE...", "a label of the run, in MANIFEST.json and metrics_summary.csv, e.g. concurrency=8 (repeatable; default with --window: the run's)" },
 	{ "strict", NULL, "exit 1 unless the window's verdict is VALID: no alert fired, no data-quality finding but for optional KPIs (for CI gating)" },

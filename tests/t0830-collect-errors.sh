@@ -123,9 +123,9 @@ test_expect_success 'a 503 while Prometheus starts is waited out with backoff' '
 '
 
 test_expect_success 'a 503 to queries is retried with backoff' '
-	inject 503q 58 &&
+	inject 503q 74 &&
 	collect --out r503q >out 2>err &&
-	grep -q "Prometheus is starting (503); retrying 48 queries" err &&
+	grep -q "Prometheus is starting (503); retrying 64 queries" err &&
 	grep -q "Prometheus is starting (503); retrying 10 queries" err &&
 	test -f r503q/MANIFEST.json &&
 	cmp ok/kpis.csv r503q/kpis.csv
