@@ -1,7 +1,8 @@
 #!/bin/bash
 # Long windows: 'benchmon collect' fetching sparse (edge samples, resets and
-# counts anchored with @, the default) against the same collect fetching every
-# raw sample (BENCHMON_COLLECT_RAW=1, as collect did before), and against the
+# counts anchored with @, gauges as sums and counts over their samples: the
+# default) against the same collect fetching every raw sample and every gauge
+# per step (BENCHMON_COLLECT_RAW=1, as collect did before), and against the
 # raw collect's queries sent straight to Prometheus:
 #
 #   1. 3 h at 1 s, 552 series (20 services, 4 nodes x 4 GPUs): best of 3 of

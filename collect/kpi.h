@@ -10,8 +10,10 @@
 /*
  * KPI arithmetic. Nothing here talks to Prometheus: callers fetch the
  * series and pass them in, which keeps the numbers testable against
- * hand-made data. Gauges (avg, max) come from query_range, points aligned
- * on start + i * step; counters and histograms come as raw samples (a range
+ * hand-made data. Gauges (avg, max) come as Prometheus's per-series sums
+ * (or maxima) and counts over the window's samples (kpi_compute_over_time),
+ * or, when their expression cannot be read so or every step is asked for,
+ * from query_range, points aligned on start + i * step; counters and histograms come as raw samples (a range
  * vector covering the window and three scrape intervals on either side), so
  * the window's edges are interpolated between the samples around them.
  *

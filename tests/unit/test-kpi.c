@@ -10,6 +10,7 @@
 #include <cmocka.h>
 
 #include "collect/kpi.h"
+#include "collect/profile.h"
 #include "lib/xmalloc.h"
 
 static const double le[] = { 0.005, 0.01, 0.025, 0.05, INFINITY };
@@ -630,6 +631,40 @@ static void test_stale_gauge_points_are_dropped(void **state)
 	series_set_release(&counts);
 }
 
+/* Every selector of a gauge expression reads only fresh samples; what already picks its samples is left alone. */
+static void test_fresh_expr_wraps_every_selector(void **state)
+{
+	static const struct {
+		const char *in, *out;
+		int plain;
+	} cases[] = {
+		{ "node_load1{session=\"s\"}", "last_over_time(node_load1{session=\"s\"}[999ms])", 1 },
+		{ "up", "last_over_time(up[999ms])", 1 },
+		{ "100 * (1 - a{x=\"}\"} / b)", "100 * (1 - last_over_time(a{x=\"}\"}[999ms]) / last_over_time(b[999ms]))", 0 },
+		{ "g{s=\"1\"} >= 0 <= 100", "last_over_time(g{s=\"1\"}[999ms]) >= 0 <= 100", 0 },
+		{ "u unless f < 0", "last_over_time(u[999ms]) unless last_over_time(f[999ms]) < 0", 0 },
+		{ "sum by (node, gpu) (g) * on(node) group_left(m) h",
+		  "sum by (node, gpu) (last_over_time(g[999ms])) * on(node) group_left(m) last_over_time(h[999ms])", 0 },
+		{ "{__name__=\"g\"} > 1e-3", "last_over_time({__name__=\"g\"}[999ms]) > 1e-3", 0 },
+		{ "clamp_max(floor(t{a=\"b\"} / 8) % 2, 1)", "clamp_max(floor(last_over_time(t{a=\"b\"}[999ms]) / 8) % 2, 1)", 0 },
+	};
+	static const char *const refused[] = { "rate(x[1m])", "x offset 5m", "x @ 100", "max_over_time(x[5m:1s])",
+					       "sum((x)", "f(x))", "vector(1)", "label_replace(x, \"a\", \"b" };
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		int plain = -1;
+		char *got = kpi_fresh_expr(cases[i].in, 999, &plain);
+
+		assert_non_null(got);
+		assert_string_equal(got, cases[i].out);
+		assert_int_equal(plain, cases[i].plain);
+		free(got);
+	}
+	for (size_t i = 0; i < sizeof(refused) / sizeof(refused[0]); i++)
+		assert_null(kpi_fresh_expr(refused[i], 999, NULL));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -658,6 +693,7 @@ int main(void)
 		cmocka_unit_test(test_no_series_finding_has_no_placeholder),
 		cmocka_unit_test(test_a_target_scraped_late_is_a_finding),
 		cmocka_unit_test(test_stale_gauge_points_are_dropped),
+		cmocka_unit_test(test_fresh_expr_wraps_every_selector),
 	};
 
 	latency.kind = kpi_kind_find("histogram_quantiles");
