@@ -352,7 +352,7 @@ int collect_run(const struct session *s, const struct collect_options *o, struct
 	struct gauge_queries *gauges = NULL, *fb_gauges = NULL;
 	unsigned char *over_time = NULL;
 	struct series_set **data = NULL;
-	/* every sample of every counter, as before sparse fetching: kept for tests and bench/ to compare */
+	/* every sample of every counter and every gauge per step, as before: kept for tests and bench/ to compare */
 	int allow_sparse = !getenv("BENCHMON_COLLECT_RAW") || strcmp(getenv("BENCHMON_COLLECT_RAW"), "1");
 	struct health_queries hq;
 	unsigned kinds;
