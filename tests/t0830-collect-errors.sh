@@ -97,7 +97,11 @@ test_expect_success 'setup: 10 minutes of a session backfilled, Prometheus, the 
 	        self.reply(status, body)
 	    def log_message(self, *args):
 	        pass
-	http.server.ThreadingHTTPServer(("127.0.0.1", port), Proxy).serve_forever()
+	class Server(http.server.ThreadingHTTPServer):
+	    # collect opens a connection per query at once: a backlog of 5 (the default) drops
+	    # SYNs, and each connection then waits out the retransmission backoff of TCP
+	    request_queue_size = 128
+	Server(("127.0.0.1", port), Proxy).serve_forever()
 	PY
 	inject pass &&
 	{ python3 proxy.py "$PROXY_PORT" "http://127.0.0.1:$PROM_PORT" "$TEST_DIR/mode" >proxy.log 2>&1 & } &&
