@@ -903,15 +903,15 @@ static void histogram_release(struct histogram *h)
 	free(h->above);
 }
 
-/* Do series a and b have the same labels but for le? */
-static int same_histogram(const struct series *a, const struct series *b)
+/* Do series a and b have the same labels, the label ignored aside? */
+static int same_labels_but(const struct series *a, const struct series *b, const char *ignored)
 {
 	size_t na = 0, nb = 0;
 
 	for (size_t i = 0; i < a->nlabels; i++) {
 		const char *v;
 
-		if (!strcmp(a->labels[i].name, "le"))
+		if (!strcmp(a->labels[i].name, ignored))
 			continue;
 		na++;
 		v = series_label(b, a->labels[i].name);
@@ -919,8 +919,14 @@ static int same_histogram(const struct series *a, const struct series *b)
 			return 0;
 	}
 	for (size_t i = 0; i < b->nlabels; i++)
-		nb += strcmp(b->labels[i].name, "le") != 0;
+		nb += strcmp(b->labels[i].name, ignored) != 0;
 	return na == nb;
+}
+
+/* Are a and b buckets of one histogram: the same labels but for le? */
+static int same_histogram(const struct series *a, const struct series *b)
+{
+	return same_labels_but(a, b, "le");
 }
 
 struct bucket_ref {
@@ -1471,21 +1477,7 @@ void kpi_compute(const struct kpi_def *k, const struct kpi_window *w, const stru
 /* Do a and b have the same labels, __name__ (which functions drop) aside? */
 static int same_labels(const struct series *a, const struct series *b)
 {
-	size_t na = 0, nb = 0;
-
-	for (size_t i = 0; i < a->nlabels; i++) {
-		const char *v;
-
-		if (!strcmp(a->labels[i].name, "__name__"))
-			continue;
-		na++;
-		v = series_label(b, a->labels[i].name);
-		if (!v || strcmp(v, a->labels[i].value))
-			return 0;
-	}
-	for (size_t i = 0; i < b->nlabels; i++)
-		nb += !!strcmp(b->labels[i].name, "__name__");
-	return na == nb;
+	return same_labels_but(a, b, "__name__");
 }
 
 /* Fill the steps of k's results (from first_result on) from display, the expression's points on dw. */
