@@ -162,10 +162,13 @@ static void session_data_range(const struct session *s, const struct source *src
 	span.step_ms = (span.end_ms - span.start_ms) / 5000 / 1000 * 1000 + 1000;
 	/* the samples' own times: a point's time is up to 5 minutes after the sample it carries */
 	query_add_range(&q, "up", xasprintf("timestamp(up{" LABEL_SESSION "=\"%s\"})", s->id), src->url, &span);
+	/* and the newest sample, which a session younger than one step of that grid has only */
+	query_add_instant(&q, "up", xasprintf("timestamp(up{" LABEL_SESSION "=\"%s\"})", s->id), src->url, now);
 	progress_quiet++;
 	if (query_run(&q, 0, &src->auth, query_timeout_ms(o)) == 0) {
-		for (size_t i = 0; i < q.items[0].data.n; i++) {
-			const struct series *se = &q.items[0].data.items[i];
+		for (size_t i = 0; i < q.items[0].data.n + q.items[1].data.n; i++) {
+			const struct series *se = i < q.items[0].data.n ? &q.items[0].data.items[i] :
+					          &q.items[1].data.items[i - q.items[0].data.n];
 
 			for (size_t j = 0; j < se->n; j++) {
 				int64_t t = (int64_t)llround(se->v[j] * 1000.0);
