@@ -406,12 +406,13 @@ static cJSON *manifest_json(const struct artifacts *a)
 		cJSON_AddStringToObject(q, "endpoint", qs[i].endpoint);
 		if (qs[i].at_ms) {
 			json_add_time(q, "time", qs[i].at_ms);
-		} else if (qs[i].step_ms) {
+		} else if (qs[i].step_ms || qs[i].read_body) {
 			json_add_time(q, "start", qs[i].start_ms);
 			json_add_time(q, "end", qs[i].end_ms);
-			cJSON_AddNumberToObject(q, "step", (double)qs[i].step_ms / 1000.0);
+			if (qs[i].step_ms)
+				cJSON_AddNumberToObject(q, "step", (double)qs[i].step_ms / 1000.0);
 		}
-		cJSON_AddNumberToObject(q, "series", (double)qs[i].data.n);
+		cJSON_AddNumberToObject(q, "series", (double)qs[i].nseries);
 		cJSON_AddItemToArray(arr, q);
 	}
 	if (o->run)

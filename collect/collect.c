@@ -357,6 +357,8 @@ int collect_run(const struct session *s, const struct collect_options *o, struct
 	struct series_set **data = NULL;
 	/* every sample of every counter and every gauge per step, as before: kept for tests and bench/ to compare */
 	int allow_sparse = !getenv("BENCHMON_COLLECT_RAW") || strcmp(getenv("BENCHMON_COLLECT_RAW"), "1");
+	/* counters through remote read; BENCHMON_COLLECT_READ=0 keeps PromQL's sparse queries, to compare */
+	int allow_read = allow_sparse && (!getenv("BENCHMON_COLLECT_READ") || strcmp(getenv("BENCHMON_COLLECT_READ"), "0"));
 	struct health_queries hq;
 	unsigned kinds;
 	char *manifest = xasprintf("%s/MANIFEST.json", o->out_dir);
@@ -383,6 +385,8 @@ int collect_run(const struct session *s, const struct collect_options *o, struct
 	}
 	if (source_open(s, o->from_ms, o->to_ms, s->scrape_interval_ms, &src, &report) < 0)
 		goto out;
+	/* a merged source serves remote_read's own view of several Prometheus; its PromQL is what is checked */
+	allow_read &= strcmp(src.kind, "merged") != 0;
 	main_q = xcalloc(prof.n + 1, sizeof(size_t));
 	fallback_q = xcalloc(prof.n + 1, sizeof(size_t));
 	fetches = xcalloc(prof.n + 1, sizeof(*fetches));
@@ -409,7 +413,8 @@ int collect_run(const struct session *s, const struct collect_options *o, struct
 				fallback_q[i] = query_add_range(&ql, k->name, kpi_expand(k->fallback_expr, s->id), src.url,
 								&w);
 		} else {
-			fetch_plan(&fetches[i], k, s->id, src.url, &w, 3 * s->scrape_interval_ms, allow_sparse, &ql);
+			fetch_plan(&fetches[i], k, s->id, src.url, &w, 3 * s->scrape_interval_ms, allow_sparse,
+				   allow_read, &ql);
 		}
 	}
 	up_q = query_add_range(&ql, "target health", xasprintf("up{" LABEL_SESSION "=\"%s\"}", s->id), src.url, &w);
@@ -431,9 +436,12 @@ int collect_run(const struct session *s, const struct collect_options *o, struct
 	if (ql.n > more && query_run(&ql, more, &src.auth, query_timeout_ms(o)) < 0)
 		goto out;
 	qs = ql.items;
-	for (size_t i = 0; i < prof.n; i++)
+	for (size_t i = 0; i < prof.n; i++) {
 		data[i] = prof.kpis[i].kind->query == KPI_QUERY_RAW ? fetch_data(&fetches[i], &ql) :
 			  over_time[i] ? NULL : &qs[main_q[i]].data;
+		if (prof.kpis[i].kind->query == KPI_QUERY_RAW && !data[i])
+			goto out;
+	}
 	for (size_t i = 0; i < ql.n; i++)
 		for (size_t j = 0; j < qs[i].data.nwarnings; j++)
 			kpi_report_add_finding(&report, "warning", qs[i].kpi, 0, 0, "Prometheus warned about %s: %s",

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "lib/error.h"
 #include "lib/strbuf.h"
 #include "lib/xmalloc.h"
 
@@ -15,8 +16,50 @@ static char *at_text(int64_t ms)
 	return xasprintf("%lld.%03lld", (long long)(ms / 1000), (long long)(ms % 1000));
 }
 
+/*
+ * A series read whole over [from - margin, end + margin], cut down as
+ * round one's queries would have it: kept whole when it reset, holds a
+ * non-finite value or lacks samples around an edge, else only the samples
+ * around the edges and the count of those in the window.
+ */
+static int keep_sparse(struct series *s, void *ctx)
+{
+	const struct fetch *f = ctx;
+	int64_t from = f->from_ms, end = f->end_ms, margin = f->margin_ms;
+	size_t after_from = 0, until_end = 0, na = 0, nb = s->n, inside = 0;
+	int whole = 0;
+
+	for (size_t i = 0; i < s->n; i++) {
+		int64_t t = s->t_ms[i];
+
+		whole |= !isfinite(s->v[i]) || (i && s->v[i] < s->v[i - 1]);
+		if (t <= from + margin) {
+			na = i + 1;
+			after_from += t > from;
+		}
+		if (t >= end - margin) {
+			nb = nb < i ? nb : i;
+			until_end += t <= end;
+		}
+		inside += t >= from && t <= end;
+	}
+	if (whole || after_from < 2 || until_end < 1)
+		return 1;
+	s->sparse = 1;
+	s->gap_from = s->t_ms[na - 1];
+	s->gap_to = s->t_ms[nb];
+	s->window_samples = inside;
+	memmove(s->t_ms + na, s->t_ms + nb, (s->n - nb) * sizeof(*s->t_ms));
+	memmove(s->v + na, s->v + nb, (s->n - nb) * sizeof(*s->v));
+	s->n = na + (s->n - nb);
+	s->t_ms = xrealloc(s->t_ms, s->n * sizeof(*s->t_ms));
+	s->v = xrealloc(s->v, s->n * sizeof(*s->v));
+	return 1;
+}
+
 void fetch_plan(struct fetch *f, const struct kpi_def *k, const char *session, const char *base,
-		const struct kpi_window *w, int64_t margin_ms, int allow_sparse, struct query_list *l)
+		const struct kpi_window *w, int64_t margin_ms, int allow_sparse, int allow_read,
+		struct query_list *l)
 {
 	int64_t at_from = w->from_ms + margin_ms, at_to = w->end_ms + margin_ms;
 	long long range = (long long)(at_to - (w->from_ms - margin_ms)), edge = (long long)(2 * margin_ms);
@@ -26,6 +69,16 @@ void fetch_plan(struct fetch *f, const struct kpi_def *k, const char *session, c
 	f->k = k;
 	f->selector = kpi_selector(k, k->kind->metric_suffix, session);
 	f->sparse = allow_sparse && !k->peak_ms && w->end_ms - w->from_ms > 8 * margin_ms;
+	f->from_ms = w->from_ms;
+	f->end_ms = w->end_ms;
+	f->margin_ms = margin_ms;
+	if (allow_read) {
+		f->q_read = query_add_read(l, k->name, xstrdup(f->selector), base, w->from_ms - margin_ms,
+					   w->end_ms + margin_ms, f->sparse ? keep_sparse : NULL, f);
+		f->read = f->q_read != (size_t)-1;
+		if (f->read)
+			return;
+	}
 	if (!f->sparse) {
 		f->q_whole = query_add_raw(l, k->name, f->selector, base, w, margin_ms);
 		return;
@@ -141,6 +194,43 @@ static char *exact_selector(const struct series *s)
 	return strbuf_detach(&sb, NULL);
 }
 
+/* Round two through remote read: the sparse buckets of a histogram that has a bucket kept whole, read whole. */
+static void more_reads(struct fetch *f, const char *base, struct query_list *l)
+{
+	const struct series_set *rs = &l->items[f->q_read].data;
+	size_t n = rs->n, *todo;
+	char **hkeys, **sels;
+
+	if (!f->sparse || !(f->k->kind->fields & KPI_FIELD_QUANTILES))
+		return;
+	hkeys = set_keys(rs, "le");
+	todo = xcalloc(n + 1, sizeof(*todo));
+	for (size_t j = 0; j < n; j++) {
+		if (!rs->items[j].sparse)
+			continue;
+		for (size_t i = 0; i < n; i++) {
+			if (!rs->items[i].sparse && !strcmp(hkeys[i], hkeys[j])) {
+				todo[f->nmore++] = j;
+				break;
+			}
+		}
+	}
+	keys_free(hkeys, n);
+	f->more_for = todo;
+	/* the selectors first: adding queries moves l's items, which rs points into */
+	sels = xcalloc(f->nmore + 1, sizeof(*sels));
+	for (size_t m = 0; m < f->nmore; m++)
+		sels[m] = exact_selector(&rs->items[todo[m]]);
+	f->q_more = l->n;
+	for (size_t m = 0; m < f->nmore; m++) {
+		/* exact_selector's text always parses: the read cannot fall back */
+		if (query_add_read(l, f->k->name, sels[m], base, f->from_ms - f->margin_ms, f->end_ms + f->margin_ms,
+				   NULL, NULL) == (size_t)-1)
+			abort();
+	}
+	free(sels);
+}
+
 void fetch_more(struct fetch *f, const char *base, const struct kpi_window *w, int64_t margin_ms,
 		struct query_list *l)
 {
@@ -151,6 +241,10 @@ void fetch_more(struct fetch *f, const char *base, const struct kpi_window *w, i
 	size_t nr, nf, nt;
 	int64_t start = w->from_ms - margin_ms, end = w->end_ms + margin_ms;
 
+	if (f->read) {
+		more_reads(f, base, l);
+		return;
+	}
 	if (!f->sparse)
 		return;
 	rs = &l->items[f->q_resets].data;
@@ -270,10 +364,31 @@ struct series_set *fetch_data(struct fetch *f, struct query_list *l)
 	char **rkeys, **fkeys, **tkeys, **ckeys;
 	size_t wi = 0;
 
-	if (!f->sparse)
-		return &l->items[f->q_whole].data;
 	if (f->data.items)
 		return &f->data;
+	if (f->read) {
+		struct series_set *set = &l->items[f->q_read].data;
+
+		for (size_t m = 0; m < f->nmore; m++) {
+			struct series_set *whole = &l->items[f->q_more + m].data;
+
+			/* one exact selector: one series, the same one, now with all its samples */
+			if (whole->n != 1) {
+				error("KPI '%s': %s read %zu series in round two, where round one read one",
+				      f->k->name, l->items[f->q_more + m].promql, whole->n);
+				return NULL;
+			}
+			series_release(&set->items[f->more_for[m]]);
+			set->items[f->more_for[m]] = whole->items[0];
+			whole->n = 0;
+		}
+		f->data = *set;
+		memset(set, 0, sizeof(*set));
+		qsort(f->data.items, f->data.n, sizeof(*f->data.items), compare_series);
+		return &f->data;
+	}
+	if (!f->sparse)
+		return &l->items[f->q_whole].data;
 	rs = &l->items[f->q_resets].data;
 	fs = &l->items[f->q_from].data;
 	ts = &l->items[f->q_to].data;
@@ -329,6 +444,7 @@ void fetch_release(struct fetch *f)
 {
 	free(f->selector);
 	free(f->whole);
+	free(f->more_for);
 	series_set_release(&f->data);
 	memset(f, 0, sizeof(*f));
 }

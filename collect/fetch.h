@@ -32,6 +32,15 @@
  *
  * The ranges follow Prometheus 2's selectors, closed at both ends, as the
  * whole query does.
+ *
+ * Through remote read (allow_read, and a selector remote read takes), all
+ * of that is one request: Prometheus streams the compressed chunks of
+ * [from - margin, to + margin], and each series is cut down to the same
+ * sparse series as it arrives (or kept whole, by the same rules), so only
+ * one series' samples are held at a time. Each PromQL function above reads
+ * every sample once in Prometheus, which costs more than sending the
+ * chunks. Round two then only re-reads whole the buckets of a histogram
+ * that another bucket of had to be kept whole for.
  */
 
 struct fetch {
@@ -45,20 +54,30 @@ struct fetch {
 	size_t *whole;                       /* indexes into q_resets' series of those fetched whole */
 	size_t nwhole;
 	struct series_set data;              /* sparse: the series kpi_compute gets */
+	int read;                            /* through remote read: q_read, and round two's reads from q_more */
+	size_t q_read;
+	int64_t from_ms, end_ms, margin_ms;  /* the window, for cutting series as they arrive */
+	size_t *more_for;                    /* round two's i-th read replaces q_read's series more_for[i] */
+	size_t nmore;
 };
 
 /*
  * Plan k's queries into l: sparse when allowed (allow_sparse, no peak, a
- * window over 8 margins long), else whole.
+ * window over 8 margins long), else whole; through remote read when
+ * allow_read and the selector allows.
  */
 void fetch_plan(struct fetch *f, const struct kpi_def *k, const char *session, const char *base,
-		const struct kpi_window *w, int64_t margin_ms, int allow_sparse, struct query_list *l);
+		const struct kpi_window *w, int64_t margin_ms, int allow_sparse, int allow_read,
+		struct query_list *l);
 
 /* After round one has run: add round two's queries to l (none when whole). */
 void fetch_more(struct fetch *f, const char *base, const struct kpi_window *w, int64_t margin_ms,
 		struct query_list *l);
 
-/* After round two has run: the KPI's series, valid until fetch_release or l changes. */
+/*
+ * After round two has run: the KPI's series, valid until fetch_release or
+ * l changes; NULL after error() when round two's reads do not match round one's.
+ */
 struct series_set *fetch_data(struct fetch *f, struct query_list *l);
 
 void fetch_release(struct fetch *f);

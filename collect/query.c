@@ -69,10 +69,48 @@ size_t query_add_raw(struct query_list *l, const char *kpi, const char *selector
 	return query_add_instant(l, kpi, xasprintf("%s[%lldms]", selector, (long long)range), base, at);
 }
 
+size_t query_add_read(struct query_list *l, const char *kpi, char *selector, const char *base, int64_t start_ms,
+		      int64_t end_ms, remoteread_series_fn keep, void *keep_ctx)
+{
+	char *err = NULL;
+	size_t len;
+	char *body = remoteread_request(selector, start_ms, end_ms, &len, &err);
+	struct query *q;
+
+	if (!body) {
+		free(err);
+		free(selector);
+		return (size_t)-1;
+	}
+	q = query_new(l, kpi, selector, REMOTEREAD_PATH);
+	q->url = xasprintf("%s%s", base, REMOTEREAD_PATH);
+	q->start_ms = start_ms;
+	q->end_ms = end_ms;
+	q->read_body = body;
+	q->read_len = len;
+	q->keep = keep;
+	q->keep_ctx = keep_ctx;
+	return l->n - 1;
+}
+
+/* A remote read's series as it arrives: kept (or shrunk) by its query's keep, appended to its data. */
+static int keep_series(struct series *s, void *ctx)
+{
+	struct query *q = ctx;
+	struct series_set *set = &q->data;
+
+	if (q->keep && !q->keep(s, q->keep_ctx))
+		return 0;
+	set->items = xrealloc(set->items, (set->n + 1) * sizeof(*set->items));
+	set->items[set->n++] = *s;
+	return 1;
+}
+
 struct query_batch {
 	struct query *qs;
 	size_t *todo;            /* todo[i]: the query behind transfer i */
 	struct promjson_stream **streams; /* streams[i]: transfer i's body, parsed as it arrives */
+	struct remoteread_stream **reads; /* or this, for a remote read */
 	size_t *retry;           /* the queries that answered 503, to send again */
 	size_t nretry;
 	int failed;
@@ -81,6 +119,32 @@ struct query_batch {
 static void feed_stream(const char *data, size_t len, void *ctx)
 {
 	promjson_stream_feed(ctx, data, len);
+}
+
+static void feed_read(const char *data, size_t len, void *ctx)
+{
+	remoteread_stream_feed(ctx, data, len);
+}
+
+#define STREAMED_CHUNKS_TYPE "application/x-streamed-protobuf; proto=prometheus.ChunkedReadResponse"
+
+/* A remote read's answer, whole: every frame read, and a 200 of the streamed kind. */
+static void finish_read(struct query_batch *b, size_t i, struct http_response *resp)
+{
+	struct query *q = &b->qs[b->todo[i]];
+	struct remoteread_stream *st = b->reads[i];
+	char *perr = NULL;
+
+	if (resp->status != 200 || strncmp(resp->content_type, STREAMED_CHUNKS_TYPE, strlen(STREAMED_CHUNKS_TYPE))) {
+		error("KPI '%s': Prometheus answered %ld (%s) to the remote read of %s: %.200s", q->kpi, resp->status,
+		      resp->content_type[0] ? resp->content_type : "no content type", q->promql,
+		      remoteread_stream_text(st));
+		b->failed = 1;
+	} else if (remoteread_stream_finish(st, &perr) < 0) {
+		error("KPI '%s': the remote read of %s from %s broke off: %s", q->kpi, q->promql, q->url, perr);
+		b->failed = 1;
+	}
+	free(perr);
 }
 
 /* Take the parsed answer of transfer i when it completes. */
@@ -102,6 +166,10 @@ static void on_query_done(size_t i, struct http_response *resp, const char *caus
 		b->retry[b->nretry++] = b->todo[i];
 		goto out;
 	}
+	if (b->reads[i]) {
+		finish_read(b, i, resp);
+		goto out;
+	}
 	if (promjson_stream_finish(st, &q->data, &perr) < 0 || resp->status != 200) {
 		const char *text = promjson_stream_text(st);
 
@@ -115,9 +183,12 @@ static void on_query_done(size_t i, struct http_response *resp, const char *caus
 		b->failed = 1;
 	}
 out:
+	q->nseries = q->data.n;
 	free(perr);
 	promjson_stream_free(st);
 	b->streams[i] = NULL;
+	remoteread_stream_free(b->reads[i]);
+	b->reads[i] = NULL;
 }
 
 /* The parsing overlaps the transfers, and no body is held whole. */
@@ -125,32 +196,50 @@ int query_run(struct query_list *l, size_t first, const struct http_auth *auth, 
 {
 	struct query *qs = l->items + first;
 	size_t n = l->n - first;
-	const char **urls = xcalloc(n + 1, sizeof(*urls));
+	struct http_request_spec *reqs = xcalloc(n + 1, sizeof(*reqs));
 	struct http_response *resps = xcalloc(n + 1, sizeof(*resps));
 	char **causes = xcalloc(n + 1, sizeof(*causes));
 	struct query_batch b = { .qs = qs, .todo = xcalloc(n + 1, sizeof(size_t)),
 				 .streams = xcalloc(n + 1, sizeof(*b.streams)),
+				 .reads = xcalloc(n + 1, sizeof(*b.reads)),
 				 .retry = xcalloc(n + 1, sizeof(size_t)) };
 	size_t ntodo = n;
 
 	for (size_t i = 0; i < n; i++) {
 		b.todo[i] = i;
 		http_response_init(&resps[i]);
-		resps[i].sink = feed_stream;
 	}
 	for (int attempt = 0; ntodo && !b.failed; attempt++) {
 		for (size_t i = 0; i < ntodo; i++) {
-			urls[i] = qs[b.todo[i]].url;
-			b.streams[i] = promjson_stream_new();
-			resps[i].sink_ctx = b.streams[i];
+			struct query *q = &qs[b.todo[i]];
+
+			memset(&reqs[i], 0, sizeof(reqs[i]));
+			reqs[i].url = q->url;
+			reqs[i].auth = auth;
+			if (q->read_body) {
+				/* a retried read starts over: what an earlier try kept goes */
+				series_set_release(&q->data);
+				reqs[i].body = q->read_body;
+				reqs[i].body_len = q->read_len;
+				reqs[i].headers = remoteread_headers;
+				b.reads[i] = remoteread_stream_new(q->start_ms, q->end_ms, keep_series, q);
+				resps[i].sink = feed_read;
+				resps[i].sink_ctx = b.reads[i];
+			} else {
+				b.streams[i] = promjson_stream_new();
+				resps[i].sink = feed_stream;
+				resps[i].sink_ctx = b.streams[i];
+			}
 		}
 		b.nretry = 0;
-		http_get_many(urls, ntodo, auth, timeout_ms, resps, causes, on_query_done, &b);
+		http_send_each(reqs, ntodo, timeout_ms, resps, causes, on_query_done, &b);
 		for (size_t i = 0; i < ntodo; i++) {
 			free(causes[i]);
 			causes[i] = NULL;
 			promjson_stream_free(b.streams[i]);
 			b.streams[i] = NULL;
+			remoteread_stream_free(b.reads[i]);
+			b.reads[i] = NULL;
 		}
 		ntodo = b.nretry;
 		memcpy(b.todo, b.retry, ntodo * sizeof(size_t));
@@ -166,9 +255,10 @@ int query_run(struct query_list *l, size_t first, const struct http_auth *auth, 
 		http_response_release(&resps[i]);
 	free(causes);
 	free(resps);
-	free(urls);
+	free(reqs);
 	free(b.todo);
 	free(b.streams);
+	free(b.reads);
 	free(b.retry);
 	return b.failed ? -1 : 0;
 }
@@ -178,6 +268,7 @@ void query_list_release(struct query_list *l)
 	for (size_t i = 0; i < l->n; i++) {
 		free(l->items[i].promql);
 		free(l->items[i].url);
+		free(l->items[i].read_body);
 		series_set_release(&l->items[i].data);
 	}
 	free(l->items);

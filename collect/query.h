@@ -5,6 +5,7 @@
 #include <stdint.h>
 
 #include "collect/kpi.h"
+#include "collect/remoteread.h"
 #include "collect/series.h"
 #include "lib/http.h"
 
@@ -18,11 +19,18 @@
 struct query {
 	const char *kpi;         /* what the query is for, in messages; not owned */
 	char *promql;
-	const char *endpoint;    /* "/api/v1/query_range", or "/api/v1/query" for an instant query */
+	const char *endpoint;    /* "/api/v1/query_range", "/api/v1/query" for an instant query, or REMOTEREAD_PATH */
 	int64_t at_ms;           /* the instant query's time; 0 for query_range */
-	int64_t start_ms, end_ms, step_ms;  /* query_range's grid (not always the window's); 0 otherwise */
+	int64_t start_ms, end_ms, step_ms;  /* query_range's grid (not always the window's); 0 otherwise;
+					     * a remote read's range, with step_ms 0 */
 	char *url;
+	/* a remote read: its request, and what decides whether data keeps each series (NULL: all) */
+	char *read_body;
+	size_t read_len;
+	remoteread_series_fn keep;
+	void *keep_ctx;
 	struct series_set data;  /* the answer, once query_run has succeeded */
+	size_t nseries;          /* how many series it held then, wherever they went since */
 };
 
 struct query_list {
@@ -45,6 +53,16 @@ size_t query_add_instant(struct query_list *l, const char *kpi, char *promql, co
  */
 size_t query_add_raw(struct query_list *l, const char *kpi, const char *selector, const char *base,
 		     const struct kpi_window *w, int64_t margin_ms);
+
+/*
+ * Add a remote read of selector's raw samples in [start_ms, end_ms]
+ * (collect/remoteread.h); keep, when not NULL, is given each series as it
+ * arrives and may shrink it (return 1) or drop it (return 0). promql is
+ * the selector, taken over. Returns its index, or (size_t)-1 (promql
+ * freed) when selector is not one remote read takes: use PromQL then.
+ */
+size_t query_add_read(struct query_list *l, const char *kpi, char *selector, const char *base, int64_t start_ms,
+		      int64_t end_ms, remoteread_series_fn keep, void *keep_ctx);
 
 /*
  * Send queries [first, l->n) at once, parsing each answer as it arrives. A

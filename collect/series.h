@@ -50,6 +50,9 @@ struct series_set {
 /* The value of label name, or NULL. */
 const char *series_label(const struct series *s, const char *name);
 
+/* Free what s owns and leave it empty. */
+void series_release(struct series *s);
+
 void series_set_release(struct series_set *set);
 
 #endif

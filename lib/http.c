@@ -1,6 +1,7 @@
 #include "lib/http.h"
 
 #include <dlfcn.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -28,6 +29,8 @@ static struct {
 	__typeof__(&curl_multi_info_read) multi_info_read;
 	__typeof__(&curl_multi_cleanup) multi_cleanup;
 	__typeof__(&curl_multi_strerror) multi_strerror;
+	__typeof__(&curl_slist_append) slist_append;
+	__typeof__(&curl_slist_free_all) slist_free_all;
 } curl;
 
 #define RESOLVE(field, symbol)                                                  \
@@ -60,6 +63,8 @@ int http_global_init(void)
 	RESOLVE(multi_info_read, curl_multi_info_read);
 	RESOLVE(multi_cleanup, curl_multi_cleanup);
 	RESOLVE(multi_strerror, curl_multi_strerror);
+	RESOLVE(slist_append, curl_slist_append);
+	RESOLVE(slist_free_all, curl_slist_free_all);
 	if (curl.global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
 		dlclose(curl.handle);
 		curl.handle = NULL;
@@ -87,6 +92,7 @@ void http_response_init(struct http_response *resp)
 	resp->received = 0;
 	resp->sink = NULL;
 	resp->sink_ctx = NULL;
+	resp->content_type[0] = '\0';
 	strbuf_init(&resp->body, HTTP_BODY_MAX);
 }
 
@@ -198,10 +204,15 @@ int http_request(const char *method, const char *url, const struct http_auth *au
 static void finish_transfer(CURL *h, CURLcode result, size_t i, const char *url, const char *errbuf,
 			    struct http_response *resp, char **cause, http_done_fn done, void *ctx)
 {
-	if (result != CURLE_OK)
+	char *type = NULL;
+
+	if (result != CURLE_OK) {
 		*cause = describe_failure(result, errbuf, url, resp);
-	else
+	} else {
 		curl.easy_getinfo(h, CURLINFO_RESPONSE_CODE, &resp->status);
+		if (curl.easy_getinfo(h, CURLINFO_CONTENT_TYPE, &type) == CURLE_OK && type)
+			snprintf(resp->content_type, sizeof(resp->content_type), "%s", type);
+	}
 	if (!*cause && !resp->status)
 		*cause = xasprintf("%s: no response", url);
 	if (done)
@@ -224,8 +235,24 @@ size_t http_get_many(const char *const *urls, size_t n, const struct http_auth *
 size_t http_get_each(const char *const *urls, const struct http_auth *const *auths, size_t n, long timeout_ms,
 		     struct http_response *resps, char **causes, http_done_fn done, void *ctx)
 {
+	struct http_request_spec *reqs = xcalloc(n + 1, sizeof(*reqs));
+	size_t failed;
+
+	for (size_t i = 0; i < n; i++) {
+		reqs[i].url = urls[i];
+		reqs[i].auth = auths[i];
+	}
+	failed = http_send_each(reqs, n, timeout_ms, resps, causes, done, ctx);
+	free(reqs);
+	return failed;
+}
+
+size_t http_send_each(const struct http_request_spec *reqs, size_t n, long timeout_ms, struct http_response *resps,
+		      char **causes, http_done_fn done, void *ctx)
+{
 	CURLM *multi = curl.multi_init();
 	CURL **handles = xcalloc(n + 1, sizeof(*handles));
+	struct curl_slist **headers = xcalloc(n + 1, sizeof(*headers));
 	char (*errbufs)[CURL_ERROR_SIZE] = xcalloc(n + 1, CURL_ERROR_SIZE);
 	unsigned char *reported = xcalloc(n + 1, 1);
 	size_t failed = 0, finished = 0;
@@ -237,10 +264,29 @@ size_t http_get_each(const char *const *urls, const struct http_auth *const *aut
 		strbuf_reset(&resps[i].body);
 		resps[i].status = 0;
 		resps[i].received = 0;
-		handles[i] = make_handle("GET", urls[i], auths[i], NULL, timeout_ms, &resps[i], errbufs[i]);
+		resps[i].content_type[0] = '\0';
+		handles[i] = make_handle(reqs[i].body ? "POST" : "GET", reqs[i].url, reqs[i].auth, NULL, timeout_ms,
+					 &resps[i], errbufs[i]);
+		if (handles[i] && reqs[i].body) {
+			/* a binary body: its length, not strlen; libcurl reads it in place */
+			curl.easy_setopt(handles[i], CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)reqs[i].body_len);
+			curl.easy_setopt(handles[i], CURLOPT_POSTFIELDS, reqs[i].body);
+		}
+		for (size_t h = 0; handles[i] && reqs[i].headers && reqs[i].headers[h]; h++) {
+			struct curl_slist *more = curl.slist_append(headers[i], reqs[i].headers[h]);
+
+			if (!more) {
+				curl.easy_cleanup(handles[i]);
+				handles[i] = NULL;
+				break;
+			}
+			headers[i] = more;
+		}
+		if (handles[i] && headers[i])
+			curl.easy_setopt(handles[i], CURLOPT_HTTPHEADER, headers[i]);
 		mrc = handles[i] ? curl.multi_add_handle(multi, handles[i]) : CURLM_OUT_OF_MEMORY;
 		if (mrc != CURLM_OK) {
-			causes[i] = xasprintf("%s: cannot start the transfer: %s", urls[i], curl.multi_strerror(mrc));
+			causes[i] = xasprintf("%s: cannot start the transfer: %s", reqs[i].url, curl.multi_strerror(mrc));
 			continue;
 		}
 		/* fewer, larger pieces: each costs a call into the caller's parser */
@@ -260,7 +306,7 @@ size_t http_get_each(const char *const *urls, const struct http_auth *const *aut
 				;
 			if (i == n || reported[i])
 				continue;
-			finish_transfer(handles[i], msg->data.result, i, urls[i], errbufs[i], &resps[i], &causes[i],
+			finish_transfer(handles[i], msg->data.result, i, reqs[i].url, errbufs[i], &resps[i], &causes[i],
 					done, ctx);
 			reported[i] = 1;
 			finished++;
@@ -274,7 +320,7 @@ size_t http_get_each(const char *const *urls, const struct http_auth *const *aut
 		/* the caller learns of a failure only through done: a transfer it never hears of would read as no data */
 		if (!reported[i]) {
 			if (!causes[i])
-				causes[i] = xasprintf("%s: the transfer ended without a response%s%s", urls[i],
+				causes[i] = xasprintf("%s: the transfer ended without a response%s%s", reqs[i].url,
 						      errbufs[i][0] ? ": " : "", errbufs[i]);
 			if (done)
 				done(i, &resps[i], causes[i], ctx);
@@ -285,10 +331,13 @@ size_t http_get_each(const char *const *urls, const struct http_auth *const *aut
 			curl.multi_remove_handle(multi, handles[i]);
 			curl.easy_cleanup(handles[i]);
 		}
+		if (headers[i])
+			curl.slist_free_all(headers[i]);
 	}
 	curl.multi_cleanup(multi);
 	free(reported);
 	free(handles);
+	free(headers);
 	free(errbufs);
 	return failed;
 }

@@ -26,6 +26,7 @@ struct http_response {
 	long status;             /* HTTP status, 0 when no response came */
 	struct strbuf body;      /* at most HTTP_BODY_MAX bytes; stays empty when sink is set */
 	size_t received;         /* body bytes received */
+	char content_type[128];  /* the Content-Type header, "" when none came */
 	http_sink_fn sink;       /* when set, given each piece of the body as it comes */
 	void *sink_ctx;
 };
@@ -73,5 +74,22 @@ size_t http_get_many(const char *const *urls, size_t n, const struct http_auth *
 /* The same with credentials of its own for each request: auths[i] (may be NULL) for urls[i]. */
 size_t http_get_each(const char *const *urls, const struct http_auth *const *auths, size_t n, long timeout_ms,
 		     struct http_response *resps, char **causes, http_done_fn done, void *ctx);
+
+/*
+ * One request of http_send_each: a GET when body is NULL, else a POST of
+ * body_len bytes (binary is fine; it must outlive the call). headers are
+ * "Name: value" lines, NULL-terminated, or NULL for none.
+ */
+struct http_request_spec {
+	const char *url;
+	const struct http_auth *auth;
+	const char *body;
+	size_t body_len;
+	const char *const *headers;
+};
+
+/* The same for requests of any kind at once. */
+size_t http_send_each(const struct http_request_spec *reqs, size_t n, long timeout_ms, struct http_response *resps,
+		      char **causes, http_done_fn done, void *ctx);
 
 #endif

@@ -1,11 +1,13 @@
 #!/bin/bash
-# collect fetches counters and histograms sparse (the samples around each edge,
-# resets and counts anchored with @) and reads raw samples only of series that
-# reset or hold a NaN: its kpis.csv must equal the one from every raw sample
-# (BENCHMON_COLLECT_RAW=1) byte for byte, and throughput must equal the count
-# the generator wrote. A real Prometheus serves a backfilled TSDB holding a
-# counter reset, a histogram reset, a NaN, a series that starts mid-window and
-# one that stops mid-window.
+# collect fetches counters and histograms sparse and keeps raw samples only of
+# series that reset or hold a NaN, both through remote read (the default: each
+# series cut down as it streams in) and through PromQL (BENCHMON_COLLECT_READ=0:
+# the samples around each edge, resets and counts anchored with @): its
+# kpis.csv must equal the one from every raw sample (BENCHMON_COLLECT_RAW=1)
+# byte for byte, and throughput must equal the count the generator wrote. A
+# real Prometheus serves a backfilled TSDB holding a counter reset, a histogram
+# reset, a NaN, a series that starts mid-window, one that stops mid-window and
+# a histogram only one bucket of which drops.
 . "$(dirname "$0")/lib.sh"
 
 for tool in prometheus promtool python3; do
@@ -34,7 +36,8 @@ test_expect_success 'setup: 15 minutes at 1 s with resets, a NaN, series startin
 	# 15 minutes at 1 s ending at END. Services a..e; each counts requests and
 	# a 4-bucket latency histogram. b resets (counter and histogram) 300 s
 	# before the end, c has a NaN 400 s before it, d starts 500 s before it,
-	# e stops 200 s before it. expected.txt: the requests counted in
+	# e stops 200 s before it, the lowest bucket of f alone drops 250 s before it (a
+	# restart followed by more slow requests than before). expected.txt: the requests counted in
 	# (END-600, END-60], the window the test collects, and those d counted
 	# before its first scrape (all of them inside the window: the bounds hold
 	# them, the estimate, with nothing known of when, does not).
@@ -46,7 +49,7 @@ test_expect_success 'setup: 15 minutes at 1 s with resets, a NaN, series startin
 	up = ["# HELP up u", "# TYPE up gauge"]
 	cpu = ["# HELP node_cpu_seconds_total c", "# TYPE node_cpu_seconds_total counter"]
 	expected, d_first = {}, 0
-	for svc in "abcde":
+	for svc in "abcdef":
 	    lab = "session=\"sp\",client_id=\"c1\",node=\"n1\",kind=\"service\",service=\"%s\",instance=\"h:%d\"" % (svc, ord(svc))
 	    total, buckets, counted = 0, [0, 0, 0, 0], 0
 	    for t in range(end - 899, end + 1):
@@ -54,6 +57,8 @@ test_expect_success 'setup: 15 minutes at 1 s with resets, a NaN, series startin
 	            continue
 	        if svc == "b" and t == end - 300:
 	            total, buckets = 0, [0, 0, 0, 0]
+	        if svc == "f" and t == end - 250:
+	            buckets[0] = 0
 	        n = random.randint(50, 150)
 	        for _ in range(n):
 	            lat = random.choice([0.005, 0.05, 0.5, 2])
@@ -93,10 +98,13 @@ test_expect_success 'setup: 15 minutes at 1 s with resets, a NaN, series startin
 	printf "{\"state\":\"running\",\"job_id\":\"0\",\"url\":\"http://127.0.0.1:%s\"}\n" "$PROM_PORT" >"$sess/run.json"
 '
 
-test_expect_success 'a 9-minute window: sparse and raw kpis.csv are identical' '
+test_expect_success 'a 9-minute window: sparse (remote read and PromQL) and raw kpis.csv are identical' '
 	collect sparse 600 60 >out 2>err &&
+	BENCHMON_COLLECT_READ=0 collect promql 600 60 >out 2>err &&
 	BENCHMON_COLLECT_RAW=1 collect raw 600 60 >out 2>err &&
 	test_cmp raw/kpis.csv sparse/kpis.csv &&
+	test_cmp raw/kpis.csv promql/kpis.csv &&
+	test_cmp promql/timeseries.csv sparse/timeseries.csv &&
 	[ "$(field sparse/kpis.csv latency_p50_ms)" != "" ] &&
 	[ "$(field sparse/kpis.csv cpu_util_avg_pct session 8)" = ok ]
 '
@@ -112,23 +120,38 @@ test_expect_success 'throughput: the count generated / 540 s lies in the bounds;
 	PY
 '
 
-test_expect_success 'the reset and the NaN are findings in both, and only their series are read raw' '
-	for d in raw sparse; do
+test_expect_success 'the reset and the NaN are findings in all three, and only their series are read raw' '
+	for d in raw sparse promql; do
 		grep -q "counter reset" $d/MANIFEST.json && grep -q "NaN or Inf" $d/MANIFEST.json || exit 1
 	done &&
 	python3 - <<-\PY
 	import json
-	m = json.load(open("sparse/MANIFEST.json"))
+	m = json.load(open("promql/MANIFEST.json"))
 	qs = [q["promql"] for q in m["queries"]]
 	assert any(q.startswith("resets(") and " @ " in q for q in qs), qs
 	assert any(q.startswith("count_over_time(http_server") for q in qs), qs
 	# round two: exact selectors of the series fetched whole
 	whole = [q for q in qs if q.startswith("http_server_request_duration_seconds_bucket{") and "le=" in q]
 	svcs = sorted({q.split("service=\"")[1].split("\"")[0] for q in whole})
-	# b reset, and d and e start or stop inside the window: their whole histograms; a and c (a NaN only
-	# in http_requests_total) stay sparse
-	assert svcs == ["b", "d", "e"], svcs
-	assert len(whole) == 12, len(whole)
+	# b and f reset, and d and e start or stop inside the window: their whole histograms; a and c (a NaN
+	# only in http_requests_total) stay sparse
+	assert svcs == ["b", "d", "e", "f"], svcs
+	assert len(whole) == 16, len(whole)
+	PY
+'
+
+test_expect_success 'remote read: one read a KPI, and a second only for the buckets beside one that dropped' '
+	python3 - <<-\PY
+	import json
+	m = json.load(open("sparse/MANIFEST.json"))
+	reads = [q for q in m["queries"] if q["endpoint"] == "/api/v1/read"]
+	qs = [q["promql"] for q in m["queries"]]
+	assert not any(q.startswith("resets(") for q in qs), qs
+	assert any(q.startswith("http_server_request_duration_seconds_bucket{session=") for q in qs), qs
+	# round two: the three buckets of f that did not drop, by exact selector
+	more = sorted(q["promql"].split("le=\"")[1].split("\"")[0] for q in reads if "service=\"f\"" in q["promql"])
+	assert more == ["+Inf", "0.1", "1"], more
+	assert all("start" in q and "end" in q for q in reads), reads
 	PY
 '
 
