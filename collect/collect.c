@@ -113,6 +113,7 @@ static int gauge_readable(const char *expr)
 /* The queries of a gauge KPI read as sums over its samples (kpi_compute_over_time), for one expression. */
 struct gauge_queries {
 	size_t acc, count, display;
+	struct gauge_read *read;     /* acc and count through remote read instead (count unused) */
 };
 
 /*
@@ -123,15 +124,26 @@ struct gauge_queries {
  * expression on dw for timeseries.csv. expr is gauge_readable.
  */
 static void plan_gauge(const struct kpi_def *k, const char *expr, const struct session *s, const char *base,
-		      const struct kpi_window *w, const struct kpi_window *dw, struct query_list *l,
+		      const struct kpi_window *w, const struct kpi_window *dw, int allow_read, struct query_list *l,
 		      struct gauge_queries *gq)
 {
 	char *expanded = kpi_expand(expr, s->id), *fresh, *display, *range;
 	long long span = (long long)(w->end_ms - w->from_ms), si = (long long)s->scrape_interval_ms;
 	int plain = 0;
 
-	fresh = kpi_fresh_expr(expanded, si - 1, &plain);
 	display = kpi_fresh_expr(expanded, dw->step_ms - 1, NULL);
+	if (allow_read) {
+		gq->read = xcalloc(1, sizeof(*gq->read));
+		if (gauge_read_plan(gq->read, k, expanded, base, w, l) == 0) {
+			gq->acc = gq->read->q;
+			gq->display = query_add_range(l, k->name, display, base, dw);
+			free(expanded);
+			return;
+		}
+		free(gq->read);
+		gq->read = NULL;
+	}
+	fresh = kpi_fresh_expr(expanded, si - 1, &plain);
 	if (plain)
 		range = xasprintf("%s[%lldms] @ %lld.%03lld", expanded, span, (long long)(w->end_ms / 1000),
 				  (long long)(w->end_ms % 1000));
@@ -145,6 +157,18 @@ static void plan_gauge(const struct kpi_def *k, const char *expr, const struct s
 	free(range);
 	free(fresh);
 	free(expanded);
+}
+
+static struct series_set *gauge_counts(struct gauge_queries *gq, struct query *qs)
+{
+	return gq->read ? &gq->read->counts : &qs[gq->count].data;
+}
+
+static void gauge_queries_release(struct gauge_queries *gq)
+{
+	if (gq->read)
+		gauge_read_release(gq->read);
+	free(gq->read);
 }
 
 /* When the session's data begins and ends, about (*first is 0 when it has none). */
@@ -400,9 +424,9 @@ int collect_run(const struct session *s, const struct collect_options *o, struct
 		fallback_q[i] = (size_t)-1;
 		if (k->kind->query == KPI_QUERY_RANGE && k->kind->over_time && allow_sparse &&
 		    gauge_readable(k->expr) && (!k->fallback_expr || gauge_readable(k->fallback_expr))) {
-			plan_gauge(k, k->expr, s, src.url, &w, &dw, &ql, &gauges[i]);
+			plan_gauge(k, k->expr, s, src.url, &w, &dw, allow_read, &ql, &gauges[i]);
 			if (k->fallback_expr)
-				plan_gauge(k, k->fallback_expr, s, src.url, &w, &dw, &ql, &fb_gauges[i]);
+				plan_gauge(k, k->fallback_expr, s, src.url, &w, &dw, allow_read, &ql, &fb_gauges[i]);
 			over_time[i] = 1;
 		}
 		if (over_time[i]) {
@@ -482,10 +506,10 @@ int collect_run(const struct session *s, const struct collect_options *o, struct
 			continue;
 		}
 		if (over_time[i]) {
-			const struct kpi_over_time m = { &qs[gauges[i].acc].data, &qs[gauges[i].count].data,
+			const struct kpi_over_time m = { &qs[gauges[i].acc].data, gauge_counts(&gauges[i], qs),
 							 &qs[gauges[i].display].data };
 			const struct kpi_over_time f = { k->fallback_expr ? &qs[fb_gauges[i].acc].data : NULL,
-							 k->fallback_expr ? &qs[fb_gauges[i].count].data : NULL,
+							 k->fallback_expr ? gauge_counts(&fb_gauges[i], qs) : NULL,
 							 k->fallback_expr ? &qs[fb_gauges[i].display].data : NULL };
 
 			kpi_compute_over_time(k, &w, &dw, &m, k->fallback_expr ? &f : NULL, &report);
@@ -531,6 +555,10 @@ out:
 		fetch_release(&fetches[i]);
 	free(fetches);
 	free(data);
+	for (size_t i = 0; gauges && i < prof.n; i++) {
+		gauge_queries_release(&gauges[i]);
+		gauge_queries_release(&fb_gauges[i]);
+	}
 	free(gauges);
 	free(fb_gauges);
 	free(over_time);

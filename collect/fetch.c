@@ -448,3 +448,89 @@ void fetch_release(struct fetch *f)
 	series_set_release(&f->data);
 	memset(f, 0, sizeof(*f));
 }
+
+/* Prometheus's compensated sum (Neumaier's), so sums over the same values agree to the last bit. */
+static void kahan_add(double v, double *sum, double *c)
+{
+	double t = *sum + v;
+
+	if (fabs(*sum) >= fabs(v))
+		*c += (*sum - t) + v;
+	else
+		*c += (v - t) + *sum;
+	*sum = t;
+}
+
+static int keep_gauge(struct series *s, void *ctx)
+{
+	struct gauge_read *g = ctx;
+	struct series_set *counts = &g->counts;
+	struct series *c;
+	double acc = 0, comp = 0, v;
+	size_t n = 0, named = 0;
+
+	for (size_t i = 0; i < s->n; i++) {
+		if (s->t_ms[i] < g->from_ms || s->t_ms[i] > g->end_ms || !kpi_filter_apply(&g->filter, s->v[i], &v))
+			continue;
+		if (!g->max)
+			kahan_add(v, &acc, &comp);
+		else if (!n || v > acc || isnan(acc))
+			acc = v;
+		n++;
+	}
+	if (!n)
+		return 0;
+	if (!g->max && !isinf(acc))
+		acc += comp;
+	/* the functions drop the metric name */
+	for (size_t i = 0; i < s->nlabels; i++) {
+		if (!strcmp(s->labels[i].name, "__name__")) {
+			free(s->labels[i].name);
+			free(s->labels[i].value);
+			continue;
+		}
+		s->labels[named++] = s->labels[i];
+	}
+	s->nlabels = named;
+	s->n = 1;
+	s->t_ms[0] = g->end_ms;
+	s->v[0] = acc;
+	counts->items = xrealloc(counts->items, (counts->n + 1) * sizeof(*counts->items));
+	c = &counts->items[counts->n++];
+	memset(c, 0, sizeof(*c));
+	c->labels = xcalloc(named + 1, sizeof(*c->labels));
+	for (size_t i = 0; i < named; i++) {
+		c->labels[i].name = xstrdup(s->labels[i].name);
+		c->labels[i].value = xstrdup(s->labels[i].value);
+	}
+	c->nlabels = named;
+	c->t_ms = xmalloc(sizeof(*c->t_ms));
+	c->v = xmalloc(sizeof(*c->v));
+	c->t_ms[0] = g->end_ms;
+	c->v[0] = (double)n;
+	c->n = 1;
+	return 1;
+}
+
+int gauge_read_plan(struct gauge_read *g, const struct kpi_def *k, const char *expanded, const char *base,
+		    const struct kpi_window *w, struct query_list *l)
+{
+	memset(g, 0, sizeof(*g));
+	if (kpi_filter_parse(expanded, &g->filter) < 0)
+		return -1;
+	g->max = !strcmp(k->kind->over_time, "max");
+	g->from_ms = w->from_ms;
+	g->end_ms = w->end_ms;
+	g->q = query_add_read(l, k->name, xstrdup(g->filter.selector), base, w->from_ms, w->end_ms, keep_gauge, g);
+	if (g->q == (size_t)-1) {
+		kpi_filter_release(&g->filter);
+		return -1;
+	}
+	return 0;
+}
+
+void gauge_read_release(struct gauge_read *g)
+{
+	kpi_filter_release(&g->filter);
+	series_set_release(&g->counts);
+}

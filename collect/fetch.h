@@ -82,4 +82,28 @@ struct series_set *fetch_data(struct fetch *f, struct query_list *l);
 
 void fetch_release(struct fetch *f);
 
+/*
+ * A gauge KPI whose expression is a selector, maybe scaled and filtered
+ * (kpi_filter_parse), read through remote read: each series is reduced as
+ * it arrives to the sum (or maximum) and the count of the values of its
+ * samples in [from, to] that the filters keep, which is what
+ * sum_over_time (max_over_time) and count_over_time of the expression over
+ * the window give, with Prometheus's compensated sum; a series none of
+ * whose samples is kept is left out, as there. Neither Prometheus nor
+ * benchmon holds more than one series' samples.
+ */
+struct gauge_read {
+	struct kpi_filter filter;
+	int max;
+	int64_t from_ms, end_ms;
+	size_t q;                    /* the read; its data become the sums (maxima), one point each at end_ms */
+	struct series_set counts;    /* the counts, the same labels in the same order */
+};
+
+/* Plan g (which must not move until it is released) into l: 0, or -1 (nothing planned) for another shape. */
+int gauge_read_plan(struct gauge_read *g, const struct kpi_def *k, const char *expanded, const char *base,
+		    const struct kpi_window *w, struct query_list *l);
+
+void gauge_read_release(struct gauge_read *g);
+
 #endif

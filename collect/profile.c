@@ -423,3 +423,97 @@ fail:
 	strbuf_release(&sb);
 	return NULL;
 }
+
+static const char *skip_blank(const char *p)
+{
+	while (*p == ' ' || *p == '\t' || *p == '\n')
+		p++;
+	return p;
+}
+
+/* A number at p (no sign: PromQL reads "-1" as an operator and a number) into *v; the text after it, or NULL. */
+static const char *read_number(const char *p, double *v)
+{
+	char *end;
+
+	if (!((*p >= '0' && *p <= '9') || *p == '.'))
+		return NULL;
+	*v = strtod(p, &end);
+	return end > p ? end : NULL;
+}
+
+int kpi_filter_parse(const char *expr, struct kpi_filter *f)
+{
+	static const struct {
+		const char *text;
+		enum kpi_cmp cmp;
+	} cmps[] = { { ">=", KPI_CMP_GE }, { "<=", KPI_CMP_LE }, { "==", KPI_CMP_EQ }, { "!=", KPI_CMP_NE },
+		     { ">", KPI_CMP_GT }, { "<", KPI_CMP_LT } };
+	struct kpi_filter g = { .scale = 1 };
+	const char *p = skip_blank(expr), *sel, *after;
+
+	after = read_number(p, &g.scale);
+	if (after) {
+		p = skip_blank(after);
+		if (*p != '*')
+			return -1;
+		g.scaled = 1;
+		p = skip_blank(p + 1);
+	}
+	sel = p;
+	if (!ident_start(*p))
+		return -1;
+	while (ident_char(*p))
+		p++;
+	if ((size_t)(p - sel) < 64 && promql_keyword(sel, (size_t)(p - sel)))
+		return -1;
+	if (*p == '{' && !(p = skip_matchers(p)))
+		return -1;
+	after = p;
+	for (p = skip_blank(p); *p; p = skip_blank(p)) {
+		size_t c;
+
+		for (c = 0; c < sizeof(cmps) / sizeof(cmps[0]); c++)
+			if (!strncmp(p, cmps[c].text, strlen(cmps[c].text)))
+				break;
+		if (c == sizeof(cmps) / sizeof(cmps[0]) || g.n == KPI_FILTER_MAX)
+			return -1;
+		p = skip_blank(p + strlen(cmps[c].text));
+		g.ops[g.n].cmp = cmps[c].cmp;
+		if (!(p = read_number(p, &g.ops[g.n].value)))
+			return -1;
+		g.n++;
+	}
+	g.selector = xstrndup(sel, (size_t)(after - sel));
+	*f = g;
+	return 0;
+}
+
+int kpi_filter_apply(const struct kpi_filter *f, double v, double *out)
+{
+	if (f->scaled)
+		v = f->scale * v;
+	for (size_t i = 0; i < f->n; i++) {
+		double c = f->ops[i].value;
+		int keep;
+
+		switch (f->ops[i].cmp) {
+		case KPI_CMP_EQ: keep = v == c; break;
+		case KPI_CMP_NE: keep = v != c; break;
+		case KPI_CMP_GT: keep = v > c; break;
+		case KPI_CMP_LT: keep = v < c; break;
+		case KPI_CMP_GE: keep = v >= c; break;
+		default: keep = v <= c; break;
+		}
+		if (!keep)
+			return 0;
+	}
+	*out = v;
+	return 1;
+}
+
+void kpi_filter_release(struct kpi_filter *f)
+{
+	free(f->selector);
+	memset(f, 0, sizeof(*f));
+}

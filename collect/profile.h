@@ -114,4 +114,33 @@ char *kpi_expand(const char *expr, const char *session);
  */
 char *kpi_fresh_expr(const char *expr, int64_t fresh_ms, int *plain);
 
+/*
+ * A gauge expression that is one series selector, maybe multiplied by a
+ * number and filtered by comparisons with numbers, as in
+ * "100 * X{...} >= 0 <= 100": each sample's value is scale * v, kept when
+ * every comparison holds (PromQL's filter: NaN never passes but !=).
+ */
+enum kpi_cmp { KPI_CMP_EQ, KPI_CMP_NE, KPI_CMP_GT, KPI_CMP_LT, KPI_CMP_GE, KPI_CMP_LE };
+
+#define KPI_FILTER_MAX 8
+
+struct kpi_filter {
+	char *selector;          /* owned */
+	double scale;            /* 1 when not scaled */
+	int scaled;
+	size_t n;
+	struct {
+		enum kpi_cmp cmp;
+		double value;
+	} ops[KPI_FILTER_MAX];
+};
+
+/* Parse expanded gauge expression expr into f: 0, or -1 (f untouched) when it has any other shape. */
+int kpi_filter_parse(const char *expr, struct kpi_filter *f);
+
+/* Sample value v as the expression gives it (*out); 0 when the filters drop it. */
+int kpi_filter_apply(const struct kpi_filter *f, double v, double *out);
+
+void kpi_filter_release(struct kpi_filter *f);
+
 #endif

@@ -135,10 +135,13 @@ static void finish_read(struct query_batch *b, size_t i, struct http_response *r
 	struct remoteread_stream *st = b->reads[i];
 	char *perr = NULL;
 
-	if (resp->status != 200 || strncmp(resp->content_type, STREAMED_CHUNKS_TYPE, strlen(STREAMED_CHUNKS_TYPE))) {
-		error("KPI '%s': Prometheus answered %ld (%s) to the remote read of %s: %.200s", q->kpi, resp->status,
-		      resp->content_type[0] ? resp->content_type : "no content type", q->promql,
+	if (resp->status != 200) {
+		error("KPI '%s': Prometheus answered %ld to remote read %s: %.200s", q->kpi, resp->status, q->promql,
 		      remoteread_stream_text(st));
+		b->failed = 1;
+	} else if (strncmp(resp->content_type, STREAMED_CHUNKS_TYPE, strlen(STREAMED_CHUNKS_TYPE))) {
+		error("KPI '%s': Prometheus answered remote read %s with %s, not streamed chunks (is it older than 2.13?)",
+		      q->kpi, q->promql, resp->content_type[0] ? resp->content_type : "no content type");
 		b->failed = 1;
 	} else if (remoteread_stream_finish(st, &perr) < 0) {
 		error("KPI '%s': the remote read of %s from %s broke off: %s", q->kpi, q->promql, q->url, perr);

@@ -1,8 +1,8 @@
 #!/bin/bash
 # collect when Prometheus misbehaves: 503 while starting, 400/422 errors, a
-# "warnings" field, a body that is not JSON, no answer, a refused connection.
-# A real Prometheus serves a backfilled TSDB; a small proxy in front of it
-# injects each fault.
+# "warnings" field, a body that is not JSON, no answer, a refused connection,
+# to PromQL queries and to remote reads. A real Prometheus serves a backfilled
+# TSDB; a small proxy in front of it injects each fault.
 . "$(dirname "$0")/lib.sh"
 
 for tool in prometheus promtool cc python3; do
@@ -42,9 +42,10 @@ test_expect_success 'setup: 10 minutes of a session backfilled, Prometheus, the 
 	cat >proxy.py <<-\PY &&
 	# Forwards to Prometheus; the file "mode" says what to do instead:
 	#   pass | 503 N (the next N requests) | 503q N (the next N queries)
-	#   and, to queries only: 422 TEXT / 400 TEXT (those holding TEXT),
-	#   warn (add a "warnings" field), text (a 500 with a plain-text body), hang,
-	#   cut (half the body, then the connection closes)
+	#   and, to queries (PromQL or remote reads) only: 422 TEXT / 400 TEXT
+	#   (those whose URL or body holds TEXT), warn (add a "warnings" field to
+	#   JSON), text (a 500 with a plain-text body), hang, cut (half the body,
+	#   then the connection closes)
 	import http.server, json, sys, threading, time, urllib.error, urllib.parse, urllib.request
 	port, upstream, mode_file = int(sys.argv[1]), sys.argv[2], sys.argv[3]
 	lock = threading.Lock()
@@ -56,8 +57,13 @@ test_expect_success 'setup: 10 minutes of a session backfilled, Prometheus, the 
 	        self.end_headers()
 	        self.wfile.write(body)
 	    def do_GET(self):
-	        query = urllib.parse.unquote_plus(self.path)
-	        is_query = self.path.startswith("/api/v1/query")
+	        self.forward(None)
+	    def do_POST(self):
+	        self.forward(self.rfile.read(int(self.headers.get("Content-Length", 0))))
+	    def forward(self, data):
+	        # a remote read body is snappy literals: a selector in it is plain bytes
+	        query = urllib.parse.unquote_plus(self.path) + (data.decode("latin-1") if data else "")
+	        is_query = self.path.startswith("/api/v1/query") or self.path.startswith("/api/v1/read")
 	        with lock:
 	            mode = open(mode_file).read().split(None, 1) or ["pass"]
 	            unavailable = mode[0] in ("503", "503q") and int(mode[1]) > 0 and (mode[0] == "503" or is_query)
@@ -76,25 +82,28 @@ test_expect_success 'setup: 10 minutes of a session backfilled, Prometheus, the 
 	        if mode[0] == "hang":
 	            time.sleep(30)
 	            return
+	        keep = ("content-type", "content-encoding", "x-prometheus-remote-read-version", "authorization")
+	        req = urllib.request.Request(upstream + self.path, data=data,
+	                                     headers={k: v for k, v in self.headers.items() if k.lower() in keep})
 	        try:
-	            with urllib.request.urlopen(upstream + self.path) as r:
-	                status, body = r.status, r.read()
+	            with urllib.request.urlopen(req) as r:
+	                status, body, ctype = r.status, r.read(), r.headers.get("Content-Type", "")
 	        except urllib.error.HTTPError as e:
-	            status, body = e.code, e.read()
+	            status, body, ctype = e.code, e.read(), e.headers.get("Content-Type", "")
 	        if mode[0] == "cut":
 	            self.send_response(status)
-	            self.send_header("Content-Type", "application/json")
+	            self.send_header("Content-Type", ctype)
 	            self.send_header("Content-Length", str(len(body)))
 	            self.end_headers()
 	            self.wfile.write(body[:len(body) // 2])
 	            self.wfile.flush()
 	            self.close_connection = True
 	            return
-	        if mode[0] == "warn" and status == 200:
+	        if mode[0] == "warn" and status == 200 and ctype.startswith("application/json"):
 	            doc = json.loads(body)
 	            doc["warnings"] = ["injected warning"]
 	            body = json.dumps(doc).encode()
-	        self.reply(status, body)
+	        self.reply(status, body, ctype)
 	    def log_message(self, *args):
 	        pass
 	class Server(http.server.ThreadingHTTPServer):
@@ -128,7 +137,7 @@ test_expect_success 'a 503 while Prometheus starts is waited out with backoff' '
 
 test_expect_success 'a 503 to queries is retried with backoff' '
 	inject 503q 74 &&
-	collect --out r503q >out 2>err &&
+	BENCHMON_COLLECT_READ=0 collect --out r503q >out 2>err &&
 	grep -q "Prometheus is starting (503); retrying 64 queries" err &&
 	grep -q "Prometheus is starting (503); retrying 10 queries" err &&
 	test -f r503q/MANIFEST.json &&
@@ -146,14 +155,36 @@ expect_query_error() {
 }
 
 test_expect_success 'a 422 or a 400 names the KPI, the query and what Prometheus said; no MANIFEST.json' '
+	export BENCHMON_COLLECT_READ=0 &&
 	expect_query_error 422 latency http_server_request_duration_seconds_bucket execution &&
-	expect_query_error 400 load1_avg node_load1 bad_data
+	expect_query_error 400 load1_avg node_load1 bad_data &&
+	unset BENCHMON_COLLECT_READ &&
+	expect_query_error 422 mem_used_avg_pct node_memory_MemAvailable_bytes execution
+'
+
+test_expect_success 'remote reads: a 503 is retried, an error names the KPI, the selector and what came back' '
+	inject 503q 3 &&
+	collect --out rread503 >out 2>err &&
+	grep -q "Prometheus is starting (503); retrying 3 queries" err &&
+	cmp ok/kpis.csv rread503/kpis.csv &&
+	inject 400 http_server_request_duration_seconds_bucket &&
+	test_expect_code 1 collect --out rread400 >out 2>err &&
+	grep -q "KPI .latency.: Prometheus answered 400 to remote read http_server_request_duration_seconds_bucket{session=\"bench\"}: .*injected failure" err &&
+	test ! -e rread400/MANIFEST.json &&
+	inject pass
+'
+
+test_expect_success 'remote reads and PromQL give the same kpis.csv through the proxy' '
+	BENCHMON_COLLECT_READ=0 collect --out okpromql >out 2>err &&
+	cmp okpromql/kpis.csv ok/kpis.csv &&
+	grep -q "/api/v1/read" ok/MANIFEST.json &&
+	! grep -q "/api/v1/read" okpromql/MANIFEST.json
 '
 
 test_expect_success 'a body that is not JSON is quoted' '
 	inject text &&
 	test_expect_code 1 collect --out rtext >out 2>err &&
-	grep -q "Prometheus answered 500 to query .*: upstream exploded" err &&
+	grep -q "Prometheus answered 500 to \(query\|remote read\) .*: upstream exploded" err &&
 	test ! -e rtext/MANIFEST.json
 '
 
@@ -183,7 +214,7 @@ test_expect_success 'no answer within --timeout names a KPI and its query' '
 test_expect_success 'a connection closed mid-body is an error naming the URL and libcurl'"'"'s reason' '
 	inject cut &&
 	test_expect_code 1 collect --out rcut >out 2>err &&
-	grep -q "KPI .*: query .* got no answer: http://127.0.0.1:$PROXY_PORT/api/v1/query.*: .*transfer closed\|[Pp]artial" err &&
+	grep -q "KPI .*: query .* got no answer: http://127.0.0.1:$PROXY_PORT/api/v1/\(query\|read\).*: .*transfer closed\|[Pp]artial" err &&
 	test ! -e rcut/MANIFEST.json &&
 	inject pass
 '
@@ -228,6 +259,8 @@ test_expect_success 'a transfer libcurl cannot start is an error naming its URL,
 	FORWARD(CURLMsg *, curl_multi_info_read, (CURLM *m, int *left), (m, left))
 	FORWARD(CURLMcode, curl_multi_cleanup, (CURLM *m), (m))
 	FORWARD(const char *, curl_multi_strerror, (CURLMcode c), (c))
+	FORWARD(struct curl_slist *, curl_slist_append, (struct curl_slist *l, const char *s), (l, s))
+	FORWARD(void, curl_slist_free_all, (struct curl_slist *l), (l))
 
 	/* every option and info benchmon passes is one pointer-sized argument */
 	CURLcode curl_easy_setopt(CURL *h, CURLoption opt, ...)
@@ -265,7 +298,7 @@ test_expect_success 'a transfer libcurl cannot start is an error naming its URL,
 	cc -shared -fPIC -o shim/libcurl.so.4 shim/curl-fault.c -ldl &&
 	LD_LIBRARY_PATH="$TEST_DIR/shim" REAL_LIBCURL="$real" CURL_FAIL_ADD=3 \
 		test_expect_code 1 collect --out rnostart >out 2>err &&
-	grep -q "KPI .*: query .* got no answer: http://127.0.0.1:$PROXY_PORT/api/v1/query.*: cannot start the transfer: " err &&
+	grep -q "KPI .*: query .* got no answer: http://127.0.0.1:$PROXY_PORT/api/v1/\(query\|read\).*: cannot start the transfer: " err &&
 	test ! -e rnostart/MANIFEST.json
 '
 

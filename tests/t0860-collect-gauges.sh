@@ -183,9 +183,20 @@ test_expect_success 'a 9-minute window: counters identical to every step, gauges
 	check new/kpis.csv all 600 60 1000 &&
 	check raw/kpis.csv steps 600 60 1000 &&
 	! check raw/kpis.csv all 600 60 1000 2>/dev/null &&
-	grep -q "sum_over_time(node_load1{session=\\\\\"ga\\\\\"}\[540000ms\] @ " new/MANIFEST.json &&
-	grep -q "max_over_time((last_over_time(DCGM_FI_DEV_GPU_TEMP" new/MANIFEST.json &&
-	! grep -q "last_over_time(" raw/MANIFEST.json
+	! grep -q "last_over_time(" raw/MANIFEST.json &&
+	python3 - <<-\PY
+	import json
+	reads = [q["promql"] for q in json.load(open("new/MANIFEST.json"))["queries"] if q["endpoint"] == "/api/v1/read"]
+	assert "node_load1{session=\"ga\"}" in reads and "DCGM_FI_DEV_GPU_TEMP{session=\"ga\"}" in reads, reads
+	PY
+'
+
+test_expect_success 'the same window through PromQL (BENCHMON_COLLECT_READ=0): the same kpis.csv' '
+	BENCHMON_COLLECT_READ=0 collect promql 600 60 >out 2>err &&
+	test_cmp new/kpis.csv promql/kpis.csv &&
+	grep -q "sum_over_time(node_load1{session=\\\\\"ga\\\\\"}\[540000ms\] @ " promql/MANIFEST.json &&
+	grep -q "max_over_time((last_over_time(DCGM_FI_DEV_GPU_TEMP" promql/MANIFEST.json &&
+	! grep -q "/api/v1/read" promql/MANIFEST.json
 '
 
 test_expect_success 'the sample counts: every sample of load1, one per second of the expressions' '
