@@ -373,7 +373,10 @@ int collect_run(const struct session *s, const struct collect_options *o, struct
 	struct kpi_report report = { 0 };
 	struct query_list ql = { 0 };
 	struct query *qs;
-	size_t up_q, count_q;
+	size_t up_q = (size_t)-1, count_q = (size_t)-1;
+	struct up_read up_read = { 0 };
+	struct series_set *up, *counts;
+	char *up_sel = NULL;
 	size_t *main_q = NULL, *fallback_q = NULL, more;
 	struct fetch *fetches = NULL;
 	struct gauge_queries *gauges = NULL, *fb_gauges = NULL;
@@ -441,16 +444,18 @@ int collect_run(const struct session *s, const struct collect_options *o, struct
 				   allow_read, &ql);
 		}
 	}
-	up_q = query_add_range(&ql, "target health", xasprintf("up{" LABEL_SESSION "=\"%s\"}", s->id), src.url, &w);
-	/* (t - step, t]: a scrape on a step boundary counts in one step, not in two */
-	count_q = query_add_range(&ql, "scrape count",
-				  xasprintf("count_over_time(up{" LABEL_SESSION "=\"%s\"}[%lldms])", s->id,
-					    (long long)(w.step_ms - 1)),
-				  src.url, &w);
+	up_sel = xasprintf("up{" LABEL_SESSION "=\"%s\"}", s->id);
+	if (!allow_read || up_read_plan(&up_read, up_sel, src.url, &w, &ql) < 0) {
+		up_q = query_add_range(&ql, "target health", xstrdup(up_sel), src.url, &w);
+		/* (t - step, t]: a scrape on a step boundary counts in one step, not in two */
+		count_q = query_add_range(&ql, "scrape count",
+					  xasprintf("count_over_time(%s[%lldms])", up_sel, (long long)(w.step_ms - 1)),
+					  src.url, &w);
+	}
 	health_add_queries(&hq, &ql, s->id, src.url, &w);
 	if (query_run(&ql, 0, &src.auth, query_timeout_ms(o)) < 0)
 		goto out;
-	if (!ql.items[up_q].data.n) {
+	if (!(up_q != (size_t)-1 ? ql.items[up_q].data.n : up_read.up.n)) {
 		explain_no_data(s, &src, o);
 		goto out;
 	}
@@ -460,6 +465,8 @@ int collect_run(const struct session *s, const struct collect_options *o, struct
 	if (ql.n > more && query_run(&ql, more, &src.auth, query_timeout_ms(o)) < 0)
 		goto out;
 	qs = ql.items;
+	up = up_q != (size_t)-1 ? &qs[up_q].data : &up_read.up;
+	counts = up_q != (size_t)-1 ? &qs[count_q].data : &up_read.counts;
 	for (size_t i = 0; i < prof.n; i++) {
 		data[i] = prof.kpis[i].kind->query == KPI_QUERY_RAW ? fetch_data(&fetches[i], &ql) :
 			  over_time[i] ? NULL : &qs[main_q[i]].data;
@@ -471,15 +478,15 @@ int collect_run(const struct session *s, const struct collect_options *o, struct
 			kpi_report_add_finding(&report, "warning", qs[i].kpi, 0, 0, "Prometheus warned about %s: %s",
 					       qs[i].promql, qs[i].data.warnings[j]);
 	/* a gauge, and up, must not report the last sample Prometheus carries forward after scrapes stop */
-	kpi_drop_stale(&qs[up_q].data, &w, &qs[count_q].data);
-	report_no_fresh_data(s, &src, o, &qs[up_q].data, &report);
+	kpi_drop_stale(up, &w, counts);
+	report_no_fresh_data(s, &src, o, up, &report);
 	report_stale_clients(s, o, &report);
 	for (size_t i = 0; i < prof.n; i++) {
 		if (prof.kpis[i].kind->query != KPI_QUERY_RANGE || over_time[i])
 			continue;
-		kpi_drop_stale(data[i], &w, &qs[count_q].data);
+		kpi_drop_stale(data[i], &w, counts);
 		if (fallback_q[i] != (size_t)-1)
-			kpi_drop_stale(&qs[fallback_q[i]].data, &w, &qs[count_q].data);
+			kpi_drop_stale(&qs[fallback_q[i]].data, &w, counts);
 	}
 	if (have_edges && (edges.from.at_ms != o->from_ms || edges.to.at_ms != o->to_ms)) {
 		kpi_report_add_finding(&report, "warning", o->edges_path, 0, 0,
@@ -492,7 +499,7 @@ int collect_run(const struct session *s, const struct collect_options *o, struct
 			if (prof.kpis[i].kind->query == KPI_QUERY_RAW)
 				matched += edges_attach(&edges, data[i]);
 	}
-	if (session_target_kinds(s, &qs[up_q].data, &kinds) < 0)
+	if (session_target_kinds(s, up, &kinds) < 0)
 		goto out;
 	for (size_t i = 0; i < prof.n; i++) {
 		const struct kpi_def *k = &prof.kpis[i];
@@ -520,13 +527,13 @@ int collect_run(const struct session *s, const struct collect_options *o, struct
 		for (size_t j = first_finding; j < report.nfindings; j++)
 			report.findings[j].optional = k->optional;
 	}
-	kpi_check_targets(&w, &qs[up_q].data, &qs[count_q].data, s->scrape_interval_ms, s->id, s->created_ms, &report);
-	health_findings(&hq, &ql, &w, &qs[count_q].data, &report);
+	kpi_check_targets(&w, up, counts, s->scrape_interval_ms, s->id, s->created_ms, &report);
+	health_findings(&hq, &ql, &w, counts, &report);
 	health_verdict(&report, &res->verdict);
 
 	{
 		const struct artifacts a = { .s = s, .o = o, .w = &w, .src = &src, .p = &prof, .queries = &ql,
-					     .up = &qs[up_q].data, .report = &report, .edges = &edges,
+					     .up = up, .report = &report, .edges = &edges,
 					     .have_edges = have_edges, .edges_matched = matched,
 					     .timeout_ms = query_timeout_ms(o), .verdict = &res->verdict };
 
@@ -563,6 +570,8 @@ out:
 	free(fb_gauges);
 	free(over_time);
 	query_list_release(&ql);
+	up_read_release(&up_read);
+	free(up_sel);
 	free(main_q);
 	free(fallback_q);
 	source_close(&src);

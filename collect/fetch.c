@@ -534,3 +534,90 @@ void gauge_read_release(struct gauge_read *g)
 	kpi_filter_release(&g->filter);
 	series_set_release(&g->counts);
 }
+
+static struct series *set_append(struct series_set *set)
+{
+	struct series *s;
+
+	set->items = xrealloc(set->items, (set->n + 1) * sizeof(*set->items));
+	s = &set->items[set->n++];
+	memset(s, 0, sizeof(*s));
+	return s;
+}
+
+/* s's labels, __name__ left out unless with_name. */
+static void copy_labels(struct series *to, const struct series *s, int with_name)
+{
+	to->labels = xcalloc(s->nlabels + 1, sizeof(*to->labels));
+	for (size_t i = 0; i < s->nlabels; i++) {
+		if (!with_name && !strcmp(s->labels[i].name, "__name__"))
+			continue;
+		to->labels[to->nlabels].name = xstrdup(s->labels[i].name);
+		to->labels[to->nlabels++].value = xstrdup(s->labels[i].value);
+	}
+}
+
+static int keep_up(struct series *s, void *ctx)
+{
+	struct up_read *u = ctx;
+	const struct kpi_window *w = &u->w;
+	size_t *fresh = xcalloc(s->n + 1, sizeof(*fresh)), lo = 0, hi = 0;
+	struct series up = { 0 }, cnt = { 0 };
+
+	/* fresh[k]: the samples before the k-th that are not staleness markers */
+	for (size_t k = 0; k < s->n; k++)
+		fresh[k + 1] = fresh[k] + !remoteread_is_stale(s->v[k]);
+	up.t_ms = xmalloc((w->nsteps + 1) * sizeof(*up.t_ms));
+	up.v = xmalloc((w->nsteps + 1) * sizeof(*up.v));
+	cnt.t_ms = xmalloc((w->nsteps + 1) * sizeof(*cnt.t_ms));
+	cnt.v = xmalloc((w->nsteps + 1) * sizeof(*cnt.v));
+	for (size_t i = 0; i < w->nsteps; i++) {
+		int64_t t = w->start_ms + (int64_t)i * w->step_ms;
+
+		while (hi < s->n && s->t_ms[hi] <= t)
+			hi++;
+		while (lo < s->n && s->t_ms[lo] <= t - w->step_ms)
+			lo++;
+		if (hi && s->t_ms[hi - 1] >= t - PROMETHEUS_LOOKBACK_MS && !remoteread_is_stale(s->v[hi - 1])) {
+			up.t_ms[up.n] = t;
+			up.v[up.n++] = s->v[hi - 1];
+		}
+		if (hi > lo && fresh[hi] > fresh[lo]) {
+			cnt.t_ms[cnt.n] = t;
+			cnt.v[cnt.n++] = (double)(fresh[hi] - fresh[lo]);
+		}
+	}
+	free(fresh);
+	if (up.n) {
+		copy_labels(&up, s, 1);
+		*set_append(&u->up) = up;
+	} else {
+		series_release(&up);
+	}
+	if (cnt.n) {
+		copy_labels(&cnt, s, 0);
+		*set_append(&u->counts) = cnt;
+	} else {
+		series_release(&cnt);
+	}
+	return 0;
+}
+
+int up_read_plan(struct up_read *u, const char *selector, const char *base, const struct kpi_window *w,
+		 struct query_list *l)
+{
+	memset(u, 0, sizeof(*u));
+	u->w = *w;
+	u->q = query_add_read(l, "target health", xstrdup(selector), base, w->start_ms - PROMETHEUS_LOOKBACK_MS,
+			      w->end_ms, keep_up, u);
+	if (u->q == (size_t)-1)
+		return -1;
+	l->items[u->q].read_stale = 1;
+	return 0;
+}
+
+void up_read_release(struct up_read *u)
+{
+	series_set_release(&u->up);
+	series_set_release(&u->counts);
+}

@@ -225,7 +225,7 @@ int query_run(struct query_list *l, size_t first, const struct http_auth *auth, 
 				reqs[i].body = q->read_body;
 				reqs[i].body_len = q->read_len;
 				reqs[i].headers = remoteread_headers;
-				b.reads[i] = remoteread_stream_new(q->start_ms, q->end_ms, keep_series, q);
+				b.reads[i] = remoteread_stream_new(q->start_ms, q->end_ms, q->read_stale, keep_series, q);
 				resps[i].sink = feed_read;
 				resps[i].sink_ctx = b.reads[i];
 			} else {

@@ -29,6 +29,7 @@ struct query {
 	size_t read_len;
 	remoteread_series_fn keep;
 	void *keep_ctx;
+	int read_stale;          /* keep staleness markers among the samples */
 	struct series_set data;  /* the answer, once query_run has succeeded */
 	size_t nseries;          /* how many series it held then, wherever they went since */
 };

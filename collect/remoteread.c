@@ -216,6 +216,7 @@ char *remoteread_request(const char *selector, int64_t start_ms, int64_t end_ms,
 
 struct remoteread_stream {
 	int64_t start_ms, end_ms;
+	int keep_stale;
 	remoteread_series_fn fn;
 	void *ctx;
 	struct strbuf buf;       /* bytes not yet parsed: at most one frame */
@@ -238,7 +239,7 @@ static void crc32c_init(void)
 	}
 }
 
-static uint32_t crc32c(const unsigned char *p, size_t n)
+static uint32_t crc32c_soft(const unsigned char *p, size_t n)
 {
 	uint32_t c = 0xffffffffu;
 
@@ -248,6 +249,38 @@ static uint32_t crc32c(const unsigned char *p, size_t n)
 		c = crc32c_table[(c ^ *p++) & 0xff] ^ (c >> 8);
 	return c ^ 0xffffffffu;
 }
+
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+/* SSE 4.2's crc32 instruction computes CRC-32C: 8 bytes a cycle instead of one a table lookup */
+__attribute__((target("sse4.2"))) static uint32_t crc32c_sse42(const unsigned char *p, size_t n)
+{
+	uint64_t c = 0xffffffffu;
+
+	for (; n >= 8; p += 8, n -= 8) {
+		uint64_t w;
+
+		memcpy(&w, p, 8);
+		c = __builtin_ia32_crc32di(c, w);
+	}
+	for (; n; p++, n--)
+		c = __builtin_ia32_crc32qi((uint32_t)c, *p);
+	return (uint32_t)c ^ 0xffffffffu;
+}
+
+static uint32_t crc32c(const unsigned char *p, size_t n)
+{
+	static int have_sse42 = -1;
+
+	if (have_sse42 < 0)
+		have_sse42 = __builtin_cpu_supports("sse4.2");
+	return have_sse42 ? crc32c_sse42(p, n) : crc32c_soft(p, n);
+}
+#else
+static uint32_t crc32c(const unsigned char *p, size_t n)
+{
+	return crc32c_soft(p, n);
+}
+#endif
 
 /* A uvarint at *p (before end): 0, or -1 when it is cut short or too long. */
 static int get_uvarint(const unsigned char **p, const unsigned char *end, uint64_t *v)
@@ -394,7 +427,7 @@ static void add_sample(struct remoteread_stream *st, int64_t t, uint64_t bits)
 	struct series *s = &st->cur;
 	double v;
 
-	if (t < st->start_ms || t > st->end_ms || bits == STALE_NAN_BITS)
+	if (t < st->start_ms || t > st->end_ms || (bits == STALE_NAN_BITS && !st->keep_stale))
 		return;
 	if (s->n && t <= s->t_ms[s->n - 1]) {
 		if (!st->err)
@@ -611,10 +644,20 @@ static int parse_frame(struct remoteread_stream *st, const unsigned char *p, con
 	return 0;
 }
 
-struct remoteread_stream *remoteread_stream_new(int64_t start_ms, int64_t end_ms, remoteread_series_fn fn, void *ctx)
+int remoteread_is_stale(double v)
+{
+	uint64_t bits;
+
+	memcpy(&bits, &v, sizeof(bits));
+	return bits == STALE_NAN_BITS;
+}
+
+struct remoteread_stream *remoteread_stream_new(int64_t start_ms, int64_t end_ms, int keep_stale,
+						remoteread_series_fn fn, void *ctx)
 {
 	struct remoteread_stream *st = xcalloc(1, sizeof(*st));
 
+	st->keep_stale = keep_stale;
 	st->start_ms = start_ms;
 	st->end_ms = end_ms;
 	st->fn = fn;

@@ -17,8 +17,9 @@
  *
  * The samples handed over are those a PromQL range selector over
  * [start_ms, end_ms] sees: inside the range, both ends included, without
- * Prometheus's staleness markers. Labels come sorted by name, __name__
- * included, as in a query's answer.
+ * Prometheus's staleness markers unless asked for (keep_stale: then they
+ * are NaNs that remoteread_is_stale tells apart). Labels come sorted by
+ * name, __name__ included, as in a query's answer.
  */
 
 #define REMOTEREAD_PATH "/api/v1/read"
@@ -43,8 +44,11 @@ typedef int (*remoteread_series_fn)(struct series *s, void *ctx);
 
 struct remoteread_stream;
 
-struct remoteread_stream *remoteread_stream_new(int64_t start_ms, int64_t end_ms, remoteread_series_fn fn,
-						void *ctx);
+struct remoteread_stream *remoteread_stream_new(int64_t start_ms, int64_t end_ms, int keep_stale,
+						remoteread_series_fn fn, void *ctx);
+
+/* Is v Prometheus's staleness marker (a target or series gone), not a value? */
+int remoteread_is_stale(double v);
 /* Feed a piece of the response body as it arrives. */
 void remoteread_stream_feed(struct remoteread_stream *st, const char *data, size_t len);
 /*

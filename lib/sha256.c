@@ -24,7 +24,7 @@ static inline uint32_t ror(uint32_t x, int n)
 }
 
 /* Fold one 64-byte block into the state. */
-static void compress(uint32_t h[8], const unsigned char *block)
+static void compress_soft(uint32_t h[8], const unsigned char *block)
 {
 	uint32_t w[64], a, b, c, d, e, f, g, hh;
 
@@ -53,6 +53,73 @@ static void compress(uint32_t h[8], const unsigned char *block)
 	}
 	h[0] += a, h[1] += b, h[2] += c, h[3] += d, h[4] += e, h[5] += f, h[6] += g, h[7] += hh;
 }
+
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#include <cpuid.h>
+#include <immintrin.h>
+
+/*
+ * The same with the SHA extensions (Intel since Ice Lake, AMD since Zen):
+ * collect hashes every artifact it writes, tens of MB for a long window,
+ * five times faster this way. The state is kept as ABEF and CDGH, the
+ * order sha256rnds2 wants; each round group adds four words of the message
+ * schedule, the later ones computed by sha256msg1 and sha256msg2.
+ */
+__attribute__((target("sha,sse4.1"))) static void compress_shani(uint32_t h[8], const unsigned char *block)
+{
+	const __m128i swap = _mm_set_epi64x(0x0c0d0e0f08090a0bLL, 0x0405060700010203LL);
+	__m128i t = _mm_shuffle_epi32(_mm_loadu_si128((const __m128i *)&h[0]), 0xB1);   /* CDAB */
+	__m128i s1 = _mm_shuffle_epi32(_mm_loadu_si128((const __m128i *)&h[4]), 0x1B);  /* EFGH */
+	__m128i s0 = _mm_alignr_epi8(t, s1, 8);                                         /* ABEF */
+	__m128i abef, cdgh, w[4];
+
+	s1 = _mm_blend_epi16(s1, t, 0xF0);                                               /* CDGH */
+	abef = s0;
+	cdgh = s1;
+	for (int i = 0; i < 16; i++) {
+		__m128i m;
+
+		if (i < 4)
+			w[i] = _mm_shuffle_epi8(_mm_loadu_si128((const __m128i *)(block + 16 * i)), swap);
+		else
+			w[i % 4] = _mm_sha256msg2_epu32(
+				_mm_add_epi32(_mm_sha256msg1_epu32(w[i % 4], w[(i + 1) % 4]),
+					      _mm_alignr_epi8(w[(i + 3) % 4], w[(i + 2) % 4], 4)),
+				w[(i + 3) % 4]);
+		m = _mm_add_epi32(w[i % 4], _mm_loadu_si128((const __m128i *)&k[4 * i]));
+		s1 = _mm_sha256rnds2_epu32(s1, s0, m);
+		s0 = _mm_sha256rnds2_epu32(s0, s1, _mm_shuffle_epi32(m, 0x0E));
+	}
+	s0 = _mm_add_epi32(s0, abef);
+	s1 = _mm_add_epi32(s1, cdgh);
+	t = _mm_shuffle_epi32(s0, 0x1B);                                                 /* FEBA */
+	s1 = _mm_shuffle_epi32(s1, 0xB1);                                                /* DCHG */
+	_mm_storeu_si128((__m128i *)&h[0], _mm_blend_epi16(t, s1, 0xF0));               /* DCBA */
+	_mm_storeu_si128((__m128i *)&h[4], _mm_alignr_epi8(s1, t, 8));                  /* HGFE */
+}
+
+static void compress(uint32_t h[8], const unsigned char *block)
+{
+	static int have_sha = -1;
+
+	if (have_sha < 0) {
+		unsigned a, b, c, d;
+
+		/* CPUID leaf 7: SHA is EBX bit 29; leaf 1: SSE4.1 is ECX bit 19 */
+		have_sha = __get_cpuid_count(7, 0, &a, &b, &c, &d) && (b >> 29 & 1) && __get_cpuid(1, &a, &b, &c, &d) &&
+			   (c >> 19 & 1);
+	}
+	if (have_sha)
+		compress_shani(h, block);
+	else
+		compress_soft(h, block);
+}
+#else
+static void compress(uint32_t h[8], const unsigned char *block)
+{
+	compress_soft(h, block);
+}
+#endif
 
 /* Start a new digest with the initial hash value of FIPS 180-4, 5.3.3. */
 void sha256_init(struct sha256_ctx *ctx)
