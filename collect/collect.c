@@ -113,7 +113,7 @@ static int gauge_readable(const char *expr)
 /* The queries of a gauge KPI read as sums over its samples (kpi_compute_over_time), for one expression. */
 struct gauge_queries {
 	size_t acc, count, display;
-	struct gauge_read *read;     /* acc and count through remote read instead (count unused) */
+	struct gauge_read *read;     /* all three through remote read instead (count and display unused) */
 };
 
 /*
@@ -134,9 +134,9 @@ static void plan_gauge(const struct kpi_def *k, const char *expr, const struct s
 	display = kpi_fresh_expr(expanded, dw->step_ms - 1, NULL);
 	if (allow_read) {
 		gq->read = xcalloc(1, sizeof(*gq->read));
-		if (gauge_read_plan(gq->read, k, expanded, base, w, l) == 0) {
+		if (gauge_read_plan(gq->read, k, expanded, base, w, dw, l) == 0) {
 			gq->acc = gq->read->q;
-			gq->display = query_add_range(l, k->name, display, base, dw);
+			free(display);
 			free(expanded);
 			return;
 		}
@@ -162,6 +162,11 @@ static void plan_gauge(const struct kpi_def *k, const char *expr, const struct s
 static struct series_set *gauge_counts(struct gauge_queries *gq, struct query *qs)
 {
 	return gq->read ? &gq->read->counts : &qs[gq->count].data;
+}
+
+static struct series_set *gauge_display_points(struct gauge_queries *gq, struct query *qs)
+{
+	return gq->read ? &gq->read->display : &qs[gq->display].data;
 }
 
 static void gauge_queries_release(struct gauge_queries *gq)
@@ -453,8 +458,10 @@ int collect_run(const struct session *s, const struct collect_options *o, struct
 					  src.url, &w);
 	}
 	health_add_queries(&hq, &ql, s->id, src.url, &w);
+	fprintf(stderr, "T plan %lld\n", (long long)now_ms());
 	if (query_run(&ql, 0, &src.auth, query_timeout_ms(o)) < 0)
 		goto out;
+	fprintf(stderr, "T round1 %lld\n", (long long)now_ms());
 	if (!(up_q != (size_t)-1 ? ql.items[up_q].data.n : up_read.up.n)) {
 		explain_no_data(s, &src, o);
 		goto out;
@@ -465,6 +472,7 @@ int collect_run(const struct session *s, const struct collect_options *o, struct
 	if (ql.n > more && query_run(&ql, more, &src.auth, query_timeout_ms(o)) < 0)
 		goto out;
 	qs = ql.items;
+	fprintf(stderr, "T round2 %lld\n", (long long)now_ms());
 	up = up_q != (size_t)-1 ? &qs[up_q].data : &up_read.up;
 	counts = up_q != (size_t)-1 ? &qs[count_q].data : &up_read.counts;
 	for (size_t i = 0; i < prof.n; i++) {
@@ -514,15 +522,19 @@ int collect_run(const struct session *s, const struct collect_options *o, struct
 		}
 		if (over_time[i]) {
 			const struct kpi_over_time m = { &qs[gauges[i].acc].data, gauge_counts(&gauges[i], qs),
-							 &qs[gauges[i].display].data };
+							 gauge_display_points(&gauges[i], qs) };
 			const struct kpi_over_time f = { k->fallback_expr ? &qs[fb_gauges[i].acc].data : NULL,
 							 k->fallback_expr ? gauge_counts(&fb_gauges[i], qs) : NULL,
-							 k->fallback_expr ? &qs[fb_gauges[i].display].data : NULL };
+							 k->fallback_expr ? gauge_display_points(&fb_gauges[i], qs) : NULL };
 
 			kpi_compute_over_time(k, &w, &dw, &m, k->fallback_expr ? &f : NULL, &report);
 		} else {
+			size_t first_result = report.nresults;
+
 			kpi_compute(k, &w, data[i], fallback_q[i] != (size_t)-1 ? &qs[fallback_q[i]].data : NULL,
 				    &report);
+			if (allow_sparse)
+				kpi_thin_steps(k, &w, &dw, &report, first_result);
 		}
 		for (size_t j = first_finding; j < report.nfindings; j++)
 			report.findings[j].optional = k->optional;
@@ -537,6 +549,7 @@ int collect_run(const struct session *s, const struct collect_options *o, struct
 					     .have_edges = have_edges, .edges_matched = matched,
 					     .timeout_ms = query_timeout_ms(o), .verdict = &res->verdict };
 
+		fprintf(stderr, "T computed %lld\n", (long long)now_ms());
 		if (artifacts_write(&a) < 0)
 			goto out;
 	}

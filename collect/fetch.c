@@ -449,6 +449,28 @@ void fetch_release(struct fetch *f)
 	memset(f, 0, sizeof(*f));
 }
 
+static struct series *set_append(struct series_set *set)
+{
+	struct series *s;
+
+	set->items = xrealloc(set->items, (set->n + 1) * sizeof(*set->items));
+	s = &set->items[set->n++];
+	memset(s, 0, sizeof(*s));
+	return s;
+}
+
+/* s's labels, __name__ left out unless with_name. */
+static void copy_labels(struct series *to, const struct series *s, int with_name)
+{
+	to->labels = xcalloc(s->nlabels + 1, sizeof(*to->labels));
+	for (size_t i = 0; i < s->nlabels; i++) {
+		if (!with_name && !strcmp(s->labels[i].name, "__name__"))
+			continue;
+		to->labels[to->nlabels].name = xstrdup(s->labels[i].name);
+		to->labels[to->nlabels++].value = xstrdup(s->labels[i].value);
+	}
+}
+
 /* Prometheus's compensated sum (Neumaier's), so sums over the same values agree to the last bit. */
 static void kahan_add(double v, double *sum, double *c)
 {
@@ -461,6 +483,34 @@ static void kahan_add(double v, double *sum, double *c)
 	*sum = t;
 }
 
+/* g's display points of s: at each point of dw, the latest sample in (t - step, t] that the filters keep. */
+static void gauge_display(struct gauge_read *g, const struct series *s)
+{
+	const struct kpi_window *dw = &g->dw;
+	struct series d = { 0 };
+	size_t hi = 0;
+
+	d.t_ms = xmalloc((dw->nsteps + 1) * sizeof(*d.t_ms));
+	d.v = xmalloc((dw->nsteps + 1) * sizeof(*d.v));
+	for (size_t i = 0; i < dw->nsteps; i++) {
+		int64_t t = dw->start_ms + (int64_t)i * dw->step_ms;
+		double v;
+
+		while (hi < s->n && s->t_ms[hi] <= t)
+			hi++;
+		if (hi && s->t_ms[hi - 1] > t - dw->step_ms && kpi_filter_apply(&g->filter, s->v[hi - 1], &v)) {
+			d.t_ms[d.n] = t;
+			d.v[d.n++] = v;
+		}
+	}
+	if (d.n) {
+		copy_labels(&d, s, 0);
+		*set_append(&g->display) = d;
+	} else {
+		series_release(&d);
+	}
+}
+
 static int keep_gauge(struct series *s, void *ctx)
 {
 	struct gauge_read *g = ctx;
@@ -469,6 +519,7 @@ static int keep_gauge(struct series *s, void *ctx)
 	double acc = 0, comp = 0, v;
 	size_t n = 0, named = 0;
 
+	gauge_display(g, s);
 	for (size_t i = 0; i < s->n; i++) {
 		if (s->t_ms[i] < g->from_ms || s->t_ms[i] > g->end_ms || !kpi_filter_apply(&g->filter, s->v[i], &v))
 			continue;
@@ -513,15 +564,20 @@ static int keep_gauge(struct series *s, void *ctx)
 }
 
 int gauge_read_plan(struct gauge_read *g, const struct kpi_def *k, const char *expanded, const char *base,
-		    const struct kpi_window *w, struct query_list *l)
+		    const struct kpi_window *w, const struct kpi_window *dw, struct query_list *l)
 {
+	int64_t start;
+
 	memset(g, 0, sizeof(*g));
 	if (kpi_filter_parse(expanded, &g->filter) < 0)
 		return -1;
 	g->max = !strcmp(k->kind->over_time, "max");
 	g->from_ms = w->from_ms;
 	g->end_ms = w->end_ms;
-	g->q = query_add_read(l, k->name, xstrdup(g->filter.selector), base, w->from_ms, w->end_ms, keep_gauge, g);
+	g->dw = *dw;
+	/* the first display point looks back a display step, maybe to before the window */
+	start = dw->start_ms - dw->step_ms + 1 < w->from_ms ? dw->start_ms - dw->step_ms + 1 : w->from_ms;
+	g->q = query_add_read(l, k->name, xstrdup(g->filter.selector), base, start, w->end_ms, keep_gauge, g);
 	if (g->q == (size_t)-1) {
 		kpi_filter_release(&g->filter);
 		return -1;
@@ -533,28 +589,7 @@ void gauge_read_release(struct gauge_read *g)
 {
 	kpi_filter_release(&g->filter);
 	series_set_release(&g->counts);
-}
-
-static struct series *set_append(struct series_set *set)
-{
-	struct series *s;
-
-	set->items = xrealloc(set->items, (set->n + 1) * sizeof(*set->items));
-	s = &set->items[set->n++];
-	memset(s, 0, sizeof(*s));
-	return s;
-}
-
-/* s's labels, __name__ left out unless with_name. */
-static void copy_labels(struct series *to, const struct series *s, int with_name)
-{
-	to->labels = xcalloc(s->nlabels + 1, sizeof(*to->labels));
-	for (size_t i = 0; i < s->nlabels; i++) {
-		if (!with_name && !strcmp(s->labels[i].name, "__name__"))
-			continue;
-		to->labels[to->nlabels].name = xstrdup(s->labels[i].name);
-		to->labels[to->nlabels++].value = xstrdup(s->labels[i].value);
-	}
+	series_set_release(&g->display);
 }
 
 static int keep_up(struct series *s, void *ctx)

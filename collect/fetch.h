@@ -89,20 +89,25 @@ void fetch_release(struct fetch *f);
  * samples in [from, to] that the filters keep, which is what
  * sum_over_time (max_over_time) and count_over_time of the expression over
  * the window give, with Prometheus's compensated sum; a series none of
- * whose samples is kept is left out, as there. Neither Prometheus nor
- * benchmon holds more than one series' samples.
+ * whose samples is kept is left out, as there. Its points on the display
+ * grid dw come along: at each, the latest sample in (t - step, t], if the
+ * filters keep it, which is the expression with last_over_time(sel[step -
+ * 1ms]) for sel on dw's grid. Neither Prometheus nor benchmon holds more
+ * than one series' samples.
  */
 struct gauge_read {
 	struct kpi_filter filter;
 	int max;
 	int64_t from_ms, end_ms;
+	struct kpi_window dw;
 	size_t q;                    /* the read; its data become the sums (maxima), one point each at end_ms */
 	struct series_set counts;    /* the counts, the same labels in the same order */
+	struct series_set display;   /* the points on dw, series without any left out */
 };
 
 /* Plan g (which must not move until it is released) into l: 0, or -1 (nothing planned) for another shape. */
 int gauge_read_plan(struct gauge_read *g, const struct kpi_def *k, const char *expanded, const char *base,
-		    const struct kpi_window *w, struct query_list *l);
+		    const struct kpi_window *w, const struct kpi_window *dw, struct query_list *l);
 
 void gauge_read_release(struct gauge_read *g);
 

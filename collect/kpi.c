@@ -1385,14 +1385,14 @@ static void compute_changes(const struct kpi_def *k, const struct kpi_window *w,
 }
 
 static const struct kpi_kind kinds[] = {
-	{ "counter_rate", KPI_QUERY_RAW, NULL, KPI_FIELD_PEAK, NULL, compute_rate, name_and_peak },
-	{ "counter_increase", KPI_QUERY_RAW, NULL, 0, NULL, compute_increase, name_and_peak },
-	{ "counter_util", KPI_QUERY_RAW, NULL, KPI_FIELD_IDLE, NULL, compute_util, name_and_peak },
+	{ "counter_rate", KPI_QUERY_RAW, NULL, KPI_FIELD_PEAK, NULL, compute_rate, name_and_peak, KPI_THIN_MEAN },
+	{ "counter_increase", KPI_QUERY_RAW, NULL, 0, NULL, compute_increase, name_and_peak, KPI_THIN_SUM },
+	{ "counter_util", KPI_QUERY_RAW, NULL, KPI_FIELD_IDLE, NULL, compute_util, name_and_peak, KPI_THIN_NONE },
 	{ "histogram_quantiles", KPI_QUERY_RAW, "_bucket", KPI_FIELD_QUANTILES, NULL, compute_histogram,
-	  quantile_names },
-	{ "avg", KPI_QUERY_RANGE, NULL, 0, "sum", compute_avg, name_and_peak },
-	{ "max", KPI_QUERY_RANGE, NULL, 0, "max", compute_max, name_and_peak },
-	{ "gauge_changes", KPI_QUERY_RAW, NULL, 0, NULL, compute_changes, name_and_peak },
+	  quantile_names, KPI_THIN_NONE },
+	{ "avg", KPI_QUERY_RANGE, NULL, 0, "sum", compute_avg, name_and_peak, KPI_THIN_NONE },
+	{ "max", KPI_QUERY_RANGE, NULL, 0, "max", compute_max, name_and_peak, KPI_THIN_NONE },
+	{ "gauge_changes", KPI_QUERY_RAW, NULL, 0, NULL, compute_changes, name_and_peak, KPI_THIN_NONE },
 };
 
 const struct kpi_kind *kpi_kind_find(const char *name)
@@ -1472,6 +1472,43 @@ void kpi_compute(const struct kpi_def *k, const struct kpi_window *w, const stru
 	}
 	k->kind->compute(k, w, use, r);
 	report_no_data(w, r, first_result);
+}
+
+void kpi_thin_steps(const struct kpi_def *k, const struct kpi_window *w, const struct kpi_window *dw,
+		    struct kpi_report *r, size_t first_result)
+{
+	size_t m = (size_t)(dw->step_ms / w->step_ms);
+	double *thin;
+
+	if (!k->kind->thin || m <= 1)
+		return;
+	thin = xmalloc((w->nsteps + 1) * sizeof(double));
+	for (size_t ri = first_result; ri < r->nresults; ri++) {
+		struct kpi_result *res = &r->results[ri];
+		int peak = k->peak_name && !strcmp(res->kpi, k->peak_name);
+
+		if (!res->steps)
+			continue;
+		for (size_t i = 0; i < w->nsteps; i++)
+			thin[i] = NAN;
+		for (size_t d = 0; d < dw->nsteps; d++) {
+			int64_t off = dw->start_ms + (int64_t)d * dw->step_ms - w->start_ms;
+			size_t at = (size_t)(off / w->step_ms);
+			double acc = 0;
+
+			if (off < 0 || off % w->step_ms || at >= w->nsteps)
+				continue;
+			if (peak) {
+				thin[at] = res->steps[at];
+				continue;
+			}
+			for (size_t i = 0; i < m && !isnan(acc); i++)
+				acc = at >= i ? acc + res->steps[at - i] : NAN;
+			thin[at] = k->kind->thin == KPI_THIN_MEAN ? acc / (double)m : acc;
+		}
+		memcpy(res->steps, thin, w->nsteps * sizeof(double));
+	}
+	free(thin);
 }
 
 /* Do a and b have the same labels, __name__ (which functions drop) aside? */

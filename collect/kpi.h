@@ -118,7 +118,24 @@ struct kpi_kind {
 			struct kpi_report *r);
 	/* the i-th name of the results k produces (its name, a peak's, the quantiles'), NULL past the last */
 	const char *(*result_name)(const struct kpi_def *k, size_t i);
+	/*
+	 * How its per-step values thin to a coarser display grid: the mean
+	 * (a rate) or the sum (an increase) of the steps a display step spans;
+	 * 0: they stay at every step
+	 */
+	enum { KPI_THIN_NONE, KPI_THIN_MEAN, KPI_THIN_SUM } thin;
 };
+
+/*
+ * Thin the per-step values of k's results from first_result on to the
+ * display grid dw (points on w's grid, a multiple of its step apart) for
+ * timeseries.csv, as k's kind says: each display point holds its display
+ * step's rate or increase (NaN unless every step in it has one), and a
+ * peak its rolling value at that point; other steps become NaN. The KPIs'
+ * values are untouched. Nothing changes when dw's step is w's.
+ */
+void kpi_thin_steps(const struct kpi_def *k, const struct kpi_window *w, const struct kpi_window *dw,
+		    struct kpi_report *r, size_t first_result);
 
 /* The kind called name, or NULL. */
 const struct kpi_kind *kpi_kind_find(const char *name);
