@@ -51,7 +51,7 @@ UNIT_test-registry = session/registry.o session/session.o lib/auth.o session/val
 	lib/timeparse.o lib/strbuf.o lib/xmalloc.o lib/error.o
 UNIT_TESTS += tests/unit/test-fsutil tests/unit/test-exposition tests/unit/test-chart tests/unit/test-health
 UNIT_test-chart = report/chart.o lib/strbuf.o lib/xmalloc.o
-UNIT_test-health = render/rules.o collect/health.o collect/query.o collect/promjson.o collect/remoteread.o lib/http.o $(FUZZ_profile)
+UNIT_test-health = render/rules.o collect/health.o collect/fetch.o collect/query.o collect/promjson.o collect/remoteread.o lib/http.o $(FUZZ_profile)
 UNIT_test-exposition = collect/exposition.o lib/strbuf.o lib/xmalloc.o
 UNIT_test-fsutil = lib/fsutil.o lib/strbuf.o lib/xmalloc.o lib/error.o
 UNIT_TESTS += tests/unit/test-compare

@@ -379,7 +379,7 @@ int collect_run(const struct session *s, const struct collect_options *o, struct
 	struct query_list ql = { 0 };
 	struct query *qs;
 	size_t up_q = (size_t)-1, count_q = (size_t)-1;
-	struct up_read up_read = { 0 };
+	struct grid_read up_read = { .with_counts = 1 };
 	struct series_set *up, *counts;
 	char *up_sel = NULL;
 	size_t *main_q = NULL, *fallback_q = NULL, more;
@@ -391,7 +391,7 @@ int collect_run(const struct session *s, const struct collect_options *o, struct
 	int allow_sparse = !getenv("BENCHMON_COLLECT_RAW") || strcmp(getenv("BENCHMON_COLLECT_RAW"), "1");
 	/* counters through remote read; BENCHMON_COLLECT_READ=0 keeps PromQL's sparse queries, to compare */
 	int allow_read = allow_sparse && (!getenv("BENCHMON_COLLECT_READ") || strcmp(getenv("BENCHMON_COLLECT_READ"), "0"));
-	struct health_queries hq;
+	struct health_queries hq = { 0 };
 	unsigned kinds;
 	char *manifest = xasprintf("%s/MANIFEST.json", o->out_dir);
 	int ret = -1;
@@ -450,19 +450,17 @@ int collect_run(const struct session *s, const struct collect_options *o, struct
 		}
 	}
 	up_sel = xasprintf("up{" LABEL_SESSION "=\"%s\"}", s->id);
-	if (!allow_read || up_read_plan(&up_read, up_sel, src.url, &w, &ql) < 0) {
+	if (!allow_read || grid_read_plan(&up_read, "target health", up_sel, src.url, &w, &ql) < 0) {
 		up_q = query_add_range(&ql, "target health", xstrdup(up_sel), src.url, &w);
 		/* (t - step, t]: a scrape on a step boundary counts in one step, not in two */
 		count_q = query_add_range(&ql, "scrape count",
 					  xasprintf("count_over_time(%s[%lldms])", up_sel, (long long)(w.step_ms - 1)),
 					  src.url, &w);
 	}
-	health_add_queries(&hq, &ql, s->id, src.url, &w);
-	fprintf(stderr, "T plan %lld\n", (long long)now_ms());
+	health_add_queries(&hq, &ql, s->id, src.url, &w, allow_read);
 	if (query_run(&ql, 0, &src.auth, query_timeout_ms(o)) < 0)
 		goto out;
-	fprintf(stderr, "T round1 %lld\n", (long long)now_ms());
-	if (!(up_q != (size_t)-1 ? ql.items[up_q].data.n : up_read.up.n)) {
+	if (!(up_q != (size_t)-1 ? ql.items[up_q].data.n : up_read.points.n)) {
 		explain_no_data(s, &src, o);
 		goto out;
 	}
@@ -472,8 +470,7 @@ int collect_run(const struct session *s, const struct collect_options *o, struct
 	if (ql.n > more && query_run(&ql, more, &src.auth, query_timeout_ms(o)) < 0)
 		goto out;
 	qs = ql.items;
-	fprintf(stderr, "T round2 %lld\n", (long long)now_ms());
-	up = up_q != (size_t)-1 ? &qs[up_q].data : &up_read.up;
+	up = up_q != (size_t)-1 ? &qs[up_q].data : &up_read.points;
 	counts = up_q != (size_t)-1 ? &qs[count_q].data : &up_read.counts;
 	for (size_t i = 0; i < prof.n; i++) {
 		data[i] = prof.kpis[i].kind->query == KPI_QUERY_RAW ? fetch_data(&fetches[i], &ql) :
@@ -549,8 +546,7 @@ int collect_run(const struct session *s, const struct collect_options *o, struct
 					     .have_edges = have_edges, .edges_matched = matched,
 					     .timeout_ms = query_timeout_ms(o), .verdict = &res->verdict };
 
-		fprintf(stderr, "T computed %lld\n", (long long)now_ms());
-		if (artifacts_write(&a) < 0)
+			if (artifacts_write(&a) < 0)
 			goto out;
 	}
 	res->nfindings = report.nfindings;
@@ -583,7 +579,8 @@ out:
 	free(fb_gauges);
 	free(over_time);
 	query_list_release(&ql);
-	up_read_release(&up_read);
+	grid_read_release(&up_read);
+	health_queries_release(&hq);
 	free(up_sel);
 	free(main_q);
 	free(fallback_q);

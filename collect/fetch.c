@@ -592,9 +592,9 @@ void gauge_read_release(struct gauge_read *g)
 	series_set_release(&g->display);
 }
 
-static int keep_up(struct series *s, void *ctx)
+static int keep_grid(struct series *s, void *ctx)
 {
-	struct up_read *u = ctx;
+	struct grid_read *u = ctx;
 	const struct kpi_window *w = &u->w;
 	size_t *fresh = xcalloc(s->n + 1, sizeof(*fresh)), lo = 0, hi = 0;
 	struct series up = { 0 }, cnt = { 0 };
@@ -613,11 +613,12 @@ static int keep_up(struct series *s, void *ctx)
 			hi++;
 		while (lo < s->n && s->t_ms[lo] <= t - w->step_ms)
 			lo++;
-		if (hi && s->t_ms[hi - 1] >= t - PROMETHEUS_LOOKBACK_MS && !remoteread_is_stale(s->v[hi - 1])) {
+		if (hi && s->t_ms[hi - 1] >= t - PROMETHEUS_LOOKBACK_MS && !remoteread_is_stale(s->v[hi - 1]) &&
+		    (!u->outside || s->v[hi - 1] < u->lo || s->v[hi - 1] > u->hi)) {
 			up.t_ms[up.n] = t;
 			up.v[up.n++] = s->v[hi - 1];
 		}
-		if (hi > lo && fresh[hi] > fresh[lo]) {
+		if (u->with_counts && hi > lo && fresh[hi] > fresh[lo]) {
 			cnt.t_ms[cnt.n] = t;
 			cnt.v[cnt.n++] = (double)(fresh[hi] - fresh[lo]);
 		}
@@ -625,7 +626,7 @@ static int keep_up(struct series *s, void *ctx)
 	free(fresh);
 	if (up.n) {
 		copy_labels(&up, s, 1);
-		*set_append(&u->up) = up;
+		*set_append(&u->points) = up;
 	} else {
 		series_release(&up);
 	}
@@ -638,21 +639,20 @@ static int keep_up(struct series *s, void *ctx)
 	return 0;
 }
 
-int up_read_plan(struct up_read *u, const char *selector, const char *base, const struct kpi_window *w,
-		 struct query_list *l)
+int grid_read_plan(struct grid_read *g, const char *what, const char *selector, const char *base,
+		   const struct kpi_window *w, struct query_list *l)
 {
-	memset(u, 0, sizeof(*u));
-	u->w = *w;
-	u->q = query_add_read(l, "target health", xstrdup(selector), base, w->start_ms - PROMETHEUS_LOOKBACK_MS,
-			      w->end_ms, keep_up, u);
-	if (u->q == (size_t)-1)
+	g->w = *w;
+	g->q = query_add_read(l, what, xstrdup(selector), base, w->start_ms - PROMETHEUS_LOOKBACK_MS, w->end_ms,
+			      keep_grid, g);
+	if (g->q == (size_t)-1)
 		return -1;
-	l->items[u->q].read_stale = 1;
+	l->items[g->q].read_stale = 1;
 	return 0;
 }
 
-void up_read_release(struct up_read *u)
+void grid_read_release(struct grid_read *g)
 {
-	series_set_release(&u->up);
-	series_set_release(&u->counts);
+	series_set_release(&g->points);
+	series_set_release(&g->counts);
 }

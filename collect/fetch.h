@@ -112,29 +112,32 @@ int gauge_read_plan(struct gauge_read *g, const struct kpi_def *k, const char *e
 void gauge_read_release(struct gauge_read *g);
 
 /*
- * up{session} on w's grid and its scrape counts, the answers of the
- * query_range queries up{session} and count_over_time(up{session}[step -
- * 1ms]), made from up's raw samples through remote read: a point of up is
- * the latest sample at or before it when that is at most Prometheus's
- * lookback (5 minutes, its default, which benchmon's Prometheus keep) older
- * and not a staleness marker; a point of the counts is the number of
- * samples in (t - step, t], where there are any. Series without a point
- * are left out, as there. Two query_range answers at a 1 s step of a 3 h
- * window are 10 MB of JSON and cost Prometheus a pass over every sample
- * each.
+ * An instant vector selector on w's grid, what query_range answers for it,
+ * made from its raw samples through remote read: a point is the latest
+ * sample at or before t when that is at most Prometheus's lookback (5
+ * minutes, its default, which benchmon's Prometheus keep) older and not a
+ * staleness marker. With a range [lo, hi] only the points outside it are
+ * kept: "sel < lo or sel > hi". With counts, also count_over_time(sel[step
+ * - 1ms]): the samples in (t - step, t], where there are any. Series
+ * without a point are left out, as there. For up{session} at a 1 s step
+ * over 3 h, the two query_range answers are 10 MB of JSON and cost
+ * Prometheus a pass over every sample each.
  */
 #define PROMETHEUS_LOOKBACK_MS (5 * 60 * 1000LL)
 
-struct up_read {
+struct grid_read {
 	struct kpi_window w;
+	int outside;                 /* keep only the points outside [lo, hi] */
+	double lo, hi;
+	int with_counts;
 	size_t q;
-	struct series_set up, counts;
+	struct series_set points, counts;
 };
 
-/* Plan u (which must not move until it is released) into l: 0, or -1 (nothing planned). */
-int up_read_plan(struct up_read *u, const char *selector, const char *base, const struct kpi_window *w,
-		 struct query_list *l);
+/* Plan g (which must not move until it is released) into l: 0, or -1 (nothing planned). */
+int grid_read_plan(struct grid_read *g, const char *what, const char *selector, const char *base,
+		   const struct kpi_window *w, struct query_list *l);
 
-void up_read_release(struct up_read *u);
+void grid_read_release(struct grid_read *g);
 
 #endif

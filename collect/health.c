@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "collect/fetch.h"
 #include "lib/strbuf.h"
 #include "lib/xmalloc.h"
 #include "session/labels.h"
@@ -12,47 +13,58 @@
 #define FINDING_WARNING "warning_alert"
 #define FINDING_OUT_OF_RANGE "out_of_range"
 
-/* A physical range: the samples of metric outside it are findings. */
+/* A physical range: the samples of metric outside [lo, hi] are findings. */
 static const struct range_check {
 	const char *metric;
-	const char *outside;     /* PromQL filter keeping the samples outside, after the selector */
+	double lo, hi;
 	const char *what;        /* the range, for messages */
 } range_checks[] = {
-	{ "DCGM_FI_DEV_GPU_UTIL", "< 0 or %s > 100", "utilisation outside 0-100 %" },
-	{ "DCGM_FI_DEV_GPU_TEMP", "< 0 or %s > 150", "temperature outside 0-150 C" },
-	{ "DCGM_FI_DEV_POWER_USAGE", "< 0", "negative power" },
+	{ "DCGM_FI_DEV_GPU_UTIL", 0, 100, "utilisation outside 0-100 %" },
+	{ "DCGM_FI_DEV_GPU_TEMP", 0, 150, "temperature outside 0-150 C" },
+	{ "DCGM_FI_DEV_POWER_USAGE", 0, INFINITY, "negative power" },
 	/* used + free is the total: used above it leaves free negative */
-	{ "DCGM_FI_DEV_FB_FREE", "< 0", "memory used above total" },
+	{ "DCGM_FI_DEV_FB_FREE", 0, INFINITY, "memory used above total" },
 };
 #define NRANGE (sizeof(range_checks) / sizeof(range_checks[0]))
 
 void health_add_queries(struct health_queries *hq, struct query_list *l, const char *session, const char *base,
-			const struct kpi_window *w)
+			const struct kpi_window *w, int allow_read)
 {
+	memset(hq, 0, sizeof(*hq));
 	hq->alerts = query_add_range(l, "alerts",
 				     xasprintf("ALERTS{alertstate=\"firing\"," LABEL_SESSION "=\"%s\"}", session), base, w);
 	hq->nrange = NRANGE;
+	if (allow_read)
+		hq->reads = xcalloc(NRANGE, sizeof(*hq->reads));
 	for (size_t i = 0; i < NRANGE; i++) {
 		const struct range_check *c = &range_checks[i];
 		char *sel = xasprintf("%s{" LABEL_SESSION "=\"%s\"}", c->metric, session);
-		struct strbuf q = STRBUF_INIT;
-		size_t idx;
 
-		strbuf_addf(&q, "%s ", sel);
-		/* each comparison needs the selector on its left */
-		for (const char *p = c->outside; *p; p++) {
-			if (p[0] == '%' && p[1] == 's') {
-				strbuf_addstr(&q, sel);
-				p++;
-			} else {
-				strbuf_addch(&q, *p);
-			}
+		if (hq->reads) {
+			hq->reads[i].outside = 1;
+			hq->reads[i].lo = c->lo;
+			hq->reads[i].hi = c->hi;
+			/* a selector of ours: remote read always takes it */
+			if (grid_read_plan(&hq->reads[i], "physical ranges", sel, base, w, l) < 0)
+				abort();
+		} else {
+			char *q = isfinite(c->hi) ? xasprintf("%s < %g or %s > %g", sel, c->lo, sel, c->hi) :
+						    xasprintf("%s < %g", sel, c->lo);
+			size_t idx = query_add_range(l, "physical ranges", q, base, w);
+
+			if (i == 0)
+				hq->range_first = idx;
 		}
-		idx = query_add_range(l, "physical ranges", strbuf_detach(&q, NULL), base, w);
-		if (i == 0)
-			hq->range_first = idx;
 		free(sel);
 	}
+}
+
+void health_queries_release(struct health_queries *hq)
+{
+	for (size_t i = 0; hq->reads && i < hq->nrange; i++)
+		grid_read_release(&hq->reads[i]);
+	free(hq->reads);
+	memset(hq, 0, sizeof(*hq));
 }
 
 /* "n1 GPU 1", "n1 127.0.0.1:9100" or the instance alone: what a series is about. */
@@ -141,7 +153,7 @@ void health_findings(const struct health_queries *hq, struct query_list *l, cons
 		free(text);
 	}
 	for (size_t c = 0; c < hq->nrange; c++) {
-		struct series_set *set = &l->items[hq->range_first + c].data;
+		struct series_set *set = hq->reads ? &hq->reads[c].points : &l->items[hq->range_first + c].data;
 
 		kpi_drop_stale(set, w, counts);
 		for (size_t i = 0; i < set->n; i++) {

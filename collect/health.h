@@ -31,9 +31,12 @@
 #define HEALTH_THROTTLE_KPI "gpu_throttled_pct"
 #define HEALTH_THROTTLE_INVALID_PCT 10.0
 
+struct grid_read;
+
 struct health_queries {
 	size_t alerts;                  /* index of the ALERTS query */
 	size_t range_first, nrange;     /* the out-of-range queries */
+	struct grid_read *reads;        /* or, through remote read, these (nrange of them) */
 };
 
 struct verdict {
@@ -42,9 +45,10 @@ struct verdict {
 	size_t nreasons;
 };
 
-/* Add the window's health queries to l. */
+/* Add the window's health queries to l: the physical ranges through remote read when allow_read. */
 void health_add_queries(struct health_queries *hq, struct query_list *l, const char *session, const char *base,
-			const struct kpi_window *w);
+			const struct kpi_window *w, int allow_read);
+void health_queries_release(struct health_queries *hq);
 
 /* Add the findings of the answers of hq (l has run) to report. counts: the scrape counts (kpi_drop_stale). */
 void health_findings(const struct health_queries *hq, struct query_list *l, const struct kpi_window *w,
