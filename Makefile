@@ -30,7 +30,7 @@ RENDER_OBJS = render/render.o render/rules.o
 REPORT_OBJS = report/run.o report/report.o report/chart.o report/pdf.o
 RESULTS_OBJS = results/runs.o results/compare.o results/reference.o
 COLLECT_OBJS = collect/collect.o collect/query.o collect/fetch.o collect/artifacts.o collect/health.o collect/kpi.o collect/profile.o collect/promjson.o collect/series.o \
-	collect/window.o collect/source.o collect/exposition.o collect/edges.o collect/remoteread.o
+	collect/window.o collect/source.o collect/exposition.o collect/edges.o collect/remoteread.o collect/exprread.o
 CLI_OBJS = cli/main.o cli/cmd.o cli/cmd-session-create.o cli/cmd-client-connect.o \
 	cli/cmd-service-register.o cli/cmd-start.o cli/cmd-status.o cli/cmd-stop.o \
 	cli/cmd-delete.o cli/cmd-sessions.o cli/cmd-reload.o cli/cmd-collect.o cli/cmd-run.o cli/cmd-report.o \

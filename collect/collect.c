@@ -19,6 +19,7 @@
 #include "collect/artifacts.h"
 #include "collect/health.h"
 #include "collect/edges.h"
+#include "collect/exprread.h"
 #include "collect/fetch.h"
 #include "collect/kpi.h"
 #include "collect/profile.h"
@@ -114,6 +115,7 @@ static int gauge_readable(const char *expr)
 struct gauge_queries {
 	size_t acc, count, display;
 	struct gauge_read *read;     /* all three through remote read instead (count and display unused) */
+	struct expr_read *expr;      /* or evaluated by benchmon over the selectors' raw samples */
 };
 
 /*
@@ -142,6 +144,14 @@ static void plan_gauge(const struct kpi_def *k, const char *expr, const struct s
 		}
 		free(gq->read);
 		gq->read = NULL;
+		gq->expr = xcalloc(1, sizeof(*gq->expr));
+		if (expr_read_plan(gq->expr, k, expanded, si, base, w, dw, l) == 0) {
+			free(display);
+			free(expanded);
+			return;
+		}
+		free(gq->expr);
+		gq->expr = NULL;
 	}
 	fresh = kpi_fresh_expr(expanded, si - 1, &plain);
 	if (plain)
@@ -159,14 +169,19 @@ static void plan_gauge(const struct kpi_def *k, const char *expr, const struct s
 	free(expanded);
 }
 
+static struct series_set *gauge_acc(struct gauge_queries *gq, struct query *qs)
+{
+	return gq->expr ? &gq->expr->acc : &qs[gq->acc].data;
+}
+
 static struct series_set *gauge_counts(struct gauge_queries *gq, struct query *qs)
 {
-	return gq->read ? &gq->read->counts : &qs[gq->count].data;
+	return gq->read ? &gq->read->counts : gq->expr ? &gq->expr->counts : &qs[gq->count].data;
 }
 
 static struct series_set *gauge_display_points(struct gauge_queries *gq, struct query *qs)
 {
-	return gq->read ? &gq->read->display : &qs[gq->display].data;
+	return gq->read ? &gq->read->display : gq->expr ? &gq->expr->display : &qs[gq->display].data;
 }
 
 static void gauge_queries_release(struct gauge_queries *gq)
@@ -174,6 +189,9 @@ static void gauge_queries_release(struct gauge_queries *gq)
 	if (gq->read)
 		gauge_read_release(gq->read);
 	free(gq->read);
+	if (gq->expr)
+		expr_read_release(gq->expr);
+	free(gq->expr);
 }
 
 /* When the session's data begins and ends, about (*first is 0 when it has none). */
@@ -470,6 +488,10 @@ int collect_run(const struct session *s, const struct collect_options *o, struct
 	if (ql.n > more && query_run(&ql, more, &src.auth, query_timeout_ms(o)) < 0)
 		goto out;
 	qs = ql.items;
+	for (size_t i = 0; i < prof.n; i++)
+		if ((gauges[i].expr && expr_read_eval(gauges[i].expr, prof.kpis[i].name, &ql) < 0) ||
+		    (fb_gauges[i].expr && expr_read_eval(fb_gauges[i].expr, prof.kpis[i].name, &ql) < 0))
+			goto out;
 	up = up_q != (size_t)-1 ? &qs[up_q].data : &up_read.points;
 	counts = up_q != (size_t)-1 ? &qs[count_q].data : &up_read.counts;
 	for (size_t i = 0; i < prof.n; i++) {
@@ -518,9 +540,9 @@ int collect_run(const struct session *s, const struct collect_options *o, struct
 			continue;
 		}
 		if (over_time[i]) {
-			const struct kpi_over_time m = { &qs[gauges[i].acc].data, gauge_counts(&gauges[i], qs),
+			const struct kpi_over_time m = { gauge_acc(&gauges[i], qs), gauge_counts(&gauges[i], qs),
 							 gauge_display_points(&gauges[i], qs) };
-			const struct kpi_over_time f = { k->fallback_expr ? &qs[fb_gauges[i].acc].data : NULL,
+			const struct kpi_over_time f = { k->fallback_expr ? gauge_acc(&fb_gauges[i], qs) : NULL,
 							 k->fallback_expr ? gauge_counts(&fb_gauges[i], qs) : NULL,
 							 k->fallback_expr ? gauge_display_points(&fb_gauges[i], qs) : NULL };
 

@@ -1263,7 +1263,13 @@ static void compute_histogram(const struct kpi_def *k, const struct kpi_window *
 		/* the estimate: the histograms' interpolated counts, merged on every bound any of them has */
 		for (size_t s = 0; s <= w->nsteps; s++) {
 			double *out = s == w->nsteps ? window_cum : cum, run = 0;
+			int any = s == w->nsteps;
 
+			/* a step no histogram has a say in (inside a sparse gap) has no quantiles: skip it */
+			for (size_t h = 0; h < nh && !any; h++)
+				any = !isnan(hs[h].counts[s * hs[h].nb + hs[h].nb - 1]);
+			if (!any)
+				continue;
 			for (size_t i = 0; i < nl; i++) {
 				double sum = 0;
 
