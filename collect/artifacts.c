@@ -371,6 +371,8 @@ static cJSON *manifest_json(const struct artifacts *a)
 	json_add_time(obj, "first_point", w->start_ms);
 	cJSON_AddNumberToObject(obj, "step_seconds", (double)w->step_ms / 1000.0);
 	cJSON_AddNumberToObject(obj, "points", (double)w->nsteps);
+	/* timeseries.csv holds a point every display step (a counter's rate or increase over it) */
+	cJSON_AddNumberToObject(obj, "display_step_seconds", (double)a->dw->step_ms / 1000.0);
 	cJSON_AddNumberToObject(obj, "scrape_interval_seconds", (double)s->scrape_interval_ms / 1000.0);
 	obj = cJSON_AddObjectToObject(root, "prometheus");
 	cJSON_AddStringToObject(obj, "url", src->url);

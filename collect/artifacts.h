@@ -21,6 +21,7 @@ struct artifacts {
 	const struct session *s;
 	const struct collect_options *o;
 	const struct kpi_window *w;
+	const struct kpi_window *dw;       /* timeseries.csv's display grid (collect.c) */
 	const struct source *src;
 	const struct profile *p;
 	const struct query_list *queries;  /* every query sent, for MANIFEST.json */

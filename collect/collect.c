@@ -563,7 +563,7 @@ int collect_run(const struct session *s, const struct collect_options *o, struct
 	health_verdict(&report, &res->verdict);
 
 	{
-		const struct artifacts a = { .s = s, .o = o, .w = &w, .src = &src, .p = &prof, .queries = &ql,
+		const struct artifacts a = { .s = s, .o = o, .w = &w, .dw = &dw, .src = &src, .p = &prof, .queries = &ql,
 					     .up = up, .report = &report, .edges = &edges,
 					     .have_edges = have_edges, .edges_matched = matched,
 					     .timeout_ms = query_timeout_ms(o), .verdict = &res->verdict };

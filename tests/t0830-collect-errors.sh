@@ -159,7 +159,7 @@ test_expect_success 'a 422 or a 400 names the KPI, the query and what Prometheus
 	expect_query_error 422 latency http_server_request_duration_seconds_bucket execution &&
 	expect_query_error 400 load1_avg node_load1 bad_data &&
 	unset BENCHMON_COLLECT_READ &&
-	expect_query_error 422 mem_used_avg_pct node_memory_MemAvailable_bytes execution
+	expect_query_error 422 alerts ALERTS execution
 '
 
 test_expect_success 'remote reads: a 503 is retried, an error names the KPI, the selector and what came back' '

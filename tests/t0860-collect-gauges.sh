@@ -227,6 +227,13 @@ test_expect_success 'timeseries.csv: a gauge at --step, or near 2,000 points' '
 	python3 - <<-\PY
 	import json
 	m = json.load(open("long/MANIFEST.json"))
+	assert m["window"]["step_seconds"] == 1 and m["window"]["display_step_seconds"] == 2, m["window"]
+	PY &&
+	BENCHMON_COLLECT_READ=0 collect long-promql 2460 60 >out 2>err &&
+	test_cmp long/timeseries.csv long-promql/timeseries.csv &&
+	python3 - <<-\PY
+	import json
+	m = json.load(open("long-promql/MANIFEST.json"))
 	steps = sorted({q["step"] for q in m["queries"] if q["endpoint"] == "/api/v1/query_range"})
 	assert steps == [1, 2], steps
 	PY
