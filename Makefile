@@ -54,7 +54,9 @@ UNIT_test-chart = report/chart.o lib/strbuf.o lib/xmalloc.o
 UNIT_test-health = render/rules.o collect/health.o collect/fetch.o collect/query.o collect/promjson.o collect/remoteread.o lib/http.o $(FUZZ_profile)
 UNIT_test-exposition = collect/exposition.o lib/strbuf.o lib/xmalloc.o
 UNIT_test-fsutil = lib/fsutil.o lib/strbuf.o lib/xmalloc.o lib/error.o
-UNIT_TESTS += tests/unit/test-compare
+UNIT_TESTS += tests/unit/test-compare tests/unit/test-remoteread tests/unit/test-exprread
+UNIT_test-exprread = collect/exprread.o collect/query.o collect/promjson.o collect/remoteread.o lib/http.o $(FUZZ_profile)
+UNIT_test-remoteread = collect/remoteread.o collect/series.o lib/strbuf.o lib/xmalloc.o
 UNIT_test-compare = results/compare.o results/runs.o lib/csvfile.o lib/jsonfile.o lib/fsutil.o lib/timeparse.o \
 	lib/strbuf.o lib/xmalloc.o lib/error.o
 

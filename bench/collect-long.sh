@@ -1,9 +1,11 @@
 #!/bin/bash
-# Long windows: 'benchmon collect' fetching sparse (edge samples, resets and
-# counts anchored with @, gauges as sums and counts over their samples: the
-# default) against the same collect fetching every raw sample and every gauge
-# per step (BENCHMON_COLLECT_RAW=1, as collect did before), and against the
-# raw collect's queries sent straight to Prometheus:
+# Long windows: 'benchmon collect' reading raw samples through remote read
+# and reducing each series as it streams in (the default), against the same
+# through PromQL (BENCHMON_COLLECT_READ=0: edge samples, resets and counts
+# anchored with @, gauges as sums and counts of subqueries), against collect
+# fetching every raw sample and every gauge per step (BENCHMON_COLLECT_RAW=1,
+# as collect did before), and against the raw collect's queries sent straight
+# to Prometheus:
 #
 #   1. 3 h at 1 s, 552 series (20 services, 4 nodes x 4 GPUs): best of 3 of
 #      each; target: sparse under 0.3 s and at least 4x faster than direct
@@ -89,10 +91,10 @@ serve() { # tsdb dir
 	printf '{"state":"running","job_id":"0","url":"%s"}\n' "$prom_url" >"$BENCHMON_HOME/sessions/bench/run.json"
 }
 
-collect() { # out raw(0|1); appends the time to times, peak RSS (KiB) to rss
+collect() { # out raw(0|1) [read(1|0)]; appends the time to times, peak RSS (KiB) to rss
 	local t0 t1
 	t0=$(now_s)
-	BENCHMON_COLLECT_RAW=$2 /usr/bin/time -v -o "$scratch/time.txt" "$benchmon" collect --session bench \
+	BENCHMON_COLLECT_RAW=$2 BENCHMON_COLLECT_READ=${3:-1} /usr/bin/time -v -o "$scratch/time.txt" "$benchmon" collect --session bench \
 		--from-iso "$from_iso" --to-iso "$to_iso" --out "$1" --run-id bench --profile default \
 		>"$scratch/collect.log" 2>&1 || { cat "$scratch/collect.log" >&2; return 1; }
 	t1=$(now_s)
@@ -160,6 +162,9 @@ times=() rss=()
 for _ in $(seq "$runs"); do collect "$scratch/sparse" 0; done
 sparse_t=("${times[@]}") sparse_rss=$(printf '%s\n' "${rss[@]}" | sort -g | tail -1)
 times=() rss=()
+for _ in $(seq "$runs"); do collect "$scratch/promql" 0 0; done
+promql_t=("${times[@]}") promql_rss=$(printf '%s\n' "${rss[@]}" | sort -g | tail -1)
+times=() rss=()
 for _ in $(seq "$runs"); do collect "$scratch/raw" 1; done
 raw_t=("${times[@]}") raw_rss=$(printf '%s\n' "${rss[@]}" | sort -g | tail -1)
 times=()
@@ -167,15 +172,23 @@ direct "$scratch/raw/MANIFEST.json"
 times=()
 for _ in $(seq "$runs"); do direct "$scratch/raw/MANIFEST.json"; done
 direct_t=("${times[@]}")
-s=$(min_of "${sparse_t[@]}") r=$(min_of "${raw_t[@]}") d=$(min_of "${direct_t[@]}")
+s=$(min_of "${sparse_t[@]}") r=$(min_of "${raw_t[@]}") d=$(min_of "${direct_t[@]}") p=$(min_of "${promql_t[@]}")
 nq_sparse=$(python3 -c 'import json,sys; print(len(json.load(open(sys.argv[1]))["queries"]))' "$scratch/sparse/MANIFEST.json")
 nq_raw=$(python3 -c 'import json,sys; print(len(json.load(open(sys.argv[1]))["queries"]))' "$scratch/raw/MANIFEST.json")
-printf '  %-40s %ss  [%s]  peak RSS %d MiB, %s queries\n' "sparse collect (best of $runs)" "$s" "${sparse_t[*]}" $((sparse_rss / 1024)) "$nq_sparse"
+nq_promql=$(python3 -c 'import json,sys; print(len(json.load(open(sys.argv[1]))["queries"]))' "$scratch/promql/MANIFEST.json")
+printf '  %-40s %ss  [%s]  peak RSS %d MiB, %s requests\n' "collect (best of $runs)" "$s" "${sparse_t[*]}" $((sparse_rss / 1024)) "$nq_sparse"
+printf '  %-40s %ss  [%s]  peak RSS %d MiB, %s queries\n' "through PromQL (BENCHMON_COLLECT_READ=0)" "$p" "${promql_t[*]}" $((promql_rss / 1024)) "$nq_promql"
 printf '  %-40s %ss  [%s]  peak RSS %d MiB, %s queries\n' "raw collect (BENCHMON_COLLECT_RAW=1)" "$r" "${raw_t[*]}" $((raw_rss / 1024)) "$nq_raw"
 printf '  %-40s %ss  [%s]\n' "raw collect's queries straight to Prometheus" "$d" "${direct_t[*]}"
-awk -v s="$s" -v d="$d" -v r="$r" 'BEGIN { printf "  sparse under 0.3 s: %s; direct / sparse %.1fx (target >= 4x): %s; raw / sparse %.1fx\n", (s < 0.3 ? "PASS" : "MISS"), d / s, (d / s >= 4 ? "PASS" : "MISS"), r / s }'
+awk -v s="$s" -v d="$d" -v r="$r" -v p="$p" 'BEGIN { printf "  collect under 0.3 s: %s; direct / collect %.1fx (target >= 4x): %s; PromQL / collect %.1fx; raw / collect %.1fx\n", (s < 0.3 ? "PASS" : "MISS"), d / s, (d / s >= 4 ? "PASS" : "MISS"), p / s, r / s }'
+if ! cmp -s "$scratch/sparse/kpis.csv" "$scratch/promql/kpis.csv" ||
+   ! cmp -s "$scratch/sparse/timeseries.csv" "$scratch/promql/timeseries.csv"; then
+	echo "collect-long.sh: remote read and PromQL kpis.csv or timeseries.csv differ:" >&2
+	diff "$scratch/promql/kpis.csv" "$scratch/sparse/kpis.csv" >&2 | head -20 || true
+	exit 1
+fi
 if cmp -s "$scratch/sparse/kpis.csv" "$scratch/raw/kpis.csv"; then
-	echo "  kpis.csv: sparse and raw identical ($(($(wc -l <"$scratch/sparse/kpis.csv") - 1)) rows)"
+	echo "  kpis.csv: remote read, PromQL and raw identical ($(($(wc -l <"$scratch/sparse/kpis.csv") - 1)) rows); timeseries.csv: remote read and PromQL identical"
 else
 	echo "collect-long.sh: sparse and raw kpis.csv differ:" >&2
 	diff "$scratch/raw/kpis.csv" "$scratch/sparse/kpis.csv" >&2 || true

@@ -224,11 +224,11 @@ test_expect_success 'timeseries.csv: a gauge at --step, or near 2,000 points' '
 	collect long 2460 60 >out 2>err &&
 	test "$(grep -c "^load1_avg,session," long/timeseries.csv)" = 1201 &&
 	test "$(grep -c "^gpu_power_avg_w,session," long/timeseries.csv)" = 1201 &&
-	python3 - <<-\PY
+	python3 - <<-\PY &&
 	import json
 	m = json.load(open("long/MANIFEST.json"))
 	assert m["window"]["step_seconds"] == 1 and m["window"]["display_step_seconds"] == 2, m["window"]
-	PY &&
+	PY
 	BENCHMON_COLLECT_READ=0 collect long-promql 2460 60 >out 2>err &&
 	test_cmp long/timeseries.csv long-promql/timeseries.csv &&
 	python3 - <<-\PY
