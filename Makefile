@@ -61,12 +61,13 @@ UNIT_test-compare = results/compare.o results/runs.o lib/csvfile.o lib/jsonfile.
 	lib/strbuf.o lib/xmalloc.o lib/error.o
 
 # fuzz targets (tests/fuzz/fuzz-<name>.c), replayed over their corpora without libFuzzer
-FUZZ_TARGETS = timeparse endpoint promjson profile registry exposition serve-body
+FUZZ_TARGETS = timeparse endpoint promjson profile registry exposition serve-body remoteread
 FUZZ_REPLAYS = $(FUZZ_TARGETS:%=tests/fuzz/replay-%)
 FUZZ_timeparse = lib/timeparse.o lib/xmalloc.o
 FUZZ_endpoint = session/validate.o lib/strbuf.o lib/xmalloc.o lib/error.o
 FUZZ_exposition = collect/exposition.o lib/strbuf.o lib/xmalloc.o
 FUZZ_serve-body = serve/body.o lib/xmalloc.o
+FUZZ_remoteread = collect/remoteread.o collect/series.o lib/strbuf.o lib/xmalloc.o
 FUZZ_promjson = collect/promjson.o collect/series.o lib/strbuf.o lib/xmalloc.o lib/error.o
 FUZZ_profile = collect/profile.o collect/kpi.o collect/series.o render/render.o session/session.o lib/auth.o session/registry.o session/validate.o \
 	lib/sha256.o lib/jsonfile.o lib/fsutil.o lib/timeparse.o \

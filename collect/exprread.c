@@ -42,10 +42,14 @@ struct expr_node {
 
 /* ---- parsing ---- */
 
+/* deeper nesting than any profile needs; a deeper one is left to Prometheus */
+#define MAX_DEPTH 64
+
 struct parser {
 	const char *p;
 	struct expr_read *e;
 	int fail;
+	int depth;
 };
 
 static int ident_start(char c)
@@ -233,25 +237,26 @@ static struct expr_node *parse_primary(struct parser *ps)
 
 static struct expr_node *parse_unary(struct parser *ps)
 {
-	skip_space(ps);
-	if (*ps->p == '-' || *ps->p == '+') {
-		int minus = *ps->p == '-';
-		struct expr_node *a, *n;
+	int minus;
+	struct expr_node *a, *n;
 
-		ps->p++;
-		if (!(a = parse_unary(ps)))
-			return NULL;
-		if (!minus)
-			return a;
-		if (a->kind == NODE_NUMBER) {
-			a->number = -a->number;
-			return a;
-		}
-		n = node_new(NODE_NEGATE);
-		n->a = a;
-		return n;
+	skip_space(ps);
+	if (*ps->p != '-' && *ps->p != '+')
+		return parse_primary(ps);
+	if (++ps->depth > MAX_DEPTH)
+		return fail(ps, NULL);
+	minus = *ps->p++ == '-';
+	a = parse_unary(ps);
+	ps->depth--;
+	if (!a || !minus)
+		return a;
+	if (a->kind == NODE_NUMBER) {
+		a->number = -a->number;
+		return a;
 	}
-	return parse_primary(ps);
+	n = node_new(NODE_NEGATE);
+	n->a = a;
+	return n;
 }
 
 static double arith(enum op op, double x, double y)
@@ -366,7 +371,13 @@ static struct expr_node *parse_level(struct parser *ps, int level)
 
 static struct expr_node *parse_expr(struct parser *ps)
 {
-	return ps->fail ? NULL : parse_level(ps, 0);
+	struct expr_node *n;
+
+	if (ps->fail || ++ps->depth > MAX_DEPTH)
+		return fail(ps, NULL);
+	n = parse_level(ps, 0);
+	ps->depth--;
+	return n;
 }
 
 /* ---- binding to the data, and evaluation ---- */
@@ -565,7 +576,7 @@ static int is_single_selector(const struct expr_node *n)
 int expr_read_plan(struct expr_read *e, const struct kpi_def *k, const char *expr, int64_t interval_ms,
 		   const char *base, const struct kpi_window *w, const struct kpi_window *dw, struct query_list *l)
 {
-	struct parser ps = { expr, e, 0 };
+	struct parser ps = { expr, e, 0, 0 };
 	int64_t first, start;
 	size_t n0 = l->n;
 

@@ -463,7 +463,8 @@ static int decode_xor(struct remoteread_stream *st, const unsigned char *data, s
 		} else if (i == 1) {
 			if (get_bit_uvarint(&b, &delta) < 0 || get_xor_value(&b, &val, &leading, &trailing) < 0)
 				return -1;
-			t += (int64_t)delta;
+			/* in unsigned arithmetic, as Prometheus does: a corrupt chunk wraps instead of overflowing */
+			t = (int64_t)((uint64_t)t + delta);
 		} else {
 			/* the delta of the delta: 0, or 14, 17, 20 or 64 bits after a prefix of 1s */
 			static const unsigned widths[] = { 14, 17, 20 };
@@ -487,8 +488,8 @@ static int decode_xor(struct remoteread_stream *st, const unsigned char *data, s
 					return -1;
 				dod = x > (1ULL << (w - 1)) ? (int64_t)x - (int64_t)(1ULL << w) : (int64_t)x;
 			}
-			delta = (uint64_t)((int64_t)delta + dod);
-			t += (int64_t)delta;
+			delta += (uint64_t)dod;
+			t = (int64_t)((uint64_t)t + delta);
 			if (get_xor_value(&b, &val, &leading, &trailing) < 0)
 				return -1;
 		}

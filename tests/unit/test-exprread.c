@@ -75,6 +75,23 @@ static void test_which(void **state)
 		assert_int_equal(l.n, 0);
 		query_list_release(&l);
 	}
+	{
+		/* nesting deeper than any profile needs is left to Prometheus, not recursed into */
+		char deep[20001];
+		struct query_list l = { 0 };
+		struct expr_read e;
+
+		memset(deep, '(', 10000);
+		memset(deep + 10000, ')', 10000);
+		deep[20000] = '\0';
+		deep[9999] = 'a';
+		deep[10000] = ' ';
+		assert_int_equal(plan(deep, &e, &l), -1);
+		memset(deep, '-', 20000);
+		deep[19999] = 'a';
+		assert_int_equal(plan(deep, &e, &l), -1);
+		query_list_release(&l);
+	}
 }
 
 /* A series of metric name with label i=id and one sample a second from 1 s to 10 s, value f(second). */
