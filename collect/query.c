@@ -101,6 +101,9 @@ static int keep_series(struct series *s, void *ctx)
 
 	if (q->keep && !q->keep(s, q->keep_ctx))
 		return 0;
+	/* the stream grew the arrays by doubling; what stays is held until collect ends */
+	s->t_ms = xrealloc(s->t_ms, (s->n ? s->n : 1) * sizeof(*s->t_ms));
+	s->v = xrealloc(s->v, (s->n ? s->n : 1) * sizeof(*s->v));
 	set->items = xrealloc(set->items, (set->n + 1) * sizeof(*set->items));
 	set->items[set->n++] = *s;
 	return 1;
