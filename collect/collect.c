@@ -171,7 +171,7 @@ static void plan_gauge(const struct kpi_def *k, const char *expr, const struct s
 
 static struct series_set *gauge_acc(struct gauge_queries *gq, struct query *qs)
 {
-	return gq->expr ? &gq->expr->acc : &qs[gq->acc].data;
+	return gq->read ? &gq->read->acc : gq->expr ? &gq->expr->acc : &qs[gq->acc].data;
 }
 
 static struct series_set *gauge_counts(struct gauge_queries *gq, struct query *qs)

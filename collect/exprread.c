@@ -34,7 +34,7 @@ struct expr_node {
 	size_t nslots;
 	size_t **match;                /* NODE_BINARY of two vectors: for a's slot i, b's slots of its signature */
 	size_t *nmatch;
-	size_t *at;                    /* NODE_SELECTOR: samples at or before the current step, per slot */
+	const struct expr_dense *dense; /* NODE_SELECTOR: its slots' series */
 	/* at the current step */
 	double *val;
 	unsigned char *has;
@@ -90,7 +90,6 @@ static void node_free(struct expr_node *n)
 	free(n->slots);
 	free(n->match);
 	free(n->nmatch);
-	free(n->at);
 	free(n->val);
 	free(n->has);
 	free(n);
@@ -408,19 +407,19 @@ static void add_slot(struct expr_node *n, const struct series *src, int named)
 }
 
 /* Each node's slots, from the selectors' series up (numbers have none). */
-static void bind(struct expr_node *n, const struct series_set *const *data)
+static void bind(struct expr_node *n, const struct expr_selector *sels)
 {
 	if (n->a)
-		bind(n->a, data);
+		bind(n->a, sels);
 	if (n->b)
-		bind(n->b, data);
+		bind(n->b, sels);
 	switch (n->kind) {
 	case NODE_NUMBER:
 		return;
 	case NODE_SELECTOR:
-		for (size_t i = 0; i < data[n->sel]->n; i++)
-			add_slot(n, &data[n->sel]->items[i], 1);
-		n->at = xcalloc(n->nslots + 1, sizeof(*n->at));
+		n->dense = sels[n->sel].items;
+		for (size_t i = 0; i < sels[n->sel].n; i++)
+			add_slot(n, &sels[n->sel].items[i].labels, 1);
 		break;
 	case NODE_NEGATE:
 	case NODE_FUNCTION:
@@ -451,16 +450,6 @@ static void bind(struct expr_node *n, const struct series_set *const *data)
 	n->has = xcalloc(n->nslots + 1, 1);
 }
 
-static void reset_selectors(struct expr_node *n)
-{
-	if (!n)
-		return;
-	if (n->kind == NODE_SELECTOR)
-		memset(n->at, 0, n->nslots * sizeof(*n->at));
-	reset_selectors(n->a);
-	reset_selectors(n->b);
-}
-
 /* Go's math.Min and math.Max, which PromQL's clamps use: NaN wins. */
 static double go_min(double x, double y)
 {
@@ -484,10 +473,10 @@ static double apply_function(const struct expr_node *n, double v)
 	}
 }
 
-/* n's values at time t, each selector's latest sample in [t - fresh, t]; -1 for a PromQL error (*why set). */
-static int eval(struct expr_node *n, int64_t t, int64_t fresh, const char **why)
+/* n's values at step `at` of the window grid (display 0) or of the display grid; -1 for a PromQL error (*why set). */
+static int eval(struct expr_node *n, size_t at, int display, const char **why)
 {
-	if ((n->a && eval(n->a, t, fresh, why) < 0) || (n->b && eval(n->b, t, fresh, why) < 0))
+	if ((n->a && eval(n->a, at, display, why) < 0) || (n->b && eval(n->b, at, display, why) < 0))
 		return -1;
 	for (size_t i = 0; i < n->nslots; i++) {
 		n->has[i] = 0;
@@ -495,15 +484,10 @@ static int eval(struct expr_node *n, int64_t t, int64_t fresh, const char **why)
 		case NODE_NUMBER:
 			break;
 		case NODE_SELECTOR: {
-			const struct series *s = n->slots[i].src;
-			size_t *at = &n->at[i];
+			const struct expr_dense *d = &n->dense[i];
 
-			while (*at < s->n && s->t_ms[*at] <= t)
-				(*at)++;
-			if (*at && s->t_ms[*at - 1] >= t - fresh) {
-				n->has[i] = 1;
-				n->val[i] = s->v[*at - 1];
-			}
+			n->has[i] = display ? d->dh[at] : d->wh[at];
+			n->val[i] = display ? d->dv[at] : d->wv[at];
 			break;
 		}
 		case NODE_NEGATE:
@@ -573,11 +557,83 @@ static int is_single_selector(const struct expr_node *n)
 	return n->kind == NODE_SELECTOR;
 }
 
+/*
+ * A selector's sink: as samples stream in, each step of both grids before
+ * the newest sample is settled from the one before it (the latest at or
+ * before the step), if it is fresh: no older than the grid's step less 1 ms.
+ */
+static void selector_settle(struct expr_selector *sel, int64_t t)
+{
+	const struct expr_read *e = sel->e;
+	struct expr_dense *d = &sel->items[sel->n - 1];
+
+	for (; sel->wi < e->nw; sel->wi++) {
+		int64_t at = e->first_ms + (int64_t)sel->wi * e->interval_ms;
+
+		if (at >= t)
+			break;
+		if (sel->have_last && sel->last_t > at - e->interval_ms) {
+			d->wh[sel->wi] = 1;
+			d->wv[sel->wi] = sel->last_v;
+		}
+	}
+	for (; sel->di < e->dw.nsteps; sel->di++) {
+		int64_t at = e->dw.start_ms + (int64_t)sel->di * e->dw.step_ms;
+
+		if (at >= t)
+			break;
+		if (sel->have_last && sel->last_t > at - e->dw.step_ms) {
+			d->dh[sel->di] = 1;
+			d->dv[sel->di] = sel->last_v;
+		}
+	}
+}
+
+static void selector_begin(void *ctx, const struct label *labels, size_t n)
+{
+	struct expr_selector *sel = ctx;
+	const struct expr_read *e = sel->e;
+	struct expr_dense *d;
+
+	sel->items = xrealloc(sel->items, (sel->n + 1) * sizeof(*sel->items));
+	d = &sel->items[sel->n++];
+	memset(d, 0, sizeof(*d));
+	d->labels.labels = xcalloc(n + 1, sizeof(*d->labels.labels));
+	for (size_t i = 0; i < n; i++) {
+		d->labels.labels[i].name = xstrdup(labels[i].name);
+		d->labels.labels[i].value = xstrdup(labels[i].value);
+	}
+	d->labels.nlabels = n;
+	d->wv = xmalloc((e->nw + 1) * sizeof(double));
+	d->wh = xcalloc(e->nw + 1, 1);
+	d->dv = xmalloc((e->dw.nsteps + 1) * sizeof(double));
+	d->dh = xcalloc(e->dw.nsteps + 1, 1);
+	sel->wi = sel->di = 0;
+	sel->have_last = 0;
+}
+
+static void selector_samples(void *ctx, const int64_t *t, const double *v, size_t n)
+{
+	struct expr_selector *sel = ctx;
+
+	for (size_t i = 0; i < n; i++) {
+		selector_settle(sel, t[i]);
+		sel->last_t = t[i];
+		sel->last_v = v[i];
+		sel->have_last = 1;
+	}
+}
+
+static void selector_end(void *ctx)
+{
+	selector_settle(ctx, INT64_MAX);
+}
+
 int expr_read_plan(struct expr_read *e, const struct kpi_def *k, const char *expr, int64_t interval_ms,
 		   const char *base, const struct kpi_window *w, const struct kpi_window *dw, struct query_list *l)
 {
 	struct parser ps = { expr, e, 0, 0 };
-	int64_t first, start;
+	int64_t start;
 	size_t n0 = l->n;
 
 	memset(e, 0, sizeof(*e));
@@ -592,13 +648,19 @@ int expr_read_plan(struct expr_read *e, const struct kpi_def *k, const char *exp
 	e->interval_ms = interval_ms;
 	e->dw = *dw;
 	/* the subquery's steps: the multiples of the interval in [from, end], each looking back an interval */
-	first = (w->from_ms + interval_ms - 1) / interval_ms * interval_ms;
-	start = first - interval_ms + 1;
+	e->first_ms = (w->from_ms + interval_ms - 1) / interval_ms * interval_ms;
+	e->nw = e->first_ms <= w->end_ms ? (size_t)((w->end_ms - e->first_ms) / interval_ms) + 1 : 0;
+	start = e->first_ms - interval_ms + 1;
 	if (dw->start_ms - dw->step_ms + 1 < start)
 		start = dw->start_ms - dw->step_ms + 1;
 	e->q = xcalloc(e->nsels + 1, sizeof(*e->q));
+	e->selectors = xcalloc(e->nsels + 1, sizeof(*e->selectors));
 	for (size_t i = 0; i < e->nsels; i++) {
-		e->q[i] = query_add_read(l, k->name, xstrdup(e->sels[i]), base, start, w->end_ms, NULL, NULL);
+		struct expr_selector *sel = &e->selectors[i];
+
+		sel->e = e;
+		sel->sink = (struct remoteread_sink){ selector_begin, selector_samples, selector_end, sel };
+		e->q[i] = query_add_read(l, k->name, xstrdup(e->sels[i]), base, start, w->end_ms, &sel->sink);
 		if (e->q[i] == (size_t)-1) {
 			/* take back the reads already added */
 			while (l->n > n0) {
@@ -657,7 +719,6 @@ static const char *metric_name(const struct series *s)
 
 int expr_read_eval(struct expr_read *e, const char *kpi, const struct query_list *l)
 {
-	const struct series_set **data = xcalloc(e->nsels + 1, sizeof(*data));
 	struct expr_node *root = e->root;
 	size_t n, *group, ngroups = 0;
 	double *sum, *comp, *best;
@@ -666,9 +727,8 @@ int expr_read_eval(struct expr_read *e, const char *kpi, const struct query_list
 	const char *why = NULL;
 	int ret = -1;
 
-	for (size_t i = 0; i < e->nsels; i++)
-		data[i] = &l->items[e->q[i]].data;
-	bind(root, data);
+	(void)l;
+	bind(root, e->selectors);
 	n = root->nslots;
 	/* root slots of one label set (and name, when kept) are one output series, as in the subquery's matrix */
 	group = xcalloc(n + 1, sizeof(*group));
@@ -692,14 +752,14 @@ int expr_read_eval(struct expr_read *e, const char *kpi, const struct query_list
 	count = xcalloc(ngroups + 1, sizeof(size_t));
 	disp = xcalloc(ngroups + 1, sizeof(*disp));
 	for (int pass = 0; pass < 2 && !why; pass++) {
-		int64_t step = pass ? e->dw.step_ms : e->interval_ms;
-		int64_t t = pass ? e->dw.start_ms : (e->from_ms + step - 1) / step * step;
-		int64_t end = e->end_ms;
+		size_t nsteps = pass ? e->dw.nsteps : e->nw;
 		unsigned char *seen = xcalloc(ngroups + 1, 1);
 
-		reset_selectors(root);
-		for (; t <= end && !why; t += step) {
-			if (eval(root, t, step - 1, &why) < 0)
+		for (size_t at = 0; at < nsteps && !why; at++) {
+			int64_t t = pass ? e->dw.start_ms + (int64_t)at * e->dw.step_ms :
+					   e->first_ms + (int64_t)at * e->interval_ms;
+
+			if (eval(root, at, pass, &why) < 0)
 				break;
 			memset(seen, 0, ngroups);
 			for (size_t i = 0; i < n; i++) {
@@ -776,7 +836,6 @@ int expr_read_eval(struct expr_read *e, const char *kpi, const struct query_list
 	free(count);
 out:
 	free(group);
-	free(data);
 	return ret;
 }
 
@@ -787,6 +846,19 @@ void expr_read_release(struct expr_read *e)
 		free(e->sels[i]);
 	free(e->sels);
 	free(e->q);
+	for (size_t i = 0; e->selectors && i < e->nsels; i++) {
+		for (size_t j = 0; j < e->selectors[i].n; j++) {
+			struct expr_dense *d = &e->selectors[i].items[j];
+
+			series_release(&d->labels);
+			free(d->wv);
+			free(d->wh);
+			free(d->dv);
+			free(d->dh);
+		}
+		free(e->selectors[i].items);
+	}
+	free(e->selectors);
 	series_set_release(&e->acc);
 	series_set_release(&e->counts);
 	series_set_release(&e->display);

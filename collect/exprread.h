@@ -16,6 +16,9 @@
  * costs Prometheus 10,800 evaluations, twice (the sum and the count); the
  * samples cost it nothing to send.
  *
+ * Each selector's series is kept as its value at each step of the two
+ * grids (8 bytes and a flag a step), settled as the samples stream in.
+ *
  * The numbers are the subquery's, step for step: at each multiple t of
  * the scrape interval in [from, to], each selector gives the latest sample
  * of each series in [t - interval + 1 ms, t] (collect's last_over_time
@@ -36,21 +39,45 @@
  */
 
 struct expr_node;
+struct expr_read;
+
+/* One series of a selector, settled on both grids as its samples stream in. */
+struct expr_dense {
+	struct series labels;        /* its labels only */
+	double *wv, *dv;             /* its value at each window step, at each display point */
+	unsigned char *wh, *dh;      /* whether it has one there */
+};
+
+/* A selector's read: its series, and the one streaming in. */
+struct expr_selector {
+	struct expr_read *e;
+	struct remoteread_sink sink;
+	struct expr_dense *items;
+	size_t n;
+	size_t wi, di;               /* window steps, display points settled */
+	int64_t last_t;
+	double last_v;
+	int have_last;
+};
 
 struct expr_read {
 	struct expr_node *root;
 	size_t *q;                   /* the read of each selector, in the order of sels */
 	char **sels;
+	struct expr_selector *selectors;
 	size_t nsels;
 	int max;
 	int64_t from_ms, end_ms, interval_ms;
+	int64_t first_ms;            /* the first window step: the first multiple of the interval from from_ms */
+	size_t nw;                   /* window steps */
 	struct kpi_window dw;
 	/* filled by expr_read_eval: sums (maxima) and counts at end_ms, display points on dw */
 	struct series_set acc, counts, display;
 };
 
 /*
- * Plan the reads of expanded gauge expression expr into l. Returns 0, or
+ * Plan the reads of expanded gauge expression expr into l (e must not move
+ * until it is released: the reads stream into it). Returns 0, or
  * -1 with nothing planned when expr is outside the subset above (or is a
  * single selector, kpi_filter_parse's case).
  */

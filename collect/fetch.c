@@ -16,45 +16,107 @@ static char *at_text(int64_t ms)
 	return xasprintf("%lld.%03lld", (long long)(ms / 1000), (long long)(ms % 1000));
 }
 
-/*
- * A series read whole over [from - margin, end + margin], cut down as
- * round one's queries would have it: kept whole when it reset, holds a
- * non-finite value or lacks samples around an edge, else only the samples
- * around the edges and the count of those in the window.
- */
-static int keep_sparse(struct series *s, void *ctx)
+static struct series *set_append(struct series_set *set)
 {
-	const struct fetch *f = ctx;
-	int64_t from = f->from_ms, end = f->end_ms, margin = f->margin_ms;
-	size_t after_from = 0, until_end = 0, na = 0, nb = s->n, inside = 0;
-	int whole = 0;
+	struct series *s;
 
-	for (size_t i = 0; i < s->n; i++) {
-		int64_t t = s->t_ms[i];
+	set->items = xrealloc(set->items, (set->n + 1) * sizeof(*set->items));
+	s = &set->items[set->n++];
+	memset(s, 0, sizeof(*s));
+	return s;
+}
 
-		whole |= !isfinite(s->v[i]) || (i && s->v[i] < s->v[i - 1]);
-		if (t <= from + margin) {
-			na = i + 1;
-			after_from += t > from;
-		}
-		if (t >= end - margin) {
-			nb = nb < i ? nb : i;
-			until_end += t <= end;
-		}
-		inside += t >= from && t <= end;
+/* Labels copied into to, __name__ left out unless with_name. */
+static void copy_label_list(struct series *to, const struct label *ls, size_t n, int with_name)
+{
+	to->labels = xcalloc(n + 1, sizeof(*to->labels));
+	to->nlabels = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (!with_name && !strcmp(ls[i].name, "__name__"))
+			continue;
+		to->labels[to->nlabels].name = xstrdup(ls[i].name);
+		to->labels[to->nlabels++].value = xstrdup(ls[i].value);
 	}
-	if (whole || after_from < 2 || until_end < 1)
-		return 1;
-	s->sparse = 1;
-	s->gap_from = s->t_ms[na - 1];
-	s->gap_to = s->t_ms[nb];
-	s->window_samples = inside;
-	memmove(s->t_ms + na, s->t_ms + nb, (s->n - nb) * sizeof(*s->t_ms));
-	memmove(s->v + na, s->v + nb, (s->n - nb) * sizeof(*s->v));
-	s->n = na + (s->n - nb);
-	s->t_ms = xrealloc(s->t_ms, s->n * sizeof(*s->t_ms));
-	s->v = xrealloc(s->v, s->n * sizeof(*s->v));
-	return 1;
+}
+
+static void push_sample(struct series *s, size_t *cap, int64_t t, double v)
+{
+	if (s->n == *cap) {
+		*cap = *cap ? 2 * *cap : 8;
+		s->t_ms = xrealloc(s->t_ms, *cap * sizeof(*s->t_ms));
+		s->v = xrealloc(s->v, *cap * sizeof(*s->v));
+	}
+	s->t_ms[s->n] = t;
+	s->v[s->n++] = v;
+}
+
+/*
+ * The sparse sink: a series streamed over [from - margin, end + margin] is
+ * cut down as round one's PromQL queries would have it, keeping only the
+ * samples around each edge and the count of those in the window; one that
+ * reset, holds a non-finite value or lacks samples around an edge is noted
+ * (its labels) to be read again whole in round two.
+ */
+static void sparse_begin(void *ctx, const struct label *labels, size_t n)
+{
+	struct fetch *f = ctx;
+	struct sparse_state *sp = &f->sp;
+
+	memset(sp, 0, sizeof(*sp));
+	copy_label_list(&sp->a, labels, n, 1);
+}
+
+static void sparse_samples(void *ctx, const int64_t *t, const double *v, size_t n)
+{
+	struct fetch *f = ctx;
+	struct sparse_state *sp = &f->sp;
+	int64_t from = f->from_ms, end = f->end_ms, margin = f->margin_ms;
+
+	for (size_t i = 0; i < n; i++) {
+		sp->whole |= !isfinite(v[i]) || (sp->have_prev && v[i] < sp->prev);
+		sp->prev = v[i];
+		sp->have_prev = 1;
+		if (t[i] <= from + margin) {
+			push_sample(&sp->a, &sp->acap, t[i], v[i]);
+			sp->after_from += t[i] > from;
+		}
+		if (t[i] >= end - margin) {
+			push_sample(&sp->b, &sp->bcap, t[i], v[i]);
+			sp->until_end += t[i] <= end;
+		}
+		sp->inside += t[i] >= from && t[i] <= end;
+	}
+}
+
+static void sparse_end(void *ctx)
+{
+	struct fetch *f = ctx;
+	struct sparse_state *sp = &f->sp;
+	struct series *out;
+
+	if (sp->whole || sp->after_from < 2 || sp->until_end < 1) {
+		out = set_append(&f->rewhole);
+		out->labels = sp->a.labels;
+		out->nlabels = sp->a.nlabels;
+		sp->a.labels = NULL;
+		sp->a.nlabels = 0;
+		series_release(&sp->a);
+		series_release(&sp->b);
+		return;
+	}
+	out = set_append(&f->data);
+	*out = sp->a;
+	out->sparse = 1;
+	out->gap_from = sp->a.t_ms[sp->a.n - 1];
+	out->gap_to = sp->b.t_ms[0];
+	out->window_samples = sp->inside;
+	out->t_ms = xrealloc(out->t_ms, (out->n + sp->b.n) * sizeof(*out->t_ms));
+	out->v = xrealloc(out->v, (out->n + sp->b.n) * sizeof(*out->v));
+	memcpy(out->t_ms + out->n, sp->b.t_ms, sp->b.n * sizeof(*out->t_ms));
+	memcpy(out->v + out->n, sp->b.v, sp->b.n * sizeof(*out->v));
+	out->n += sp->b.n;
+	memset(&sp->a, 0, sizeof(sp->a));
+	series_release(&sp->b);
 }
 
 void fetch_plan(struct fetch *f, const struct kpi_def *k, const char *session, const char *base,
@@ -73,8 +135,9 @@ void fetch_plan(struct fetch *f, const struct kpi_def *k, const char *session, c
 	f->end_ms = w->end_ms;
 	f->margin_ms = margin_ms;
 	if (allow_read) {
+		f->sink = (struct remoteread_sink){ sparse_begin, sparse_samples, sparse_end, f };
 		f->q_read = query_add_read(l, k->name, xstrdup(f->selector), base, w->from_ms - margin_ms,
-					   w->end_ms + margin_ms, f->sparse ? keep_sparse : NULL, f);
+					   w->end_ms + margin_ms, f->sparse ? &f->sink : NULL);
 		f->read = f->q_read != (size_t)-1;
 		if (f->read)
 			return;
@@ -194,41 +257,49 @@ static char *exact_selector(const struct series *s)
 	return strbuf_detach(&sb, NULL);
 }
 
-/* Round two through remote read: the sparse buckets of a histogram that has a bucket kept whole, read whole. */
+/*
+ * Round two through remote read: each series noted to be read whole, and
+ * for a histogram the sparse buckets beside one of them (its reset is found
+ * across its buckets: all whole, or none), by exact selector.
+ */
 static void more_reads(struct fetch *f, const char *base, struct query_list *l)
 {
-	const struct series_set *rs = &l->items[f->q_read].data;
-	size_t n = rs->n, *todo;
-	char **hkeys, **sels;
-
-	if (!f->sparse || !(f->k->kind->fields & KPI_FIELD_QUANTILES))
+	if (!f->sparse)
 		return;
-	hkeys = set_keys(rs, "le");
-	todo = xcalloc(n + 1, sizeof(*todo));
-	for (size_t j = 0; j < n; j++) {
-		if (!rs->items[j].sparse)
-			continue;
-		for (size_t i = 0; i < n; i++) {
-			if (!rs->items[i].sparse && !strcmp(hkeys[i], hkeys[j])) {
-				todo[f->nmore++] = j;
-				break;
+	if ((f->k->kind->fields & KPI_FIELD_QUANTILES) && f->rewhole.n) {
+		char **hkeys = set_keys(&f->data, "le"), **wkeys = set_keys(&f->rewhole, "le");
+		size_t kept = 0, nd = f->data.n, nw = f->rewhole.n;
+
+		for (size_t j = 0; j < nd; j++) {
+			struct series *s = &f->data.items[j];
+			size_t i;
+
+			for (i = 0; i < nw && strcmp(wkeys[i], hkeys[j]); i++)
+				;
+			if (i < nw) {
+				struct series *moved = set_append(&f->rewhole);
+
+				moved->labels = s->labels;
+				moved->nlabels = s->nlabels;
+				s->labels = NULL;
+				s->nlabels = 0;
+				series_release(s);
+			} else {
+				f->data.items[kept++] = *s;
 			}
 		}
+		f->data.n = kept;
+		keys_free(hkeys, nd);
+		keys_free(wkeys, nw);
 	}
-	keys_free(hkeys, n);
-	f->more_for = todo;
-	/* the selectors first: adding queries moves l's items, which rs points into */
-	sels = xcalloc(f->nmore + 1, sizeof(*sels));
-	for (size_t m = 0; m < f->nmore; m++)
-		sels[m] = exact_selector(&rs->items[todo[m]]);
 	f->q_more = l->n;
-	for (size_t m = 0; m < f->nmore; m++) {
+	f->nmore = f->rewhole.n;
+	for (size_t m = 0; m < f->rewhole.n; m++) {
 		/* exact_selector's text always parses: the read cannot fall back */
-		if (query_add_read(l, f->k->name, sels[m], base, f->from_ms - f->margin_ms, f->end_ms + f->margin_ms,
-				   NULL, NULL) == (size_t)-1)
+		if (query_add_read(l, f->k->name, exact_selector(&f->rewhole.items[m]), base, f->from_ms - f->margin_ms,
+				   f->end_ms + f->margin_ms, NULL) == (size_t)-1)
 			abort();
 	}
-	free(sels);
 }
 
 void fetch_more(struct fetch *f, const char *base, const struct kpi_window *w, int64_t margin_ms,
@@ -364,27 +435,31 @@ struct series_set *fetch_data(struct fetch *f, struct query_list *l)
 	char **rkeys, **fkeys, **tkeys, **ckeys;
 	size_t wi = 0;
 
-	if (f->data.items)
+	if (f->data_done || (!f->read && f->data.items))
 		return &f->data;
+	if (f->read && !f->sparse) {
+		/* whole: round one's series as they came */
+		f->data = l->items[f->q_read].data;
+		memset(&l->items[f->q_read].data, 0, sizeof(l->items[f->q_read].data));
+		qsort(f->data.items, f->data.n, sizeof(*f->data.items), compare_series);
+		f->data_done = 1;
+		return &f->data;
+	}
 	if (f->read) {
-		struct series_set *set = &l->items[f->q_read].data;
-
 		for (size_t m = 0; m < f->nmore; m++) {
 			struct series_set *whole = &l->items[f->q_more + m].data;
 
-			/* one exact selector: one series, the same one, now with all its samples */
+			/* one exact selector: one series, now with all its samples */
 			if (whole->n != 1) {
 				error("KPI '%s': %s read %zu series in round two, where round one read one",
 				      f->k->name, l->items[f->q_more + m].promql, whole->n);
 				return NULL;
 			}
-			series_release(&set->items[f->more_for[m]]);
-			set->items[f->more_for[m]] = whole->items[0];
+			*set_append(&f->data) = whole->items[0];
 			whole->n = 0;
 		}
-		f->data = *set;
-		memset(set, 0, sizeof(*set));
 		qsort(f->data.items, f->data.n, sizeof(*f->data.items), compare_series);
+		f->data_done = 1;
 		return &f->data;
 	}
 	if (!f->sparse)
@@ -444,32 +519,13 @@ void fetch_release(struct fetch *f)
 {
 	free(f->selector);
 	free(f->whole);
-	free(f->more_for);
 	series_set_release(&f->data);
+	series_set_release(&f->rewhole);
+	series_release(&f->sp.a);
+	series_release(&f->sp.b);
 	memset(f, 0, sizeof(*f));
 }
 
-static struct series *set_append(struct series_set *set)
-{
-	struct series *s;
-
-	set->items = xrealloc(set->items, (set->n + 1) * sizeof(*set->items));
-	s = &set->items[set->n++];
-	memset(s, 0, sizeof(*s));
-	return s;
-}
-
-/* s's labels, __name__ left out unless with_name. */
-static void copy_labels(struct series *to, const struct series *s, int with_name)
-{
-	to->labels = xcalloc(s->nlabels + 1, sizeof(*to->labels));
-	for (size_t i = 0; i < s->nlabels; i++) {
-		if (!with_name && !strcmp(s->labels[i].name, "__name__"))
-			continue;
-		to->labels[to->nlabels].name = xstrdup(s->labels[i].name);
-		to->labels[to->nlabels++].value = xstrdup(s->labels[i].value);
-	}
-}
 
 /* Prometheus's compensated sum (Neumaier's), so sums over the same values agree to the last bit. */
 static void kahan_add(double v, double *sum, double *c)
@@ -483,84 +539,98 @@ static void kahan_add(double v, double *sum, double *c)
 	*sum = t;
 }
 
-/* g's display points of s: at each point of dw, the latest sample in (t - step, t] that the filters keep. */
-static void gauge_display(struct gauge_read *g, const struct series *s)
+/* A one-point series at t holding v, labelled as from but without __name__ (the _over_time functions drop it). */
+static void add_one_point(struct series_set *set, const struct series *from, int64_t t, double v)
 {
+	struct series *s = set_append(set);
+
+	copy_label_list(s, from->labels, from->nlabels, 0);
+	s->t_ms = xmalloc(sizeof(*s->t_ms));
+	s->v = xmalloc(sizeof(*s->v));
+	s->t_ms[0] = t;
+	s->v[0] = v;
+	s->n = 1;
+}
+
+/*
+ * The gauge sink: as samples stream in, the display points on dw are
+ * settled (at each, the latest sample in (t - step, t] that the filters
+ * keep) and those in [from, to] that the filters keep are summed (or
+ * maxed) and counted.
+ */
+static void gauge_begin(void *ctx, const struct label *labels, size_t n)
+{
+	struct gauge_read *g = ctx;
+
+	memset(&g->cur, 0, sizeof(g->cur));
+	copy_label_list(&g->cur.labels, labels, n, 1);
+	g->cur.disp.t_ms = xmalloc((g->dw.nsteps + 1) * sizeof(int64_t));
+	g->cur.disp.v = xmalloc((g->dw.nsteps + 1) * sizeof(double));
+}
+
+/* Settle the display points before t (all of them when t is INT64_MAX): the last sample is the latest there. */
+static void gauge_settle(struct gauge_read *g, int64_t t)
+{
+	struct gauge_series *c = &g->cur;
 	const struct kpi_window *dw = &g->dw;
-	struct series d = { 0 };
-	size_t hi = 0;
+	double v;
 
-	d.t_ms = xmalloc((dw->nsteps + 1) * sizeof(*d.t_ms));
-	d.v = xmalloc((dw->nsteps + 1) * sizeof(*d.v));
-	for (size_t i = 0; i < dw->nsteps; i++) {
-		int64_t t = dw->start_ms + (int64_t)i * dw->step_ms;
-		double v;
+	for (; c->di < dw->nsteps; c->di++) {
+		int64_t at = dw->start_ms + (int64_t)c->di * dw->step_ms;
 
-		while (hi < s->n && s->t_ms[hi] <= t)
-			hi++;
-		if (hi && s->t_ms[hi - 1] > t - dw->step_ms && kpi_filter_apply(&g->filter, s->v[hi - 1], &v)) {
-			d.t_ms[d.n] = t;
-			d.v[d.n++] = v;
+		if (at >= t)
+			break;
+		if (c->have_last && c->last_t > at - dw->step_ms && kpi_filter_apply(&g->filter, c->last_v, &v)) {
+			c->disp.t_ms[c->disp.n] = at;
+			c->disp.v[c->disp.n++] = v;
 		}
-	}
-	if (d.n) {
-		copy_labels(&d, s, 0);
-		*set_append(&g->display) = d;
-	} else {
-		series_release(&d);
 	}
 }
 
-static int keep_gauge(struct series *s, void *ctx)
+static void gauge_samples(void *ctx, const int64_t *t, const double *v, size_t n)
 {
 	struct gauge_read *g = ctx;
-	struct series_set *counts = &g->counts;
-	struct series *c;
-	double acc = 0, comp = 0, v;
-	size_t n = 0, named = 0;
+	struct gauge_series *c = &g->cur;
+	double x;
 
-	gauge_display(g, s);
-	for (size_t i = 0; i < s->n; i++) {
-		if (s->t_ms[i] < g->from_ms || s->t_ms[i] > g->end_ms || !kpi_filter_apply(&g->filter, s->v[i], &v))
+	for (size_t i = 0; i < n; i++) {
+		gauge_settle(g, t[i]);
+		c->last_t = t[i];
+		c->last_v = v[i];
+		c->have_last = 1;
+		if (t[i] < g->from_ms || t[i] > g->end_ms || !kpi_filter_apply(&g->filter, v[i], &x))
 			continue;
 		if (!g->max)
-			kahan_add(v, &acc, &comp);
-		else if (!n || v > acc || isnan(acc))
-			acc = v;
-		n++;
+			kahan_add(x, &c->acc, &c->comp);
+		else if (!c->count || x > c->acc || isnan(c->acc))
+			c->acc = x;
+		c->count++;
 	}
-	if (!n)
-		return 0;
-	if (!g->max && !isinf(acc))
-		acc += comp;
-	/* the functions drop the metric name */
-	for (size_t i = 0; i < s->nlabels; i++) {
-		if (!strcmp(s->labels[i].name, "__name__")) {
-			free(s->labels[i].name);
-			free(s->labels[i].value);
-			continue;
-		}
-		s->labels[named++] = s->labels[i];
+}
+
+static void gauge_end(void *ctx)
+{
+	struct gauge_read *g = ctx;
+	struct gauge_series *c = &g->cur;
+
+	gauge_settle(g, INT64_MAX);
+	if (c->count) {
+		double acc = !g->max && !isinf(c->acc) ? c->acc + c->comp : c->acc;
+
+		add_one_point(&g->acc, &c->labels, g->end_ms, acc);
+		add_one_point(&g->counts, &c->labels, g->end_ms, (double)c->count);
 	}
-	s->nlabels = named;
-	s->n = 1;
-	s->t_ms[0] = g->end_ms;
-	s->v[0] = acc;
-	counts->items = xrealloc(counts->items, (counts->n + 1) * sizeof(*counts->items));
-	c = &counts->items[counts->n++];
-	memset(c, 0, sizeof(*c));
-	c->labels = xcalloc(named + 1, sizeof(*c->labels));
-	for (size_t i = 0; i < named; i++) {
-		c->labels[i].name = xstrdup(s->labels[i].name);
-		c->labels[i].value = xstrdup(s->labels[i].value);
+	if (c->disp.n) {
+		struct series *d = set_append(&g->display);
+
+		*d = c->disp;
+		copy_label_list(d, c->labels.labels, c->labels.nlabels, 0);
+		d->t_ms = xrealloc(d->t_ms, d->n * sizeof(*d->t_ms));
+		d->v = xrealloc(d->v, d->n * sizeof(*d->v));
+		memset(&c->disp, 0, sizeof(c->disp));
 	}
-	c->nlabels = named;
-	c->t_ms = xmalloc(sizeof(*c->t_ms));
-	c->v = xmalloc(sizeof(*c->v));
-	c->t_ms[0] = g->end_ms;
-	c->v[0] = (double)n;
-	c->n = 1;
-	return 1;
+	series_release(&c->disp);
+	series_release(&c->labels);
 }
 
 int gauge_read_plan(struct gauge_read *g, const struct kpi_def *k, const char *expanded, const char *base,
@@ -577,7 +647,8 @@ int gauge_read_plan(struct gauge_read *g, const struct kpi_def *k, const char *e
 	g->dw = *dw;
 	/* the first display point looks back a display step, maybe to before the window */
 	start = dw->start_ms - dw->step_ms + 1 < w->from_ms ? dw->start_ms - dw->step_ms + 1 : w->from_ms;
-	g->q = query_add_read(l, k->name, xstrdup(g->filter.selector), base, start, w->end_ms, keep_gauge, g);
+	g->sink = (struct remoteread_sink){ gauge_begin, gauge_samples, gauge_end, g };
+	g->q = query_add_read(l, k->name, xstrdup(g->filter.selector), base, start, w->end_ms, &g->sink);
 	if (g->q == (size_t)-1) {
 		kpi_filter_release(&g->filter);
 		return -1;
@@ -588,63 +659,119 @@ int gauge_read_plan(struct gauge_read *g, const struct kpi_def *k, const char *e
 void gauge_read_release(struct gauge_read *g)
 {
 	kpi_filter_release(&g->filter);
+	series_set_release(&g->acc);
 	series_set_release(&g->counts);
 	series_set_release(&g->display);
+	series_release(&g->cur.disp);
+	series_release(&g->cur.labels);
 }
 
-static int keep_grid(struct series *s, void *ctx)
+/*
+ * The grid sink: as samples stream in, each grid point before the newest
+ * sample is settled from the one before it (the latest at or before the
+ * point), and each sample that is not a staleness marker counts in the
+ * step (t - step, t] it falls in.
+ */
+static void grid_begin(void *ctx, const struct label *labels, size_t n)
 {
-	struct grid_read *u = ctx;
-	const struct kpi_window *w = &u->w;
-	size_t *fresh = xcalloc(s->n + 1, sizeof(*fresh)), lo = 0, hi = 0;
-	struct series up = { 0 }, cnt = { 0 };
+	struct grid_read *g = ctx;
+	struct grid_series *c = &g->cur;
 
-	/* fresh[k]: the samples before the k-th that are not staleness markers */
-	for (size_t k = 0; k < s->n; k++)
-		fresh[k + 1] = fresh[k] + !remoteread_is_stale(s->v[k]);
-	up.t_ms = xmalloc((w->nsteps + 1) * sizeof(*up.t_ms));
-	up.v = xmalloc((w->nsteps + 1) * sizeof(*up.v));
-	cnt.t_ms = xmalloc((w->nsteps + 1) * sizeof(*cnt.t_ms));
-	cnt.v = xmalloc((w->nsteps + 1) * sizeof(*cnt.v));
-	for (size_t i = 0; i < w->nsteps; i++) {
-		int64_t t = w->start_ms + (int64_t)i * w->step_ms;
+	memset(c, 0, sizeof(*c));
+	copy_label_list(&c->points, labels, n, 1);
+	c->points.t_ms = xmalloc((g->w.nsteps + 1) * sizeof(int64_t));
+	c->points.v = xmalloc((g->w.nsteps + 1) * sizeof(double));
+	if (g->with_counts)
+		c->counts = xcalloc(g->w.nsteps + 1, sizeof(*c->counts));
+}
 
-		while (hi < s->n && s->t_ms[hi] <= t)
-			hi++;
-		while (lo < s->n && s->t_ms[lo] <= t - w->step_ms)
-			lo++;
-		if (hi && s->t_ms[hi - 1] >= t - PROMETHEUS_LOOKBACK_MS && !remoteread_is_stale(s->v[hi - 1]) &&
-		    (!u->outside || s->v[hi - 1] < u->lo || s->v[hi - 1] > u->hi)) {
-			up.t_ms[up.n] = t;
-			up.v[up.n++] = s->v[hi - 1];
-		}
-		if (u->with_counts && hi > lo && fresh[hi] > fresh[lo]) {
-			cnt.t_ms[cnt.n] = t;
-			cnt.v[cnt.n++] = (double)(fresh[hi] - fresh[lo]);
+static void grid_settle(struct grid_read *g, int64_t t)
+{
+	struct grid_series *c = &g->cur;
+	const struct kpi_window *w = &g->w;
+
+	for (; c->gi < w->nsteps; c->gi++) {
+		int64_t at = w->start_ms + (int64_t)c->gi * w->step_ms;
+
+		if (at >= t)
+			break;
+		if (c->have_last && c->last_t >= at - PROMETHEUS_LOOKBACK_MS && !remoteread_is_stale(c->last_v) &&
+		    (!g->outside || c->last_v < g->lo || c->last_v > g->hi)) {
+			c->points.t_ms[c->points.n] = at;
+			c->points.v[c->points.n++] = c->last_v;
 		}
 	}
-	free(fresh);
-	if (up.n) {
-		copy_labels(&up, s, 1);
-		*set_append(&u->points) = up;
-	} else {
-		series_release(&up);
+}
+
+static void grid_samples(void *ctx, const int64_t *t, const double *v, size_t n)
+{
+	struct grid_read *g = ctx;
+	struct grid_series *c = &g->cur;
+	const struct kpi_window *w = &g->w;
+
+	for (size_t i = 0; i < n; i++) {
+		grid_settle(g, t[i]);
+		c->last_t = t[i];
+		c->last_v = v[i];
+		c->have_last = 1;
+		/* the step (start + (j - 1) step, start + j step] this sample counts in */
+		if (g->with_counts && !remoteread_is_stale(v[i]) && t[i] > w->start_ms - w->step_ms) {
+			size_t j = t[i] <= w->start_ms ? 0 : (size_t)((t[i] - w->start_ms + w->step_ms - 1) / w->step_ms);
+
+			if (j < w->nsteps)
+				c->counts[j]++;
+		}
 	}
-	if (cnt.n) {
-		copy_labels(&cnt, s, 0);
-		*set_append(&u->counts) = cnt;
-	} else {
-		series_release(&cnt);
+}
+
+static void grid_end(void *ctx)
+{
+	struct grid_read *g = ctx;
+	struct grid_series *c = &g->cur;
+
+	grid_settle(g, INT64_MAX);
+	if (c->points.n) {
+		struct series *p = set_append(&g->points);
+
+		*p = c->points;
+		p->t_ms = xrealloc(p->t_ms, p->n * sizeof(*p->t_ms));
+		p->v = xrealloc(p->v, p->n * sizeof(*p->v));
+		memset(&c->points, 0, sizeof(c->points));
+		/* the counts' labels come from it */
+		if (g->with_counts)
+			copy_label_list(&c->points, p->labels, p->nlabels, 1);
 	}
-	return 0;
+	if (g->with_counts) {
+		struct series cnt = { 0 };
+
+		for (size_t j = 0; j < g->w.nsteps; j++)
+			cnt.n += c->counts[j] > 0;
+		if (cnt.n) {
+			struct series *s = set_append(&g->counts);
+
+			copy_label_list(s, c->points.labels, c->points.nlabels, 0);
+			s->t_ms = xmalloc(cnt.n * sizeof(*s->t_ms));
+			s->v = xmalloc(cnt.n * sizeof(*s->v));
+			for (size_t j = 0; j < g->w.nsteps; j++) {
+				if (!c->counts[j])
+					continue;
+				s->t_ms[s->n] = g->w.start_ms + (int64_t)j * g->w.step_ms;
+				s->v[s->n++] = (double)c->counts[j];
+			}
+		}
+	}
+	series_release(&c->points);
+	free(c->counts);
+	c->counts = NULL;
 }
 
 int grid_read_plan(struct grid_read *g, const char *what, const char *selector, const char *base,
 		   const struct kpi_window *w, struct query_list *l)
 {
 	g->w = *w;
+	g->sink = (struct remoteread_sink){ grid_begin, grid_samples, grid_end, g };
 	g->q = query_add_read(l, what, xstrdup(selector), base, w->start_ms - PROMETHEUS_LOOKBACK_MS, w->end_ms,
-			      keep_grid, g);
+			      &g->sink);
 	if (g->q == (size_t)-1)
 		return -1;
 	l->items[g->q].read_stale = 1;
@@ -655,4 +782,6 @@ void grid_read_release(struct grid_read *g)
 {
 	series_set_release(&g->points);
 	series_set_release(&g->counts);
+	series_release(&g->cur.points);
+	free(g->cur.counts);
 }

@@ -34,13 +34,13 @@
  * whole query does.
  *
  * Through remote read (allow_read, and a selector remote read takes), all
- * of that is one request: Prometheus streams the compressed chunks of
+ * of round one is one request: Prometheus streams the compressed chunks of
  * [from - margin, to + margin], and each series is cut down to the same
- * sparse series as it arrives (or kept whole, by the same rules), so only
- * one series' samples are held at a time. Each PromQL function above reads
- * every sample once in Prometheus, which costs more than sending the
- * chunks. Round two then only re-reads whole the buckets of a histogram
- * that another bucket of had to be kept whole for.
+ * sparse series as it streams in, so no series' samples are held whole.
+ * Each PromQL function above reads every sample once in Prometheus, which
+ * costs more than sending the chunks. Round two reads whole, by exact
+ * selector, the series that must be (by the same rules), and a
+ * histogram's other buckets.
  */
 
 struct fetch {
@@ -54,10 +54,18 @@ struct fetch {
 	size_t *whole;                       /* indexes into q_resets' series of those fetched whole */
 	size_t nwhole;
 	struct series_set data;              /* sparse: the series kpi_compute gets */
+	int data_done;
 	int read;                            /* through remote read: q_read, and round two's reads from q_more */
 	size_t q_read;
 	int64_t from_ms, end_ms, margin_ms;  /* the window, for cutting series as they arrive */
-	size_t *more_for;                    /* round two's i-th read replaces q_read's series more_for[i] */
+	struct remoteread_sink sink;
+	struct sparse_state {                /* the series streaming in */
+		struct series a, b;          /* its labels and samples around the window's start; around its end */
+		size_t acap, bcap, after_from, until_end, inside;
+		double prev;
+		int have_prev, whole;
+	} sp;
+	struct series_set rewhole;           /* labels of the series round two reads whole */
 	size_t nmore;
 };
 
@@ -100,7 +108,17 @@ struct gauge_read {
 	int max;
 	int64_t from_ms, end_ms;
 	struct kpi_window dw;
-	size_t q;                    /* the read; its data become the sums (maxima), one point each at end_ms */
+	size_t q;                    /* the read */
+	struct remoteread_sink sink;
+	struct gauge_series {        /* the series streaming in */
+		struct series labels;    /* its labels only */
+		double acc, comp, last_v;
+		size_t count, di;        /* di: display points settled */
+		int64_t last_t;
+		int have_last;
+		struct series disp;
+	} cur;
+	struct series_set acc;       /* the sums (maxima), one point each at end_ms, without __name__ */
 	struct series_set counts;    /* the counts, the same labels in the same order */
 	struct series_set display;   /* the points on dw, series without any left out */
 };
@@ -131,6 +149,14 @@ struct grid_read {
 	double lo, hi;
 	int with_counts;
 	size_t q;
+	struct remoteread_sink sink;
+	struct grid_series {         /* the series streaming in */
+		struct series points;    /* its labels and the points settled */
+		size_t gi, *counts;      /* gi: grid points settled; counts: samples per step */
+		int64_t last_t;
+		double last_v;
+		int have_last;
+	} cur;
 	struct series_set points, counts;
 };
 

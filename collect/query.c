@@ -70,7 +70,7 @@ size_t query_add_raw(struct query_list *l, const char *kpi, const char *selector
 }
 
 size_t query_add_read(struct query_list *l, const char *kpi, char *selector, const char *base, int64_t start_ms,
-		      int64_t end_ms, remoteread_series_fn keep, void *keep_ctx)
+		      int64_t end_ms, const struct remoteread_sink *sink)
 {
 	char *err = NULL;
 	size_t len;
@@ -88,25 +88,65 @@ size_t query_add_read(struct query_list *l, const char *kpi, char *selector, con
 	q->end_ms = end_ms;
 	q->read_body = body;
 	q->read_len = len;
-	q->keep = keep;
-	q->keep_ctx = keep_ctx;
+	q->sink = sink;
 	return l->n - 1;
 }
 
-/* A remote read's series as it arrives: kept (or shrunk) by its query's keep, appended to its data. */
-static int keep_series(struct series *s, void *ctx)
-{
-	struct query *q = ctx;
-	struct series_set *set = &q->data;
+/* A remote read's series kept whole: samples appended as they come, the series added to data at its end. */
+struct whole_sink {
+	struct query *q;
+	struct series cur;
+	size_t cap;
+};
 
-	if (q->keep && !q->keep(s, q->keep_ctx))
-		return 0;
-	/* the stream grew the arrays by doubling; what stays is held until collect ends */
+static void whole_begin(void *ctx, const struct label *labels, size_t n)
+{
+	struct whole_sink *w = ctx;
+
+	w->cur.labels = xcalloc(n + 1, sizeof(*w->cur.labels));
+	for (size_t i = 0; i < n; i++) {
+		w->cur.labels[i].name = xstrdup(labels[i].name);
+		w->cur.labels[i].value = xstrdup(labels[i].value);
+	}
+	w->cur.nlabels = n;
+}
+
+static void whole_samples(void *ctx, const int64_t *t, const double *v, size_t n)
+{
+	struct whole_sink *w = ctx;
+	struct series *s = &w->cur;
+
+	if (s->n + n > w->cap) {
+		w->cap = w->cap * 2 > s->n + n ? w->cap * 2 : s->n + n;
+		s->t_ms = xrealloc(s->t_ms, w->cap * sizeof(*s->t_ms));
+		s->v = xrealloc(s->v, w->cap * sizeof(*s->v));
+	}
+	memcpy(s->t_ms + s->n, t, n * sizeof(*t));
+	memcpy(s->v + s->n, v, n * sizeof(*v));
+	s->n += n;
+}
+
+static void whole_end(void *ctx)
+{
+	struct whole_sink *w = ctx;
+	struct series_set *set = &w->q->data;
+	struct series *s = &w->cur;
+
+	/* the arrays grew by doubling; what stays is held until collect ends */
 	s->t_ms = xrealloc(s->t_ms, (s->n ? s->n : 1) * sizeof(*s->t_ms));
 	s->v = xrealloc(s->v, (s->n ? s->n : 1) * sizeof(*s->v));
 	set->items = xrealloc(set->items, (set->n + 1) * sizeof(*set->items));
 	set->items[set->n++] = *s;
-	return 1;
+	memset(s, 0, sizeof(*s));
+	w->cap = 0;
+}
+
+static void whole_sink_free(struct whole_sink *w)
+{
+	if (!w)
+		return;
+	series_release(&w->cur);
+	free(w);
 }
 
 struct query_batch {
@@ -114,6 +154,7 @@ struct query_batch {
 	size_t *todo;            /* todo[i]: the query behind transfer i */
 	struct promjson_stream **streams; /* streams[i]: transfer i's body, parsed as it arrives */
 	struct remoteread_stream **reads; /* or this, for a remote read */
+	struct whole_sink **wholes;       /* and this, for one whose series are kept whole */
 	size_t *retry;           /* the queries that answered 503, to send again */
 	size_t nretry;
 	int failed;
@@ -195,6 +236,8 @@ out:
 	b->streams[i] = NULL;
 	remoteread_stream_free(b->reads[i]);
 	b->reads[i] = NULL;
+	whole_sink_free(b->wholes[i]);
+	b->wholes[i] = NULL;
 }
 
 /* The parsing overlaps the transfers, and no body is held whole. */
@@ -208,6 +251,7 @@ int query_run(struct query_list *l, size_t first, const struct http_auth *auth, 
 	struct query_batch b = { .qs = qs, .todo = xcalloc(n + 1, sizeof(size_t)),
 				 .streams = xcalloc(n + 1, sizeof(*b.streams)),
 				 .reads = xcalloc(n + 1, sizeof(*b.reads)),
+				 .wholes = xcalloc(n + 1, sizeof(*b.wholes)),
 				 .retry = xcalloc(n + 1, sizeof(size_t)) };
 	size_t ntodo = n;
 
@@ -228,7 +272,16 @@ int query_run(struct query_list *l, size_t first, const struct http_auth *auth, 
 				reqs[i].body = q->read_body;
 				reqs[i].body_len = q->read_len;
 				reqs[i].headers = remoteread_headers;
-				b.reads[i] = remoteread_stream_new(q->start_ms, q->end_ms, q->read_stale, keep_series, q);
+				if (q->sink) {
+					b.reads[i] = remoteread_stream_new(q->start_ms, q->end_ms, q->read_stale, q->sink);
+				} else {
+					struct remoteread_sink sink = { whole_begin, whole_samples, whole_end, NULL };
+
+					b.wholes[i] = xcalloc(1, sizeof(*b.wholes[i]));
+					b.wholes[i]->q = q;
+					sink.ctx = b.wholes[i];
+					b.reads[i] = remoteread_stream_new(q->start_ms, q->end_ms, q->read_stale, &sink);
+				}
 				resps[i].sink = feed_read;
 				resps[i].sink_ctx = b.reads[i];
 			} else {
@@ -246,6 +299,8 @@ int query_run(struct query_list *l, size_t first, const struct http_auth *auth, 
 			b.streams[i] = NULL;
 			remoteread_stream_free(b.reads[i]);
 			b.reads[i] = NULL;
+			whole_sink_free(b.wholes[i]);
+			b.wholes[i] = NULL;
 		}
 		ntodo = b.nretry;
 		memcpy(b.todo, b.retry, ntodo * sizeof(size_t));
@@ -265,6 +320,7 @@ int query_run(struct query_list *l, size_t first, const struct http_auth *auth, 
 	free(b.todo);
 	free(b.streams);
 	free(b.reads);
+	free(b.wholes);
 	free(b.retry);
 	return b.failed ? -1 : 0;
 }

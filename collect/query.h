@@ -24,11 +24,10 @@ struct query {
 	int64_t start_ms, end_ms, step_ms;  /* query_range's grid (not always the window's); 0 otherwise;
 					     * a remote read's range, with step_ms 0 */
 	char *url;
-	/* a remote read: its request, and what decides whether data keeps each series (NULL: all) */
+	/* a remote read: its request, and where its samples go (NULL: data, every series whole) */
 	char *read_body;
 	size_t read_len;
-	remoteread_series_fn keep;
-	void *keep_ctx;
+	const struct remoteread_sink *sink;
 	int read_stale;          /* keep staleness markers among the samples */
 	struct series_set data;  /* the answer, once query_run has succeeded */
 	size_t nseries;          /* how many series it held then, wherever they went since */
@@ -57,13 +56,14 @@ size_t query_add_raw(struct query_list *l, const char *kpi, const char *selector
 
 /*
  * Add a remote read of selector's raw samples in [start_ms, end_ms]
- * (collect/remoteread.h); keep, when not NULL, is given each series as it
- * arrives and may shrink it (return 1) or drop it (return 0). promql is
- * the selector, taken over. Returns its index, or (size_t)-1 (promql
- * freed) when selector is not one remote read takes: use PromQL then.
+ * (collect/remoteread.h), taken over as the query's promql. They go to
+ * sink (which must outlive query_run) as they arrive, or, when sink is
+ * NULL, into data, each series whole. Returns its index, or (size_t)-1
+ * (selector freed) when selector is not one remote read takes: use PromQL
+ * then.
  */
 size_t query_add_read(struct query_list *l, const char *kpi, char *selector, const char *base, int64_t start_ms,
-		      int64_t end_ms, remoteread_series_fn keep, void *keep_ctx);
+		      int64_t end_ms, const struct remoteread_sink *sink);
 
 /*
  * Send queries [first, l->n) at once, parsing each answer as it arrives. A

@@ -217,12 +217,16 @@ char *remoteread_request(const char *selector, int64_t start_ms, int64_t end_ms,
 struct remoteread_stream {
 	int64_t start_ms, end_ms;
 	int keep_stale;
-	remoteread_series_fn fn;
-	void *ctx;
+	struct remoteread_sink sink;
 	struct strbuf buf;       /* bytes not yet parsed: at most one frame */
 	struct strbuf head;      /* the body's first bytes, for messages */
-	struct series cur;       /* the series being read; its chunks may span frames */
-	size_t cap;
+	struct label *labels;    /* the series being read (its chunks may span frames) */
+	size_t nlabels;
+	int begun;               /* its first sample was handed over */
+	int64_t last_t;          /* and the last one's time */
+	int64_t *t;              /* one chunk's samples in the range, for the sink */
+	double *v;
+	size_t n, cap;
 	char *err;
 };
 
@@ -424,24 +428,34 @@ static int get_xor_value(struct bits *b, uint64_t *val, unsigned *leading, unsig
 
 static void add_sample(struct remoteread_stream *st, int64_t t, uint64_t bits)
 {
-	struct series *s = &st->cur;
-	double v;
-
 	if (t < st->start_ms || t > st->end_ms || (bits == STALE_NAN_BITS && !st->keep_stale))
 		return;
-	if (s->n && t <= s->t_ms[s->n - 1]) {
+	if ((st->begun || st->n) && t <= (st->n ? st->t[st->n - 1] : st->last_t)) {
 		if (!st->err)
 			st->err = xasprintf("samples out of order in a chunk at %lld ms", (long long)t);
 		return;
 	}
-	if (s->n == st->cap) {
+	if (st->n == st->cap) {
 		st->cap = st->cap ? 2 * st->cap : 256;
-		s->t_ms = xrealloc(s->t_ms, st->cap * sizeof(*s->t_ms));
-		s->v = xrealloc(s->v, st->cap * sizeof(*s->v));
+		st->t = xrealloc(st->t, st->cap * sizeof(*st->t));
+		st->v = xrealloc(st->v, st->cap * sizeof(*st->v));
 	}
-	memcpy(&v, &bits, sizeof(v));
-	s->t_ms[s->n] = t;
-	s->v[s->n++] = v;
+	st->t[st->n] = t;
+	memcpy(&st->v[st->n++], &bits, sizeof(double));
+}
+
+/* Hand a chunk's samples to the sink, beginning the series at its first. */
+static void hand_over(struct remoteread_stream *st)
+{
+	if (!st->n || st->err)
+		return;
+	if (!st->begun) {
+		st->sink.begin(st->sink.ctx, st->labels, st->nlabels);
+		st->begun = 1;
+	}
+	st->sink.samples(st->sink.ctx, st->t, st->v, st->n);
+	st->last_t = st->t[st->n - 1];
+	st->n = 0;
 }
 
 /* An XOR chunk's samples (Prometheus's tsdb/chunkenc/xor.go) into the current series. */
@@ -495,6 +509,7 @@ static int decode_xor(struct remoteread_stream *st, const unsigned char *data, s
 		}
 		add_sample(st, t, val);
 	}
+	hand_over(st);
 	return 0;
 }
 
@@ -507,28 +522,24 @@ static void labels_free(struct label *ls, size_t n)
 	free(ls);
 }
 
-/* Hand the current series over, when it has samples, and start afresh. */
+/* End the current series, if begun, and start afresh. */
 static void flush_series(struct remoteread_stream *st)
 {
-	struct series *s = &st->cur;
-
-	if (s->n && !st->err && st->fn(s, st->ctx)) {
-		memset(s, 0, sizeof(*s));
-	} else {
-		labels_free(s->labels, s->nlabels);
-		free(s->t_ms);
-		free(s->v);
-		memset(s, 0, sizeof(*s));
-	}
-	st->cap = 0;
+	if (st->begun && !st->err)
+		st->sink.end(st->sink.ctx);
+	labels_free(st->labels, st->nlabels);
+	st->labels = NULL;
+	st->nlabels = 0;
+	st->begun = 0;
+	st->n = 0;
 }
 
-static int same_labels(const struct series *s, const struct label *ls, size_t n)
+static int same_labels(const struct remoteread_stream *st, const struct label *ls, size_t n)
 {
-	if (s->nlabels != n)
+	if (!st->labels || st->nlabels != n)
 		return 0;
 	for (size_t i = 0; i < n; i++)
-		if (strcmp(s->labels[i].name, ls[i].name) || strcmp(s->labels[i].value, ls[i].value))
+		if (strcmp(st->labels[i].name, ls[i].name) || strcmp(st->labels[i].value, ls[i].value))
 			return 0;
 	return 1;
 }
@@ -611,10 +622,10 @@ static int parse_series(struct remoteread_stream *st, const unsigned char *p, co
 				goto bad;
 		}
 	}
-	if (!same_labels(&st->cur, ls, n)) {
+	if (!same_labels(st, ls, n)) {
 		flush_series(st);
-		st->cur.labels = ls;
-		st->cur.nlabels = n;
+		st->labels = ls;
+		st->nlabels = n;
 	} else {
 		labels_free(ls, n);
 	}
@@ -654,15 +665,14 @@ int remoteread_is_stale(double v)
 }
 
 struct remoteread_stream *remoteread_stream_new(int64_t start_ms, int64_t end_ms, int keep_stale,
-						remoteread_series_fn fn, void *ctx)
+						const struct remoteread_sink *sink)
 {
 	struct remoteread_stream *st = xcalloc(1, sizeof(*st));
 
 	st->keep_stale = keep_stale;
+	st->sink = *sink;
 	st->start_ms = start_ms;
 	st->end_ms = end_ms;
-	st->fn = fn;
-	st->ctx = ctx;
 	strbuf_init(&st->buf, 0);
 	strbuf_init(&st->head, 0);
 	return st;
@@ -732,9 +742,9 @@ void remoteread_stream_free(struct remoteread_stream *st)
 {
 	if (!st)
 		return;
-	labels_free(st->cur.labels, st->cur.nlabels);
-	free(st->cur.t_ms);
-	free(st->cur.v);
+	labels_free(st->labels, st->nlabels);
+	free(st->t);
+	free(st->v);
 	strbuf_release(&st->buf);
 	strbuf_release(&st->head);
 	free(st->err);

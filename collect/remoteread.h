@@ -11,9 +11,10 @@
  * for streamed XOR chunks: Prometheus sends the chunks as it stores them,
  * about 1.4 bytes a sample, and does no per-sample work; a PromQL function
  * over the same range decodes and copies every sample, once per function.
- * benchmon decodes the chunks itself and hands over one series at a time,
- * so a caller that keeps only a summary of each (collect/fetch.h) holds
- * one series' samples at most, whatever the window's length.
+ * benchmon decodes the chunks itself and hands the samples over a chunk
+ * at a time, so a caller that keeps only a summary of each series
+ * (collect/fetch.h) holds a frame and a chunk, whatever the window's
+ * length.
  *
  * The samples handed over are those a PromQL range selector over
  * [start_ms, end_ms] sees: inside the range, both ends included, without
@@ -36,19 +37,27 @@ extern const char *const remoteread_headers[];
 char *remoteread_request(const char *selector, int64_t start_ms, int64_t end_ms, size_t *len, char **err);
 
 /*
- * Called once per series, in Prometheus's order: s holds its labels and
- * samples and is the callee's to keep (return 1) or to leave to the stream,
- * which releases it (return 0).
+ * Where the samples go, series by series in Prometheus's order: begin
+ * with the series' labels (valid until end), then its samples in time
+ * order, in batches, then end. A series without a sample in the range is
+ * not begun.
  */
-typedef int (*remoteread_series_fn)(struct series *s, void *ctx);
+struct remoteread_sink {
+	void (*begin)(void *ctx, const struct label *labels, size_t nlabels);
+	void (*samples)(void *ctx, const int64_t *t_ms, const double *v, size_t n);
+	void (*end)(void *ctx);
+	void *ctx;
+};
 
 struct remoteread_stream;
 
+/* sink is copied. */
 struct remoteread_stream *remoteread_stream_new(int64_t start_ms, int64_t end_ms, int keep_stale,
-						remoteread_series_fn fn, void *ctx);
+						const struct remoteread_sink *sink);
 
 /* Is v Prometheus's staleness marker (a target or series gone), not a value? */
 int remoteread_is_stale(double v);
+
 /* Feed a piece of the response body as it arrives. */
 void remoteread_stream_feed(struct remoteread_stream *st, const char *data, size_t len);
 /*

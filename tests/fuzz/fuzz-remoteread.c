@@ -34,22 +34,49 @@ struct got {
 	struct series_set set;
 };
 
-static int keep(struct series *s, void *ctx)
+static void got_begin(void *ctx, const struct label *labels, size_t n)
 {
 	struct series_set *set = ctx;
+	struct series *s;
 
-	if (set->n >= 64)
-		return 0;
 	set->items = realloc(set->items, (set->n + 1) * sizeof(*set->items));
 	if (!set->items)
 		abort();
-	set->items[set->n++] = *s;
-	return 1;
+	s = &set->items[set->n++];
+	memset(s, 0, sizeof(*s));
+	s->labels = calloc(n + 1, sizeof(*s->labels));
+	for (size_t i = 0; i < n; i++) {
+		s->labels[i].name = strdup(labels[i].name);
+		s->labels[i].value = strdup(labels[i].value);
+	}
+	s->nlabels = n;
+}
+
+static void got_samples(void *ctx, const int64_t *t, const double *v, size_t n)
+{
+	struct series_set *set = ctx;
+	struct series *s = &set->items[set->n - 1];
+
+	if (!n)
+		abort(); /* batches are never empty */
+	s->t_ms = realloc(s->t_ms, (s->n + n) * sizeof(*s->t_ms));
+	s->v = realloc(s->v, (s->n + n) * sizeof(*s->v));
+	if (!s->t_ms || !s->v)
+		abort();
+	memcpy(s->t_ms + s->n, t, n * sizeof(*t));
+	memcpy(s->v + s->n, v, n * sizeof(*v));
+	s->n += n;
+}
+
+static void got_end(void *ctx)
+{
+	(void)ctx;
 }
 
 static int decode(const char *body, size_t len, size_t piece, struct series_set *set)
 {
-	struct remoteread_stream *st = remoteread_stream_new(INT64_MIN / 2, INT64_MAX / 2, len & 1, keep, set);
+	const struct remoteread_sink sink = { got_begin, got_samples, got_end, set };
+	struct remoteread_stream *st = remoteread_stream_new(INT64_MIN / 2, INT64_MAX / 2, len & 1, &sink);
 	char *err = NULL;
 	int ret;
 

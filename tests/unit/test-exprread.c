@@ -94,26 +94,22 @@ static void test_which(void **state)
 	}
 }
 
-/* A series of metric name with label i=id and one sample a second from 1 s to 10 s, value f(second). */
-static void add_series(struct series_set *set, const char *name, const char *id, double (*f)(int))
+/* Stream a series of metric name with label i=id, one sample a second from 1 s to 10 s, value f(second), into q. */
+static void add_series(const struct query *q, const char *name, const char *id, double (*f)(int))
 {
-	struct series *s;
+	const struct label labels[] = { { (char *)"__name__", (char *)name }, { (char *)"i", (char *)id } };
+	int64_t t[10];
+	double v[10];
 
-	set->items = xrealloc(set->items, (set->n + 1) * sizeof(*set->items));
-	s = &set->items[set->n++];
-	memset(s, 0, sizeof(*s));
-	s->labels = xcalloc(2, sizeof(*s->labels));
-	s->labels[0].name = xstrdup("__name__");
-	s->labels[0].value = xstrdup(name);
-	s->labels[1].name = xstrdup("i");
-	s->labels[1].value = xstrdup(id);
-	s->nlabels = 2;
-	s->t_ms = xcalloc(10, sizeof(int64_t));
-	s->v = xcalloc(10, sizeof(double));
 	for (int sec = 1; sec <= 10; sec++) {
-		s->t_ms[s->n] = sec * 1000;
-		s->v[s->n++] = f(sec);
+		t[sec - 1] = sec * 1000;
+		v[sec - 1] = f(sec);
 	}
+	q->sink->begin(q->sink->ctx, labels, 2);
+	/* in two batches, as chunks come */
+	q->sink->samples(q->sink->ctx, t, v, 4);
+	q->sink->samples(q->sink->ctx, t + 4, v + 4, 6);
+	q->sink->end(q->sink->ctx);
 }
 
 static double seconds(int sec) { return sec; }
@@ -129,10 +125,10 @@ static void test_values(void **state)
 	(void)state;
 	assert_int_equal(plan("100 * (1 - a / b)", &e, &l), 0);
 	assert_int_equal(e.nsels, 2);
-	add_series(&l.items[e.q[0]].data, "a", "1", seconds);
-	add_series(&l.items[e.q[1]].data, "b", "1", four);
+	add_series(&l.items[e.q[0]], "a", "1", seconds);
+	add_series(&l.items[e.q[1]], "b", "1", four);
 	/* b has a series a never matches: left out */
-	add_series(&l.items[e.q[1]].data, "b", "2", four);
+	add_series(&l.items[e.q[1]], "b", "2", four);
 	assert_int_equal(expr_read_eval(&e, "k", &l), 0);
 	for (int sec = 1; sec <= 10; sec++)
 		want += 100 * (1 - sec / 4.0);
@@ -157,8 +153,8 @@ static void test_unless(void **state)
 
 	(void)state;
 	assert_int_equal(plan("a unless b < 0", &e, &l), 0);
-	add_series(&l.items[e.q[0]].data, "a", "1", seconds);
-	add_series(&l.items[e.q[1]].data, "b", "1", negative_on_odd);
+	add_series(&l.items[e.q[0]], "a", "1", seconds);
+	add_series(&l.items[e.q[1]], "b", "1", negative_on_odd);
 	assert_int_equal(expr_read_eval(&e, "k", &l), 0);
 	/* the even seconds only */
 	assert_int_equal(e.counts.items[0].v[0], 5);
@@ -175,9 +171,9 @@ static void test_refused(void **state)
 	(void)state;
 	/* two series on the right with the labels of one on the left: Prometheus refuses, and so do we */
 	assert_int_equal(plan("a / {__name__=~\"b|c\"}", &e, &l), 0);
-	add_series(&l.items[e.q[0]].data, "a", "1", seconds);
-	add_series(&l.items[e.q[1]].data, "b", "1", four);
-	add_series(&l.items[e.q[1]].data, "c", "1", four);
+	add_series(&l.items[e.q[0]], "a", "1", seconds);
+	add_series(&l.items[e.q[1]], "b", "1", four);
+	add_series(&l.items[e.q[1]], "c", "1", four);
 	assert_int_equal(expr_read_eval(&e, "k", &l), -1);
 	expr_read_release(&e);
 	query_list_release(&l);

@@ -100,16 +100,40 @@ static const struct {
 struct got {
 	struct series items[4];
 	size_t n;
+	size_t cap;
 };
 
-static int keep(struct series *s, void *ctx)
+static void got_begin(void *ctx, const struct label *labels, size_t n)
 {
 	struct got *g = ctx;
+	struct series *s = &g->items[g->n++];
 
-	if (g->n == 4)
-		return 0;
-	g->items[g->n++] = *s;
-	return 1;
+	assert_true(g->n <= 4);
+	memset(s, 0, sizeof(*s));
+	s->labels = calloc(n, sizeof(*s->labels));
+	for (size_t i = 0; i < n; i++) {
+		s->labels[i].name = strdup(labels[i].name);
+		s->labels[i].value = strdup(labels[i].value);
+	}
+	s->nlabels = n;
+	g->cap = 0;
+}
+
+static void got_samples(void *ctx, const int64_t *t, const double *v, size_t n)
+{
+	struct got *g = ctx;
+	struct series *s = &g->items[g->n - 1];
+
+	s->t_ms = realloc(s->t_ms, (s->n + n) * sizeof(*s->t_ms));
+	s->v = realloc(s->v, (s->n + n) * sizeof(*s->v));
+	memcpy(s->t_ms + s->n, t, n * sizeof(*t));
+	memcpy(s->v + s->n, v, n * sizeof(*v));
+	s->n += n;
+}
+
+static void got_end(void *ctx)
+{
+	(void)ctx;
 }
 
 static void got_release(struct got *g)
@@ -122,7 +146,8 @@ static void got_release(struct got *g)
 /* Feed len bytes of body in pieces of piece bytes; what finish returns, *err set on failure. */
 static int decode(const unsigned char *body, size_t len, size_t piece, struct got *g, char **err)
 {
-	struct remoteread_stream *st = remoteread_stream_new(FROM, TO, 0, keep, g);
+	const struct remoteread_sink sink = { got_begin, got_samples, got_end, g };
+	struct remoteread_stream *st = remoteread_stream_new(FROM, TO, 0, &sink);
 	int ret;
 
 	for (size_t at = 0; at < len; at += piece)
