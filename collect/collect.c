@@ -192,6 +192,8 @@ static void gauge_queries_release(struct gauge_queries *gq)
 	if (gq->expr)
 		expr_read_release(gq->expr);
 	free(gq->expr);
+	gq->read = NULL;
+	gq->expr = NULL;
 }
 
 /* When the session's data begins and ends, about (*first is 0 when it has none). */
@@ -557,6 +559,11 @@ int collect_run(const struct session *s, const struct collect_options *o, struct
 		}
 		for (size_t j = first_finding; j < report.nfindings; j++)
 			report.findings[j].optional = k->optional;
+		/* computed: its samples go before the next KPI's results take their memory */
+		fetch_release(&fetches[i]);
+		gauge_queries_release(&gauges[i]);
+		gauge_queries_release(&fb_gauges[i]);
+		data[i] = NULL;
 	}
 	kpi_check_targets(&w, up, counts, s->scrape_interval_ms, s->id, s->created_ms, &report);
 	health_findings(&hq, &ql, &w, counts, &report);

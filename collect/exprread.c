@@ -830,6 +830,18 @@ int expr_read_eval(struct expr_read *e, const char *kpi, const struct query_list
 	for (size_t g = 0; g < ngroups; g++)
 		series_release(&disp[g]);
 	free(disp);
+	/* evaluated: the selectors' steps can go (their labels stay, the slots point to them) */
+	for (size_t i = 0; i < e->nsels; i++)
+		for (size_t j = 0; j < e->selectors[i].n; j++) {
+			struct expr_dense *d = &e->selectors[i].items[j];
+
+			free(d->wv);
+			free(d->wh);
+			free(d->dv);
+			free(d->dh);
+			d->wv = d->dv = NULL;
+			d->wh = d->dh = NULL;
+		}
 	free(sum);
 	free(comp);
 	free(best);
