@@ -441,7 +441,8 @@ struct series_set *fetch_data(struct fetch *f, struct query_list *l)
 		/* whole: round one's series as they came */
 		f->data = l->items[f->q_read].data;
 		memset(&l->items[f->q_read].data, 0, sizeof(l->items[f->q_read].data));
-		qsort(f->data.items, f->data.n, sizeof(*f->data.items), compare_series);
+		if (f->data.n)
+			qsort(f->data.items, f->data.n, sizeof(*f->data.items), compare_series);
 		f->data_done = 1;
 		return &f->data;
 	}
@@ -458,7 +459,8 @@ struct series_set *fetch_data(struct fetch *f, struct query_list *l)
 			*set_append(&f->data) = whole->items[0];
 			whole->n = 0;
 		}
-		qsort(f->data.items, f->data.n, sizeof(*f->data.items), compare_series);
+		if (f->data.n)
+			qsort(f->data.items, f->data.n, sizeof(*f->data.items), compare_series);
 		f->data_done = 1;
 		return &f->data;
 	}
