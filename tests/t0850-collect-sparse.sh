@@ -150,7 +150,7 @@ test_expect_success 'remote read: one read a KPI; round two reads whole exactly 
 	assert any(q.startswith("http_server_request_duration_seconds_bucket{session=") for q in qs), qs
 	# round two, by exact selector: b reset, d and e start or stop inside the window, one bucket of f
 	# dropped: all four buckets of each; a and c stay sparse
-	again = [q["promql"] for q in reads if q["promql"].startswith("http_server_request_duration_seconds_bucket{__name__=")]
+	again = [q["promql"] for q in reads if q["promql"].startswith("{__name__=\"http_server_request_duration_seconds_bucket\"")]
 	svcs = sorted({q.split("service=\"")[1].split("\"")[0] for q in again})
 	assert svcs == ["b", "d", "e", "f"] and len(again) == 16, again
 	assert all("start" in q and "end" in q for q in reads), reads
