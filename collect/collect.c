@@ -121,9 +121,12 @@ struct gauge_queries {
 /*
  * Plan the over-the-window queries of gauge expression expr (unexpanded)
  * into l: <f>_over_time and count_over_time of its samples in [from, to]
- * at to, a plain selector directly and any other expression as a subquery
- * at the scrape interval whose selectors read only fresh samples; and the
- * expression on dw for timeseries.csv. expr is gauge_readable.
+ * at to, and the expression on dw for timeseries.csv. With allow_read, a
+ * selector (maybe scaled and filtered) or an expression benchmon evaluates
+ * (collect/exprread.h) is read through remote read; otherwise a plain
+ * selector is asked directly and any other expression as a subquery at
+ * the scrape interval whose selectors read only fresh samples. expr is
+ * gauge_readable.
  */
 static void plan_gauge(const struct kpi_def *k, const char *expr, const struct session *s, const char *base,
 		      const struct kpi_window *w, const struct kpi_window *dw, int allow_read, struct query_list *l,

@@ -14,8 +14,10 @@
  *
  * Whole: every sample over the window and margin_ms either side, one query.
  *
- * Sparse (a long window, and no peak, which needs every step): Prometheus
- * does the per-series work, with queries anchored by the @ modifier:
+ * Sparse (a long window, and no peak, which needs every step), through
+ * PromQL (BENCHMON_COLLECT_READ=0, or a source that merges several jobs):
+ * Prometheus does the per-series work, with queries anchored by the @
+ * modifier:
  *   sel[2 margin] @ (from + margin), sel[2 margin] @ (to + margin)
  *       the samples around each edge
  *   resets(sel[window + 2 margin] @ (to + margin))
@@ -33,8 +35,8 @@
  * The ranges follow Prometheus 2's selectors, closed at both ends, as the
  * whole query does.
  *
- * Through remote read (allow_read, and a selector remote read takes), all
- * of round one is one request: Prometheus streams the compressed chunks of
+ * Through remote read (allow_read, and a selector remote read takes: the
+ * default), all of round one is one request: Prometheus streams the compressed chunks of
  * [from - margin, to + margin], and each series is cut down to the same
  * sparse series as it streams in, so no series' samples are held whole.
  * Each PromQL function above reads every sample once in Prometheus, which
