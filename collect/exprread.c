@@ -650,6 +650,8 @@ int expr_read_plan(struct expr_read *e, const struct kpi_def *k, const char *exp
 	/* the subquery's steps: the multiples of the interval in [from, end], each looking back an interval */
 	e->first_ms = (w->from_ms + interval_ms - 1) / interval_ms * interval_ms;
 	e->nw = e->first_ms <= w->end_ms ? (size_t)((w->end_ms - e->first_ms) / interval_ms) + 1 : 0;
+	if (e->nw > EXPR_READ_MAX_STEPS)
+		goto no;
 	start = e->first_ms - interval_ms + 1;
 	if (dw->start_ms - dw->step_ms + 1 < start)
 		start = dw->start_ms - dw->step_ms + 1;

@@ -17,7 +17,9 @@
  * samples cost it nothing to send.
  *
  * Each selector's series is kept as its value at each step of the two
- * grids (8 bytes and a flag a step), settled as the samples stream in.
+ * grids (8 bytes and a flag a step), settled as the samples stream in; a
+ * window of more than EXPR_READ_MAX_STEPS steps (30 hours at 1 s) is left
+ * to Prometheus, which holds no more than a step's worth at a time.
  *
  * The numbers are the subquery's, step for step: at each multiple t of
  * the scrape interval in [from, to], each selector gives the latest sample
@@ -37,6 +39,8 @@
  * else (aggregations, on/ignoring, ranges, offset, @, ^, or, bool, other
  * functions) is left to Prometheus: expr_read_plan says no.
  */
+
+#define EXPR_READ_MAX_STEPS 108000
 
 struct expr_node;
 struct expr_read;
