@@ -205,8 +205,18 @@ echo
 echo "== 2. ${long[3]} s window at 1 s, $nseries series ($from_iso .. $to_iso)"
 times=() rss=()
 collect "$scratch/sparse" 0
-printf '  %-40s %ss  peak RSS %d MiB (target < 100 MiB: %s)\n' "sparse collect" "${times[0]}" $((rss[0] / 1024)) \
+printf '  %-40s %ss  peak RSS %d MiB (target < 100 MiB: %s)\n' "collect" "${times[0]}" $((rss[0] / 1024)) \
 	"$([ "${rss[0]}" -lt 102400 ] && echo PASS || echo MISS)"
+times=() rss=()
+collect "$scratch/promql" 0 0
+printf '  %-40s %ss  peak RSS %d MiB\n' "through PromQL (BENCHMON_COLLECT_READ=0)" "${times[0]}" $((rss[0] / 1024))
+if ! cmp -s "$scratch/sparse/kpis.csv" "$scratch/promql/kpis.csv" ||
+   ! cmp -s "$scratch/sparse/timeseries.csv" "$scratch/promql/timeseries.csv"; then
+	echo "collect-long.sh: remote read and PromQL kpis.csv or timeseries.csv differ:" >&2
+	diff "$scratch/promql/kpis.csv" "$scratch/sparse/kpis.csv" >&2 | head -20 || true
+	exit 1
+fi
+echo "  kpis.csv and timeseries.csv: remote read and PromQL identical"
 times=() rss=()
 if collect "$scratch/raw" 1; then
 	printf '  %-40s %ss  peak RSS %d MiB\n' "raw collect (BENCHMON_COLLECT_RAW=1)" "${times[0]}" $((rss[0] / 1024))
