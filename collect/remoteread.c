@@ -688,7 +688,8 @@ void remoteread_stream_feed(struct remoteread_stream *st, const char *data, size
 		return;
 	strbuf_add(&st->buf, data, len);
 	for (;;) {
-		const unsigned char *p = (const unsigned char *)st->buf.buf + used, *end = (const unsigned char *)st->buf.buf + st->buf.len;
+		const unsigned char *base = (const unsigned char *)st->buf.buf;
+		const unsigned char *p = base + used, *end = base + st->buf.len;
 		uint64_t size;
 		uint32_t crc;
 
@@ -712,7 +713,7 @@ void remoteread_stream_feed(struct remoteread_stream *st, const char *data, size
 		}
 		if (st->err)
 			return;
-		used = (size_t)(p + 4 + size - (const unsigned char *)st->buf.buf);
+		used = (size_t)(p + 4 + size - base);
 	}
 	if (used) {
 		memmove(st->buf.buf, st->buf.buf + used, st->buf.len - used);
