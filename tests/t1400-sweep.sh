@@ -93,11 +93,13 @@ test_expect_success 'compare --by concurrency=1,8: the U test with n=3+3, warnin
 	benchmon compare --by concurrency=1,8 sweep >by.txt 2>by.err &&
 	cat by.txt by.err &&
 	grep -q "fewer than 4 runs on a side (3+3)" by.err &&
-	grep -q "^throughput_qps (req/s) .* ~ (p=0.100 n=3+3)$" by.txt &&
+	# 3+3 separated runs: p=0.100, or a little less when the load target, whose latency is fixed, gave two
+	# runs the same count over the same milliseconds (a tie): never below alpha
+	grep -q "^throughput_qps (req/s) .* ~ (p=0\.[01][0-9]* n=3+3)$" by.txt &&
 	benchmon compare --markdown --by concurrency=1,8 sweep >by.md 2>/dev/null &&
 	grep -q "^| KPI | A | B | change | verdict |$" by.md &&
 	benchmon compare --csv --by concurrency=1,8 sweep >by.csv 2>/dev/null &&
-	python3 -c "import csv; r = [x for x in csv.DictReader(open(\"by.csv\")) if x[\"kpi\"] == \"throughput_qps\"][0]; assert r[\"a_n\"] == \"3\" and r[\"b_n\"] == \"3\" and abs(float(r[\"p\"]) - 0.1) < 1e-9, r"
+	python3 -c "import csv; r = [x for x in csv.DictReader(open(\"by.csv\")) if x[\"kpi\"] == \"throughput_qps\"][0]; assert r[\"a_n\"] == \"3\" and r[\"b_n\"] == \"3\" and 0.05 < float(r[\"p\"]) <= 0.1 + 1e-9, r"
 '
 
 test_expect_success 'gate: a reference from a baseline run passes a repetition' '
