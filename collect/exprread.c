@@ -598,12 +598,7 @@ static void selector_begin(void *ctx, const struct label *labels, size_t n)
 	sel->items = xrealloc(sel->items, (sel->n + 1) * sizeof(*sel->items));
 	d = &sel->items[sel->n++];
 	memset(d, 0, sizeof(*d));
-	d->labels.labels = xcalloc(n + 1, sizeof(*d->labels.labels));
-	for (size_t i = 0; i < n; i++) {
-		d->labels.labels[i].name = xstrdup(labels[i].name);
-		d->labels.labels[i].value = xstrdup(labels[i].value);
-	}
-	d->labels.nlabels = n;
+	series_copy_labels(&d->labels, labels, n, 1);
 	d->wv = xmalloc((e->nw + 1) * sizeof(double));
 	d->wh = xcalloc(e->nw + 1, 1);
 	d->dv = xmalloc((e->dw.nsteps + 1) * sizeof(double));
@@ -679,37 +674,6 @@ int expr_read_plan(struct expr_read *e, const struct kpi_def *k, const char *exp
 no:
 	expr_read_release(e);
 	return -1;
-}
-
-/* The output series of root slot i: its signature's labels, without __name__ (the _over_time functions drop it). */
-static void output_labels(struct series *out, const struct series *src)
-{
-	out->labels = xcalloc(src->nlabels + 1, sizeof(*out->labels));
-	for (size_t i = 0; i < src->nlabels; i++) {
-		if (!strcmp(src->labels[i].name, "__name__"))
-			continue;
-		out->labels[out->nlabels].name = xstrdup(src->labels[i].name);
-		out->labels[out->nlabels++].value = xstrdup(src->labels[i].value);
-	}
-}
-
-static struct series *append(struct series_set *set)
-{
-	struct series *s;
-
-	set->items = xrealloc(set->items, (set->n + 1) * sizeof(*set->items));
-	s = &set->items[set->n++];
-	memset(s, 0, sizeof(*s));
-	return s;
-}
-
-static void one_point(struct series *s, int64_t t, double v)
-{
-	s->t_ms = xmalloc(sizeof(*s->t_ms));
-	s->v = xmalloc(sizeof(*s->v));
-	s->t_ms[0] = t;
-	s->v[0] = v;
-	s->n = 1;
 }
 
 static const char *metric_name(const struct series *s)
@@ -806,25 +770,25 @@ int expr_read_eval(struct expr_read *e, const char *kpi, const struct query_list
 		error("KPI '%s': Prometheus would refuse its expression here: %s", kpi, why);
 	} else {
 		for (size_t g = 0; g < ngroups; g++) {
+			const struct series *src;
 			size_t i;
 
 			for (i = 0; group[i] != g; i++)
 				;
+			src = root->slots[i].src;
+			/* the _over_time functions drop the metric name */
 			if (count[g]) {
-				struct series *a = append(&e->acc), *c = append(&e->counts);
 				double v = e->max ? best[g] : isinf(sum[g]) ? sum[g] : sum[g] + comp[g];
 
-				output_labels(a, root->slots[i].src);
-				one_point(a, e->end_ms, v);
-				output_labels(c, root->slots[i].src);
-				one_point(c, e->end_ms, (double)count[g]);
+				series_set_add_point(&e->acc, src->labels, src->nlabels, e->end_ms, v);
+				series_set_add_point(&e->counts, src->labels, src->nlabels, e->end_ms, (double)count[g]);
 			}
 			if (disp[g].n) {
-				struct series *d = append(&e->display);
+				struct series *d = series_set_append(&e->display);
 
 				*d = disp[g];
 				memset(&disp[g], 0, sizeof(disp[g]));
-				output_labels(d, root->slots[i].src);
+				series_copy_labels(d, src->labels, src->nlabels, 0);
 			}
 		}
 		ret = 0;

@@ -16,29 +16,6 @@ static char *at_text(int64_t ms)
 	return xasprintf("%lld.%03lld", (long long)(ms / 1000), (long long)(ms % 1000));
 }
 
-static struct series *set_append(struct series_set *set)
-{
-	struct series *s;
-
-	set->items = xrealloc(set->items, (set->n + 1) * sizeof(*set->items));
-	s = &set->items[set->n++];
-	memset(s, 0, sizeof(*s));
-	return s;
-}
-
-/* Labels copied into to, __name__ left out unless with_name. */
-static void copy_label_list(struct series *to, const struct label *ls, size_t n, int with_name)
-{
-	to->labels = xcalloc(n + 1, sizeof(*to->labels));
-	to->nlabels = 0;
-	for (size_t i = 0; i < n; i++) {
-		if (!with_name && !strcmp(ls[i].name, "__name__"))
-			continue;
-		to->labels[to->nlabels].name = xstrdup(ls[i].name);
-		to->labels[to->nlabels++].value = xstrdup(ls[i].value);
-	}
-}
-
 static void push_sample(struct series *s, size_t *cap, int64_t t, double v)
 {
 	if (s->n == *cap) {
@@ -63,7 +40,7 @@ static void sparse_begin(void *ctx, const struct label *labels, size_t n)
 	struct sparse_state *sp = &f->sp;
 
 	memset(sp, 0, sizeof(*sp));
-	copy_label_list(&sp->a, labels, n, 1);
+	series_copy_labels(&sp->a, labels, n, 1);
 }
 
 static void sparse_samples(void *ctx, const int64_t *t, const double *v, size_t n)
@@ -95,7 +72,7 @@ static void sparse_end(void *ctx)
 	struct series *out;
 
 	if (sp->whole || sp->after_from < 2 || sp->until_end < 1) {
-		out = set_append(&f->rewhole);
+		out = series_set_append(&f->rewhole);
 		out->labels = sp->a.labels;
 		out->nlabels = sp->a.nlabels;
 		sp->a.labels = NULL;
@@ -104,7 +81,7 @@ static void sparse_end(void *ctx)
 		series_release(&sp->b);
 		return;
 	}
-	out = set_append(&f->data);
+	out = series_set_append(&f->data);
 	*out = sp->a;
 	out->sparse = 1;
 	out->gap_from = sp->a.t_ms[sp->a.n - 1];
@@ -277,7 +254,7 @@ static void more_reads(struct fetch *f, const char *base, struct query_list *l)
 			for (i = 0; i < nw && strcmp(wkeys[i], hkeys[j]); i++)
 				;
 			if (i < nw) {
-				struct series *moved = set_append(&f->rewhole);
+				struct series *moved = series_set_append(&f->rewhole);
 
 				moved->labels = s->labels;
 				moved->nlabels = s->nlabels;
@@ -456,7 +433,7 @@ struct series_set *fetch_data(struct fetch *f, struct query_list *l)
 				      f->k->name, l->items[f->q_more + m].promql, whole->n);
 				return NULL;
 			}
-			*set_append(&f->data) = whole->items[0];
+			*series_set_append(&f->data) = whole->items[0];
 			whole->n = 0;
 		}
 		if (f->data.n)
@@ -541,19 +518,6 @@ static void kahan_add(double v, double *sum, double *c)
 	*sum = t;
 }
 
-/* A one-point series at t holding v, labelled as from but without __name__ (the _over_time functions drop it). */
-static void add_one_point(struct series_set *set, const struct series *from, int64_t t, double v)
-{
-	struct series *s = set_append(set);
-
-	copy_label_list(s, from->labels, from->nlabels, 0);
-	s->t_ms = xmalloc(sizeof(*s->t_ms));
-	s->v = xmalloc(sizeof(*s->v));
-	s->t_ms[0] = t;
-	s->v[0] = v;
-	s->n = 1;
-}
-
 /*
  * The gauge sink: as samples stream in, the display points on dw are
  * settled (at each, the latest sample in (t - step, t] that the filters
@@ -565,7 +529,7 @@ static void gauge_begin(void *ctx, const struct label *labels, size_t n)
 	struct gauge_read *g = ctx;
 
 	memset(&g->cur, 0, sizeof(g->cur));
-	copy_label_list(&g->cur.labels, labels, n, 1);
+	series_copy_labels(&g->cur.labels, labels, n, 1);
 	g->cur.disp.t_ms = xmalloc((g->dw.nsteps + 1) * sizeof(int64_t));
 	g->cur.disp.v = xmalloc((g->dw.nsteps + 1) * sizeof(double));
 }
@@ -619,14 +583,14 @@ static void gauge_end(void *ctx)
 	if (c->count) {
 		double acc = !g->max && !isinf(c->acc) ? c->acc + c->comp : c->acc;
 
-		add_one_point(&g->acc, &c->labels, g->end_ms, acc);
-		add_one_point(&g->counts, &c->labels, g->end_ms, (double)c->count);
+		series_set_add_point(&g->acc, c->labels.labels, c->labels.nlabels, g->end_ms, acc);
+		series_set_add_point(&g->counts, c->labels.labels, c->labels.nlabels, g->end_ms, (double)c->count);
 	}
 	if (c->disp.n) {
-		struct series *d = set_append(&g->display);
+		struct series *d = series_set_append(&g->display);
 
 		*d = c->disp;
-		copy_label_list(d, c->labels.labels, c->labels.nlabels, 0);
+		series_copy_labels(d, c->labels.labels, c->labels.nlabels, 0);
 		d->t_ms = xrealloc(d->t_ms, d->n * sizeof(*d->t_ms));
 		d->v = xrealloc(d->v, d->n * sizeof(*d->v));
 		memset(&c->disp, 0, sizeof(c->disp));
@@ -680,7 +644,7 @@ static void grid_begin(void *ctx, const struct label *labels, size_t n)
 	struct grid_series *c = &g->cur;
 
 	memset(c, 0, sizeof(*c));
-	copy_label_list(&c->points, labels, n, 1);
+	series_copy_labels(&c->points, labels, n, 1);
 	c->points.t_ms = xmalloc((g->w.nsteps + 1) * sizeof(int64_t));
 	c->points.v = xmalloc((g->w.nsteps + 1) * sizeof(double));
 	if (g->with_counts)
@@ -733,7 +697,7 @@ static void grid_end(void *ctx)
 
 	grid_settle(g, INT64_MAX);
 	if (c->points.n) {
-		struct series *p = set_append(&g->points);
+		struct series *p = series_set_append(&g->points);
 
 		*p = c->points;
 		p->t_ms = xrealloc(p->t_ms, p->n * sizeof(*p->t_ms));
@@ -741,7 +705,7 @@ static void grid_end(void *ctx)
 		memset(&c->points, 0, sizeof(c->points));
 		/* the counts' labels come from it */
 		if (g->with_counts)
-			copy_label_list(&c->points, p->labels, p->nlabels, 1);
+			series_copy_labels(&c->points, p->labels, p->nlabels, 1);
 	}
 	if (g->with_counts) {
 		struct series cnt = { 0 };
@@ -749,9 +713,9 @@ static void grid_end(void *ctx)
 		for (size_t j = 0; j < g->w.nsteps; j++)
 			cnt.n += c->counts[j] > 0;
 		if (cnt.n) {
-			struct series *s = set_append(&g->counts);
+			struct series *s = series_set_append(&g->counts);
 
-			copy_label_list(s, c->points.labels, c->points.nlabels, 0);
+			series_copy_labels(s, c->points.labels, c->points.nlabels, 0);
 			s->t_ms = xmalloc(cnt.n * sizeof(*s->t_ms));
 			s->v = xmalloc(cnt.n * sizeof(*s->v));
 			for (size_t j = 0; j < g->w.nsteps; j++) {

@@ -103,12 +103,7 @@ static void whole_begin(void *ctx, const struct label *labels, size_t n)
 {
 	struct whole_sink *w = ctx;
 
-	w->cur.labels = xcalloc(n + 1, sizeof(*w->cur.labels));
-	for (size_t i = 0; i < n; i++) {
-		w->cur.labels[i].name = xstrdup(labels[i].name);
-		w->cur.labels[i].value = xstrdup(labels[i].value);
-	}
-	w->cur.nlabels = n;
+	series_copy_labels(&w->cur, labels, n, 1);
 }
 
 static void whole_samples(void *ctx, const int64_t *t, const double *v, size_t n)
@@ -135,8 +130,7 @@ static void whole_end(void *ctx)
 	/* the arrays grew by doubling; what stays is held until collect ends */
 	s->t_ms = xrealloc(s->t_ms, (s->n ? s->n : 1) * sizeof(*s->t_ms));
 	s->v = xrealloc(s->v, (s->n ? s->n : 1) * sizeof(*s->v));
-	set->items = xrealloc(set->items, (set->n + 1) * sizeof(*set->items));
-	set->items[set->n++] = *s;
+	*series_set_append(set) = *s;
 	memset(s, 0, sizeof(*s));
 	w->cap = 0;
 }

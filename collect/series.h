@@ -50,6 +50,18 @@ struct series_set {
 /* The value of label name, or NULL. */
 const char *series_label(const struct series *s, const char *name);
 
+/* Append an empty series to set; the pointer is valid until the next append. */
+struct series *series_set_append(struct series_set *set);
+
+/* Copy n labels into s, which has none; __name__ is left out unless with_name. */
+void series_copy_labels(struct series *s, const struct label *labels, size_t n, int with_name);
+
+/*
+ * Append a series of the one point (t_ms, v), labelled as labels without
+ * __name__: what an _over_time function gives for a series.
+ */
+void series_set_add_point(struct series_set *set, const struct label *labels, size_t n, int64_t t_ms, double v);
+
 /* Free what s owns and leave it empty. */
 void series_release(struct series *s);
 
